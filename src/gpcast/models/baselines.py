@@ -1,0 +1,188 @@
+"""Baseline forecasters: statsforecast's SeasonalNaive, AutoETS and AutoTheta.
+
+They keep the gpcast contract (hyperparameters in ``__init__``, ``fit`` returns a new
+fitted object, ``forecast`` returns a :class:`Forecast`) and are the yardstick the GP
+must beat. They are univariate: regressors in the panel or among the future values are
+accepted and ignored.
+
+Fitting goes through ``StatsForecast(...).fit`` on the long frame, which groups the
+series once and can spread them over ``n_jobs`` processes; the fitted per-series model
+objects are kept, and ``forecast`` calls their ``predict``, which is cheap.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from statsforecast import StatsForecast
+from statsforecast.models import AutoETS as _SFAutoETS
+from statsforecast.models import AutoTheta as _SFAutoTheta
+from statsforecast.models import SeasonalNaive as _SFSeasonalNaive
+
+from gpcast.data.panel import DS, ID, Panel, Y
+from gpcast.errors import ModelError, NotFittedError
+from gpcast.models.base import (
+    Forecast,
+    FutureRegressors,
+    RegressorPolicy,
+    as_panel,
+    check_levels,
+    future_months,
+)
+
+
+@dataclass(frozen=True)
+class BaselineFitted:
+    """Per-series fitted statsforecast models, ready to forecast any horizon."""
+
+    model: str
+    season_length: int
+    models: dict[str, Any]
+    last_months: dict[str, pd.Timestamp]
+
+    @property
+    def unique_ids(self) -> list[str]:
+        return list(self.models)
+
+    def forecast(
+        self,
+        h: int,
+        future_regressors: FutureRegressors = None,
+        level: Sequence[int] = (80, 95),
+        regressor_policy: RegressorPolicy = "require",
+    ) -> Forecast:
+        """Median and intervals for the next ``h`` months; regressors are ignored."""
+        if int(h) < 1:
+            raise ModelError(f"the horizon must be at least 1 month, got {h}", field="h")
+        h = int(h)
+        levels = check_levels(level)
+        if not self.models:
+            raise NotFittedError(f"{self.model} was fitted on no series")
+        rows = [self._predict_one(uid, h, levels) for uid in self.models]
+        median = np.stack([r[0] for r in rows])
+        quantiles = np.stack([r[1] for r in rows])  # (n, 2 * len(levels), h)
+        # Clip at zero (counts) and sort so bounds nest even if a model's do not.
+        quantiles = np.sort(np.clip(quantiles, 0.0, None), axis=1)
+        median = np.clip(median, quantiles[:, len(levels) - 1], quantiles[:, len(levels)])
+        k = len(levels)
+        return Forecast(
+            model=self.model,
+            unique_ids=tuple(self.models),
+            months=np.stack([future_months(self.last_months[u], h) for u in self.models]),
+            median=median,
+            # quantiles are ordered lo_widest .. lo_narrowest, hi_narrowest .. hi_widest
+            lower={lv: quantiles[:, k - 1 - i] for i, lv in enumerate(levels)},
+            upper={lv: quantiles[:, k + i] for i, lv in enumerate(levels)},
+            regressor_policy=regressor_policy,
+            notes={"regressors": f"{self.model} is univariate: regressors are ignored"},
+        )
+
+    def _predict_one(self, uid: str, h: int, levels: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        with warnings.catch_warnings():
+            # Constant series make statsforecast divide 0 by 0 on its way to a flat forecast.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out = self.models[uid].predict(h=h, level=levels)
+        median = np.clip(np.asarray(out["mean"], dtype=float), 0.0, None)
+        bounds = [np.asarray(out[f"lo-{lv}"], dtype=float) for lv in reversed(levels)]
+        bounds += [np.asarray(out[f"hi-{lv}"], dtype=float) for lv in levels]
+        stacked = np.stack(bounds)
+        # A missing interval (too little history for a variance) collapses to the median.
+        stacked = np.where(np.isfinite(stacked), stacked, median)
+        return median, stacked
+
+
+class _StatsForecastBaseline:
+    """Shared fit logic: one statsforecast model per series via ``StatsForecast.fit``."""
+
+    name: ClassVar[str]
+
+    def __init__(self, season_length: int = 12, n_jobs: int = 1) -> None:
+        if season_length < 1:
+            raise ModelError(f"season_length must be at least 1, got {season_length}",
+                             field="season_length")
+        self.season_length = int(season_length)
+        self.n_jobs = int(n_jobs)
+
+    def _model(self) -> Any:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(season_length={self.season_length}, n_jobs={self.n_jobs})"
+
+    def fit(self, data: Panel | pd.DataFrame | Sequence[float] | np.ndarray) -> BaselineFitted:
+        """Fit one model per series of ``data`` (a Panel, a frame or a monthly array)."""
+        panel = as_panel(data, self.season_length)
+        if panel.n_series == 0:
+            raise ModelError(f"{self.name}: nothing to fit, the panel has no series")
+        frame = panel.frame[[ID, DS, Y]]
+        sf = StatsForecast(models=[self._model()], freq="MS", n_jobs=self.n_jobs)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                sf.fit(frame)
+        except (ValueError, ZeroDivisionError, FloatingPointError) as exc:
+            raise ModelError(f"{self.name} failed to fit: {exc}", model=self.name) from exc
+        uids = [str(u) for u in sf.uids]
+        models = {uid: sf.fitted_[i, 0] for i, uid in enumerate(uids)}
+        return BaselineFitted(
+            model=self.name,
+            season_length=self.season_length,
+            models={uid: models[uid] for uid in panel.unique_ids},
+            last_months={uid: panel.last_month(uid) for uid in panel.unique_ids},
+        )
+
+
+class SeasonalNaive(_StatsForecastBaseline):
+    """Repeat the last season; intervals from the seasonal-naive residuals."""
+
+    name = "seasonal_naive"
+
+    def _model(self) -> Any:
+        return _SFSeasonalNaive(season_length=self.season_length)
+
+
+class AutoETS(_StatsForecastBaseline):
+    """Exponential smoothing, the ETS form chosen per series by AICc (statsforecast)."""
+
+    name = "auto_ets"
+
+    def __init__(self, season_length: int = 12, model: str = "ZZZ",
+                 damped: bool | None = None, n_jobs: int = 1) -> None:
+        super().__init__(season_length, n_jobs)
+        self.model = model
+        self.damped = damped
+
+    def _model(self) -> Any:
+        return _SFAutoETS(season_length=self.season_length, model=self.model,
+                          damped=self.damped)
+
+    def __repr__(self) -> str:
+        return (f"AutoETS(season_length={self.season_length}, model={self.model!r}, "
+                f"damped={self.damped}, n_jobs={self.n_jobs})")
+
+
+class AutoTheta(_StatsForecastBaseline):
+    """The Theta method, variant chosen per series by in-sample MSE (statsforecast)."""
+
+    name = "auto_theta"
+
+    def __init__(self, season_length: int = 12, decomposition_type: str = "multiplicative",
+                 n_jobs: int = 1) -> None:
+        super().__init__(season_length, n_jobs)
+        self.decomposition_type = decomposition_type
+
+    def _model(self) -> Any:
+        return _SFAutoTheta(season_length=self.season_length,
+                            decomposition_type=self.decomposition_type)
+
+    def __repr__(self) -> str:
+        return (f"AutoTheta(season_length={self.season_length}, "
+                f"decomposition_type={self.decomposition_type!r}, n_jobs={self.n_jobs})")
+
+
+__all__ = ["AutoETS", "AutoTheta", "BaselineFitted", "SeasonalNaive"]
