@@ -169,10 +169,13 @@ def test_learned_hyperparameters_are_reported_by_name(
     assert seasonal_fit[0].converged("y")
 
 
-def test_spectral_mixture_terms_add_their_hyperparameters() -> None:
-    fitted = GPForecaster(spectral_components=2).fit(seasonal_series(48, seed=8))
-    assert {"sm1.cos_lengthscale", "sm2.rbf_lengthscale"} <= set(fitted.params("y"))
-    assert np.all(np.isfinite(fitted.forecast(h=H).median))
+def test_spectral_mixture_terms_are_optional_hyperparameters() -> None:
+    y = seasonal_series(48, seed=8)
+    full = GPForecaster(spectral_components=2).fit(y)
+    plain = GPForecaster(spectral_components=0).fit(y)
+    assert {"sm1.cos_lengthscale", "sm2.rbf_lengthscale"} <= set(full.params("y"))
+    assert not any(name.startswith("sm") for name in plain.params("y"))
+    assert np.all(np.isfinite(plain.forecast(h=H).median))
 
 
 def test_interval_scale_widens_intervals_per_horizon_step() -> None:

@@ -5,7 +5,10 @@
 
 Time is in years (``t = i / season_length``), the target is standardised, and every
 hyperparameter ``theta`` has the prior ``log theta ~ N(mu, 1)`` of Corani et al. (2021),
-set by empirical Bayes on other series. The optimiser works on ``phi = log theta``.
+set by empirical Bayes on other series, except two means we moved after measuring on
+M1 monthly (our tuning set; M3 stays the test, see bench/RESULTS.md): the linear
+variance (-1.5 -> -3.0: less trend extrapolated) and the periodic lengthscale
+(0.2 -> -0.5: sharper yearly shapes). The optimiser works on ``phi = log theta``.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 VARIANCE_MU = -1.5  # median 0.22 on standardised data
+LINEAR_VARIANCE_MU = -3.0  # paper: -1.5; M1 monthly sMAPE 14.62 -> 14.53 at -3.0
 RBF_LENGTHSCALE_MU = 1.1  # about 3 years
-PERIODIC_LENGTHSCALE_MU = 0.2
+PERIODIC_LENGTHSCALE_MU = -0.5  # paper: 0.2; M1 monthly sMAPE 14.53 -> 14.47
 # (RBF lengthscale mu, cosine lengthscale mu) of the two spectral-mixture terms
 SPECTRAL_MU = ((1.1, 1.6), (-0.7, 0.5))
 JITTER = 1e-6
@@ -26,7 +30,7 @@ JITTER = 1e-6
 class KernelSpec:
     """Which terms the kernel has; fixes the layout of the log-parameter vector."""
 
-    n_spectral: int = 0
+    n_spectral: int = 2
     regressors: tuple[str, ...] = ()
     period: float = 1.0
 
@@ -46,7 +50,7 @@ class KernelSpec:
 
     @property
     def prior_mean(self) -> np.ndarray:
-        mu = [VARIANCE_MU, VARIANCE_MU, VARIANCE_MU, RBF_LENGTHSCALE_MU,
+        mu = [LINEAR_VARIANCE_MU, VARIANCE_MU, VARIANCE_MU, RBF_LENGTHSCALE_MU,
               VARIANCE_MU, PERIODIC_LENGTHSCALE_MU]
         for rbf_mu, cos_mu in SPECTRAL_MU[: self.n_spectral]:
             mu += [VARIANCE_MU, rbf_mu, cos_mu]
