@@ -16,10 +16,13 @@ Conventions, as in the M3/M4 literature:
   ``alpha = 1 - level/100``.
 * CRPS: :func:`crps_log1p_gaussian` is exact for a forecast whose ``log1p(y)`` is
   Gaussian (``Forecast.loc``/``scale``, the GP): ``y + 1`` is then log-normal and the
-  closed form of Baran & Lerch (2015) applies. Other forecasts only give a median and
-  a few intervals; :func:`crps_from_quantiles` then returns the weighted interval score
-  of Bracher et al. (2021), i.e. twice the mean pinball loss over the available
-  quantiles, which approximates the CRPS (coarsely, with levels 80 and 95).
+  closed form of Baran & Lerch (2015) applies. Other forecasts only give quantiles;
+  :func:`crps_from_quantiles` then takes twice the mean pinball loss over them, the
+  midpoint rule for ``CRPS = 2 * integral of the pinball loss over tau``. With the 20
+  quantiles of :data:`CRPS_LEVELS` (tau = 0.025, 0.075, ..., 0.975) it is within about
+  0.2 % for Gaussian forecasts; with only the median and the 80/95 intervals it is the
+  weighted interval score (Bracher et al. 2021), about 0.6 x the CRPS, so do not
+  compare the two.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ from scipy.special import ndtr
 from gpcast.errors import ModelError
 
 Axis = int | tuple[int, ...] | None
+
+# Central interval levels whose bounds are the 20 midpoint quantiles 0.025 ... 0.975.
+CRPS_LEVELS: tuple[int, ...] = tuple(range(5, 100, 10))
 Floats = NDArray[np.float64]
 
 
@@ -148,9 +154,9 @@ def pinball_terms(y: ArrayLike, q: ArrayLike, tau: float) -> Floats:
 def crps_from_quantiles(y: ArrayLike, quantiles: Mapping[float, ArrayLike]) -> Floats:
     """Per-point CRPS approximation: twice the mean pinball loss over ``quantiles``.
 
-    ``quantiles`` maps probability levels (e.g. 0.025, 0.1, 0.5, 0.9, 0.975) to quantile
-    forecasts. With the median and central intervals this is the weighted interval
-    score of Bracher et al. (2021).
+    ``quantiles`` maps probabilities to quantile forecasts. Use evenly spaced midpoints
+    (the bounds of :data:`CRPS_LEVELS`) for a close approximation; with a median and a
+    few central intervals this is the weighted interval score (Bracher et al. 2021).
     """
     if not quantiles:
         raise ModelError("a CRPS approximation needs at least one quantile")
@@ -170,7 +176,7 @@ def interval_quantiles(median: ArrayLike, lower: Mapping[int, ArrayLike],
 
 
 __all__ = [
-    "coverage", "crps_from_quantiles", "crps_log1p_gaussian", "interval_quantiles",
+    "CRPS_LEVELS", "coverage", "crps_from_quantiles", "crps_log1p_gaussian", "interval_quantiles",
     "interval_score", "interval_score_terms", "mae", "mase", "msis", "pinball_terms",
     "rmse", "seasonal_scale", "smape", "smape_terms",
 ]

@@ -64,36 +64,37 @@ class BaselineFitted:
         if not self.models:
             raise NotFittedError(f"{self.model} was fitted on no series")
         rows = [self._predict_one(uid, h, levels) for uid in self.models]
-        median = np.stack([r[0] for r in rows])
-        quantiles = np.stack([r[1] for r in rows])  # (n, 2 * len(levels), h)
-        # Clip at zero (counts) and sort so bounds nest even if a model's do not.
-        quantiles = np.sort(np.clip(quantiles, 0.0, None), axis=1)
-        median = np.clip(median, quantiles[:, len(levels) - 1], quantiles[:, len(levels)])
-        k = len(levels)
+        median = np.clip(np.stack([r[0] for r in rows]), 0.0, None)
+        # (n, levels narrowest first, h); clipped at zero (counts), then widened where
+        # needed so that every interval holds the median and wider ones hold narrower
+        # ones. The point forecast itself never moves.
+        lo = np.clip(np.stack([r[1] for r in rows]), 0.0, None)
+        hi = np.clip(np.stack([r[2] for r in rows]), 0.0, None)
+        lo = np.minimum.accumulate(np.minimum(lo, median[:, None]), axis=1)
+        hi = np.maximum.accumulate(np.maximum(hi, median[:, None]), axis=1)
         return Forecast(
             model=self.model,
             unique_ids=tuple(self.models),
             months=np.stack([future_months(self.last_months[u], h) for u in self.models]),
             median=median,
-            # quantiles are ordered lo_widest .. lo_narrowest, hi_narrowest .. hi_widest
-            lower={lv: quantiles[:, k - 1 - i] for i, lv in enumerate(levels)},
-            upper={lv: quantiles[:, k + i] for i, lv in enumerate(levels)},
+            lower={lv: lo[:, i] for i, lv in enumerate(levels)},
+            upper={lv: hi[:, i] for i, lv in enumerate(levels)},
             regressor_policy=regressor_policy,
             notes={"regressors": f"{self.model} is univariate: regressors are ignored"},
         )
 
-    def _predict_one(self, uid: str, h: int, levels: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    def _predict_one(self, uid: str, h: int,
+                     levels: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Mean, lower and upper bounds (levels narrowest first) of one series."""
         with warnings.catch_warnings():
             # Constant series make statsforecast divide 0 by 0 on its way to a flat forecast.
             warnings.simplefilter("ignore", RuntimeWarning)
             out = self.models[uid].predict(h=h, level=levels)
-        median = np.clip(np.asarray(out["mean"], dtype=float), 0.0, None)
-        bounds = [np.asarray(out[f"lo-{lv}"], dtype=float) for lv in reversed(levels)]
-        bounds += [np.asarray(out[f"hi-{lv}"], dtype=float) for lv in levels]
-        stacked = np.stack(bounds)
-        # A missing interval (too little history for a variance) collapses to the median.
-        stacked = np.where(np.isfinite(stacked), stacked, median)
-        return median, stacked
+        mean = np.asarray(out["mean"], dtype=float)
+        lo = np.stack([np.asarray(out[f"lo-{lv}"], dtype=float) for lv in levels])
+        hi = np.stack([np.asarray(out[f"hi-{lv}"], dtype=float) for lv in levels])
+        # A missing interval (too little history for a variance) collapses to the mean.
+        return mean, np.where(np.isfinite(lo), lo, mean), np.where(np.isfinite(hi), hi, mean)
 
 
 class _StatsForecastBaseline:
