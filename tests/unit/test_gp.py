@@ -186,6 +186,22 @@ def test_interval_scale_widens_intervals_per_horizon_step() -> None:
     np.testing.assert_allclose(wide.scale[0] / plain.scale[0], [1.0, 2.0, 2.0])
 
 
+def test_holdout_calibration_widens_intervals_and_says_so_on_the_forecast() -> None:
+    frame = pd.concat([
+        pd.DataFrame({ID: f"s{k}", DS: pd.date_range("2015-01-01", periods=54, freq="MS"),
+                      Y: seasonal_series(54, seed=20 + k, noise=0.1)})
+        for k in range(10)])
+    plain = GPForecaster().fit(Panel(frame)).forecast(h=H)
+    fitted = GPForecaster(calibration="holdout").fit(Panel(frame))
+    calibrated = fitted.forecast(h=H)
+    assert plain.scale is not None and calibrated.scale is not None
+    assert fitted.interval_scale.size == 18  # calibration ran: one factor per held-out step
+    assert np.all(fitted.interval_scale >= 1.0)
+    np.testing.assert_allclose(calibrated.scale / plain.scale,
+                               np.tile(fitted.interval_scale[:H], (10, 1)))
+    assert calibrated.notes["intervals"].startswith("log-space sd widened")
+
+
 def test_negative_values_are_refused_with_the_series_named() -> None:
     with pytest.raises(ModelError, match=r"'y'.*negative"):
         GPForecaster().fit(Panel(pd.DataFrame({

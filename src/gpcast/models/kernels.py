@@ -130,7 +130,7 @@ def prior_variance(spec: KernelSpec, phi: np.ndarray, t: np.ndarray,
     for j in range(spec.n_regressors):
         var = var + theta[i] * x[:, j] ** 2
         i += 1
-    return var
+    return np.asarray(var, dtype=float)
 
 
 def noise_variance(phi: np.ndarray) -> float:
