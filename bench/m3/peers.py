@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import statsforecast
+from m3data import SEASON, H, M3Monthly
 
-from m3data import H, SEASON, M3Monthly
-
-CACHE = Path(__file__).resolve().parents[1] / ".cache" / f"m3_statsforecast_{statsforecast.__version__}"
+CACHE = (Path(__file__).resolve().parents[1] / ".cache"
+         / f"m3_statsforecast_{statsforecast.__version__}")
 PEERS = ("SeasonalNaive", "AutoETS", "AutoARIMA", "AutoTheta")
 
 
@@ -47,8 +47,8 @@ def _model(name: str) -> object:
             "AutoTheta": AutoTheta}[name](season_length=SEASON)
 
 
-def run_peer(name: str, data: M3Monthly, n_jobs: int = 2) -> PeerRun:
-    path = CACHE / f"{name}.pkl"
+def run_peer(name: str, data: M3Monthly, n_jobs: int = 2, dataset: str = "M3") -> PeerRun:
+    path = CACHE / (f"{name}.pkl" if dataset == "M3" else f"{dataset}_{name}.pkl")
     cached: PeerRun = pickle.loads(path.read_bytes()) if path.exists() else PeerRun()
     todo = [u for u in data.ids if u not in cached.point]
     if todo:
