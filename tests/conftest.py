@@ -1,0 +1,45 @@
+"""Shared test helpers: short synthetic monthly panels, built in memory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gpcast.data.panel import DS, ID, Panel, Y
+
+REGRESSORS = ("phone_lines", "channels")
+
+
+def make_panel(n_series: int = 3, n_months: int = 48, h_future: int = 0,
+               regressors: bool = True, seed: int = 0) -> tuple[Panel, pd.DataFrame]:
+    """A panel of seasonal count series, and ``h_future`` months of future regressors.
+
+    Calls grow with a trend, a yearly cycle and the phone lines; series differ in level
+    and length (the last one ends 6 months earlier), so each has its own dates.
+    """
+    rng = np.random.default_rng(seed)
+    rows, future = [], []
+    for k in range(n_series):
+        n = n_months - 6 * (k == n_series - 1 and n_series > 1)
+        total = n + h_future
+        i = np.arange(total)
+        lines = 40.0 + np.floor(i / 6) + rng.integers(0, 3, total)
+        channels = 2.0 + np.floor(i / 24)
+        log_y = (6.0 + 0.5 * k + 0.01 * i + 0.2 * np.sin(2 * np.pi * (i + 2 * k) / 12)
+                 + 0.3 * np.log(lines / 40.0) + 0.03 * rng.standard_normal(total))
+        ds = pd.date_range("2018-01-01", periods=total, freq="MS")
+        frame = pd.DataFrame({ID: f"s{k}", DS: ds, Y: np.round(np.exp(log_y)),
+                              "phone_lines": lines, "channels": channels})
+        rows.append(frame.iloc[:n])
+        future.append(frame.iloc[n:][[ID, DS, *REGRESSORS]])
+    cols = [ID, DS, Y, *REGRESSORS] if regressors else [ID, DS, Y]
+    panel = Panel(pd.concat(rows, ignore_index=True)[cols],
+                  REGRESSORS if regressors else (), 12, source="synthetic")
+    return panel, pd.concat(future, ignore_index=True)
+
+
+@pytest.fixture(scope="session")
+def panel() -> Panel:
+    """Three series of 48 and 42 months with two regressors."""
+    return make_panel()[0]
