@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +55,76 @@ def s3_bucket(s3_endpoint: str) -> str:
     name = f"gpcast-{time.monotonic_ns()}"
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
     return name
+
+
+def _pg_bindir() -> Path | None:
+    """Debian's PostgreSQL server binaries (the newest installed major version)."""
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                      key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit()
+                      else 0)
+    if versions:
+        return versions[-1].parent
+    found = shutil.which("initdb")
+    return Path(found).parent if found else None
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    # initdb refuses to run as root: drop to the postgres system user that Debian creates.
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on a free port of 127.0.0.1 (trust auth, no password).
+
+    Yields the server URL without a database name, e.g.
+    ``postgresql+psycopg://postgres@127.0.0.1:5433``; the cluster and its files are removed
+    at the end of the session.
+    """
+    bindir = _pg_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries not installed (scripts/setup installs them)")
+    root = Path(tempfile.mkdtemp(prefix="gpcast-pg-"))
+    data, sockets = root / "data", root / "run"
+    data.mkdir()
+    sockets.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+        shutil.chown(data, "postgres")
+        shutil.chown(sockets, "postgres")
+    port = free_port()
+    subprocess.run(_as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
+                                 "--auth=trust", "--encoding=UTF8", "--no-sync"]),
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    options = (f"-h 127.0.0.1 -p {port} -k {sockets} -c fsync=off "
+               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-l",
+                                 str(root / "server.log"), "-o", options, "-w", "-t", "30",
+                                 "start"]),
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                                     "-w", "stop"]),
+                       check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture()
+def postgres_url(postgres_server: str) -> str:
+    """A fresh, empty database on the session's PostgreSQL cluster (SQLAlchemy URL).
+
+    Each test gets its own database, so tests cannot see each other's tables.
+    """
+    import sqlalchemy as sa
+
+    name = f"t{time.monotonic_ns()}"
+    engine = sa.create_engine(f"{postgres_server}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return f"{postgres_server}/{name}"
