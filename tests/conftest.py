@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from gpcast.data.panel import DS, ID, Panel, Y
+from gpcast.models.base import Forecast
 
 REGRESSORS = ("phone_lines", "channels")
 
@@ -43,3 +46,52 @@ def make_panel(n_series: int = 3, n_months: int = 48, h_future: int = 0,
 def panel() -> Panel:
     """Three series of 48 and 42 months with two regressors."""
     return make_panel()[0]
+
+
+class Oracle:
+    """A test candidate that knows the future: it forecasts ``factor`` x the truth.
+
+    Intervals are +-``spread`` (relative); with ``gaussian`` it also fills ``loc`` and
+    ``scale`` (log1p space) so exact-CRPS paths run. It records the future regressors
+    it was given, so tests can check what a backtest passed.
+    """
+
+    def __init__(self, truth: Panel, factor: float = 1.0, spread: float = 0.1,
+                 name: str = "oracle", gaussian: bool = False) -> None:
+        self.truth, self.factor, self.spread = truth, factor, spread
+        self.name, self.gaussian = name, gaussian
+        self.seen: list[object] = []
+
+    def fit(self, data: object) -> OracleFitted:
+        panel = data if isinstance(data, Panel) else Panel.from_values(data)  # type: ignore[arg-type]
+        return OracleFitted(self, {u: panel.last_month(u) for u in panel.unique_ids})
+
+
+class OracleFitted:
+    """The fitted side of :class:`Oracle`."""
+
+    def __init__(self, oracle: Oracle, last: dict[str, pd.Timestamp]) -> None:
+        self.oracle, self.last = oracle, last
+
+    @property
+    def unique_ids(self) -> list[str]:
+        return list(self.last)
+
+    def forecast(self, h: int, future_regressors: object = None,
+                 level: Sequence[int] = (80, 95), regressor_policy: str = "require") -> Forecast:
+        self.oracle.seen.append(future_regressors)
+        months, values = [], []
+        for uid, last in self.last.items():
+            rows = self.oracle.truth.series(uid)
+            rows = rows[rows[DS] > last].head(h)
+            months.append(rows[DS].to_numpy())
+            values.append(rows[Y].to_numpy(dtype=float) * self.oracle.factor)
+        median = np.asarray(values)
+        s = self.oracle.spread
+        loc = np.log1p(median) if self.oracle.gaussian else None
+        return Forecast(
+            model=self.oracle.name, unique_ids=tuple(self.last),
+            months=np.asarray(months, dtype="datetime64[ns]"), median=median,
+            lower={lv: median * (1 - s * lv / 100) for lv in level},
+            upper={lv: median * (1 + s * lv / 100) for lv in level},
+            loc=loc, scale=None if loc is None else np.full_like(median, 0.05))
