@@ -1,0 +1,83 @@
+"""The backtest report (HTML, markdown, JSON) and the forecast chart."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+
+from conftest import make_panel
+from gpcast.evaluation.backtest import run_backtest
+from gpcast.evaluation.selection import select
+from gpcast.models import AutoTheta, SeasonalNaive
+from gpcast.reports.backtest_report import markdown_table, write_backtest_report
+from gpcast.reports.plots import plot_forecast
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _is_png(data: bytes) -> bool:
+    if not data.startswith(PNG_MAGIC):
+        return False
+    image = imread(io.BytesIO(data), format="png")
+    return image.shape[0] > 50 and image.shape[1] > 50 and float(image.std()) > 0
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    panel = make_panel()[0]
+    bt = run_backtest(panel, [SeasonalNaive(), AutoTheta()], h=3, n_windows=2)
+    return write_backtest_report(bt, select(bt), tmp_path_factory.mktemp("report"))
+
+
+def test_the_html_report_has_a_chart_per_series_and_one_by_horizon(report: Path) -> None:
+    html = report.read_text()
+    images = re.findall(r"<img alt='([^']*)' src='data:image/png;base64,([^']+)'>", html)
+    titles = [t for t, _ in images]
+    assert sum(t.startswith(("s0:", "s1:", "s2:")) for t in titles) == 3
+    assert "mase by horizon step" in titles
+    for _, data in images:
+        assert _is_png(base64.b64decode(data))
+
+
+def test_the_html_report_is_self_contained(report: Path) -> None:
+    html = report.read_text()
+    assert "<script" not in html
+    assert "http://" not in html and "https://" not in html
+
+
+def test_the_report_states_the_verdict_the_reasons_and_the_ex_post_note(report: Path) -> None:
+    html = report.read_text()
+    assert "SeasonalNaive overall" in html
+    assert "has the lowest mase" in html
+    assert "ex post" in html
+    assert "Metrics per candidate" in html
+
+
+def test_markdown_and_json_versions_sit_next_to_the_html(report: Path) -> None:
+    md = (report.parent / "backtest_report.md").read_text()
+    assert md.count("](plots/series_") == 3
+    for link in re.findall(r"\]\((plots/[^)]+)\)", md):
+        assert _is_png((report.parent / link).read_bytes())
+    doc = json.loads((report.parent / "backtest_metrics.json").read_text())
+    assert {r["model"] for r in doc["per_model"]} == {"seasonal_naive", "auto_theta"}
+    assert doc["backtest"]["regressors"] == "ex post"
+    assert set(doc["selection"]["candidates"]) == {"seasonal_naive", "auto_theta"}
+
+
+def test_plot_forecast_writes_a_png_with_every_series(tmp_path: Path) -> None:
+    panel = make_panel()[0]
+    fc = SeasonalNaive().fit(panel).forecast(6)
+    path = plot_forecast(panel, fc, tmp_path / "charts" / "forecast.png")
+    assert path.exists() and _is_png(path.read_bytes())
+
+
+def test_markdown_tables_escape_pipes_and_format_numbers() -> None:
+    table = markdown_table(pd.DataFrame({"name": ["a|b"], "value": [12345.678]}))
+    assert table.splitlines() == ["| name | value |", "|---|---|", "| a\\|b | 12,346 |"]
