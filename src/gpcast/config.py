@@ -47,6 +47,22 @@ class Settings(BaseSettings):
         default_factory=lambda: ["gp", "seasonal_naive", "auto_ets", "auto_theta"]
     )
 
+    # serving (issue 4)
+    max_horizon: int = Field(36, ge=1, description="Largest horizon h the API serves.")
+    api_keys: str = Field("", description="Hashed API keys, comma-separated "
+                          "'id:role:sha256' entries as `gpcast keys create` prints them.")
+    api_keys_file: Path | None = Field(
+        None, description="JSON file of hashed API keys (default: home/api_keys.json).")
+    auth_required: bool = Field(True, description="Forecast and model routes need a key.")
+    open_probes: bool = Field(True, description="/healthz, /readyz, /metrics need no key.")
+    capture_url: str | None = Field(
+        None, description="SQLAlchemy URL of the request capture store "
+        "(default: SQLite under home); 'off' disables capture.")
+    capture_queue_size: int = Field(10_000, ge=1, description="Bound of the capture queue.")
+    max_body_bytes: int = Field(1 << 20, ge=1024, description="Largest JSON request body.")
+    max_upload_bytes: int = Field(16 << 20, ge=1024, description="Largest batch upload.")
+    forecast_cache_size: int = Field(4096, ge=0, description="Cached responses per version.")
+
     # stores (None: embedded defaults under ``home``)
     tracking_uri: str | None = None
     database_url: str | None = None
@@ -67,6 +83,17 @@ class Settings(BaseSettings):
     @property
     def reports_dir(self) -> Path:
         return self.home / "reports"
+
+    @property
+    def keys_path(self) -> Path:
+        return self.api_keys_file or self.home / "api_keys.json"
+
+    @property
+    def capture_database_url(self) -> str | None:
+        """Where captured requests go; None when capture is off."""
+        if self.capture_url == "off":
+            return None
+        return self.capture_url or f"sqlite:///{(self.home / 'capture.db').resolve()}"
 
     def storage_options(self, uri: str) -> dict[str, Any]:
         """fsspec options for ``uri`` (an endpoint override for S3-compatible stores)."""
