@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,7 @@ class ProgressCallback(Protocol):
     def __call__(self, done: int, total: int, description: str) -> None: ...
 
 
+@runtime_checkable
 class RichProgressLike(Protocol):
     """The part of ``rich.progress.Progress`` the backtest uses."""
 
@@ -123,7 +124,7 @@ class Backtest:
         n = len(uids)
 
         def grid(col: str) -> np.ndarray:
-            return p[col].to_numpy().reshape(n, self.h)
+            return np.asarray(p[col].to_numpy()).reshape(n, self.h)
 
         return Forecast(
             model=model, unique_ids=uids,
@@ -262,11 +263,11 @@ def _progress(progress: RichProgressLike | ProgressCallback | None,
               total: int) -> Callable[[str], None]:
     if progress is None:
         return lambda description: None
-    if hasattr(progress, "add_task"):
-        rich: RichProgressLike = progress  # type: ignore[assignment]
+    if isinstance(progress, RichProgressLike):
+        rich = progress
         task = rich.add_task("backtest", total=total)
         return lambda description: rich.update(task, advance=1, description=description)
-    callback: ProgressCallback = progress  # type: ignore[assignment]
+    callback = progress
     done = [0]
 
     def advance(description: str) -> None:

@@ -141,8 +141,8 @@ def crps_log1p_gaussian(y: ArrayLike, loc: ArrayLike, scale: ArrayLike) -> Float
     mu, sigma = _f(loc), np.maximum(_f(scale), 1e-12)
     w = (np.log(y1) - mu) / sigma
     mean = np.exp(mu + sigma**2 / 2.0)
-    return y1 * (2.0 * ndtr(w) - 1.0) - 2.0 * mean * (
-        ndtr(w - sigma) + ndtr(sigma / np.sqrt(2.0)) - 1.0)
+    return _f(y1 * (2.0 * ndtr(w) - 1.0) - 2.0 * mean * (
+        ndtr(w - sigma) + ndtr(sigma / np.sqrt(2.0)) - 1.0))
 
 
 def pinball_terms(y: ArrayLike, q: ArrayLike, tau: float) -> Floats:
@@ -161,7 +161,7 @@ def crps_from_quantiles(y: ArrayLike, quantiles: Mapping[float, ArrayLike]) -> F
     if not quantiles:
         raise ModelError("a CRPS approximation needs at least one quantile")
     losses = [pinball_terms(y, q, tau) for tau, q in quantiles.items()]
-    return 2.0 * np.mean(np.stack(losses), axis=0)
+    return _f(2.0 * np.mean(np.stack(losses), axis=0))
 
 
 def interval_quantiles(median: ArrayLike, lower: Mapping[int, ArrayLike],

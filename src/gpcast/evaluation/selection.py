@@ -89,7 +89,8 @@ class Selection:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: NaN becomes None."""
-        return _json_safe(asdict(self))
+        data: dict[str, Any] = _json_safe(asdict(self))
+        return data
 
     def to_json(self, indent: int = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -100,7 +100,7 @@ class BaselineFitted:
 class _StatsForecastBaseline:
     """Shared fit logic: one statsforecast model per series via ``StatsForecast.fit``."""
 
-    name: ClassVar[str]
+    name: str
 
     def __init__(self, season_length: int = 12, n_jobs: int = 1) -> None:
         if season_length < 1:
