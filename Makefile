@@ -7,7 +7,8 @@ setup:
 demo: setup  ## the main job on the bundled data (embedded defaults)
 	.venv/bin/gpcast demo
 
-test: setup  ## every test: unit, integration (real servers on 127.0.0.1), e2e
+test:  ## every test: unit, integration (real servers on 127.0.0.1), e2e
+	bash scripts/setup --test
 	.venv/bin/ruff check src tests bench
 	.venv/bin/lint-imports
 	.venv/bin/python -m pytest

@@ -18,6 +18,13 @@ def good() -> pd.DataFrame:
     return pd.read_csv(SAMPLE_DATA, dtype=str)
 
 
+def cells(changes: dict[tuple[int, str], str]) -> pd.DataFrame:
+    frame = good()
+    for (row, column), value in changes.items():
+        frame.loc[row, column] = value
+    return frame
+
+
 def csv(name: str, frame: pd.DataFrame) -> None:
     frame.to_csv(OUT / name, index=False)
 
@@ -30,25 +37,27 @@ def main() -> None:
     (OUT / "not_a_table.parquet").write_text("this is plain text, not parquet\n")
     (OUT / "corrupt.xlsx").write_bytes(b"PK\x03\x04 broken zip archive")
     csv("no_month_column.csv", good().drop(columns=["Month"]))
-    f = good(); f.loc[9, "Month"] = "banana"; csv("bad_month.csv", f)
-    f = good(); f.loc[14, "Month"] = ""; csv("missing_month.csv", f)
-    f = good(); f.loc[20, "Month"] = f.loc[19, "Month"]; csv("duplicate_month.csv", f)
-    f = good(); f.iloc[[30, 31]] = f.iloc[[31, 30]].to_numpy(); csv("unsorted.csv", f)
+    csv("bad_month.csv", cells({(9, "Month"): "banana"}))
+    csv("missing_month.csv", cells({(14, "Month"): ""}))
+    csv("duplicate_month.csv", cells({(20, "Month"): good().loc[19, "Month"]}))
+    f = good()
+    f.iloc[[30, 31]] = f.iloc[[31, 30]].to_numpy()
+    csv("unsorted.csv", f)
     csv("gap.csv", good().drop(index=[50, 51, 52]))
-    f = good(); f.loc[4, "banking"] = "12a"; csv("non_numeric.csv", f)
-    f = good(); f.loc[7, "telecom"] = ""; csv("missing_value.csv", f)
-    f = good(); f.loc[8, "insurance"] = "NaN"; csv("nan_value.csv", f)
-    f = good(); f.loc[11, "technology"] = "inf"; csv("inf_value.csv", f)
-    f = good(); f.loc[12, "healthcare"] = "-150"; csv("negative.csv", f)
+    csv("non_numeric.csv", cells({(4, "banking"): "12a"}))
+    csv("missing_value.csv", cells({(7, "telecom"): ""}))
+    csv("nan_value.csv", cells({(8, "insurance"): "NaN"}))
+    csv("inf_value.csv", cells({(11, "technology"): "inf"}))
+    csv("negative.csv", cells({(12, "healthcare"): "-150"}))
     csv("too_short.csv", good().head(20))
     csv("missing_regressor.csv", good().drop(columns=["no of channels"]))
-    f = good(); f.loc[3, "no of phone lines"] = "forty"; csv("regressor_non_numeric.csv", f)
-    f = good(); f["notes"] = "quiet month"; csv("unknown_column.csv", f)
-    f = good(); f[""] = ""; csv("unnamed_column.csv", f)
-    f = good(); f["Banking "] = f["banking"]; csv("duplicate_column.csv", f)
+    csv("regressor_non_numeric.csv", cells({(3, "no of phone lines"): "forty"}))
+    csv("unknown_column.csv", good().assign(notes="quiet month"))
+    csv("unnamed_column.csv", good().assign(**{"": ""}))
+    csv("duplicate_column.csv", good().assign(**{"Banking ": good()["banking"]}))
     csv("no_series.csv", good()[["Month", "no of phone lines", "no of channels"]])
-    f = good(); f.loc[5, "banking"] = "-1"; f.loc[6, "telecom"] = "x"; f.loc[40, "Month"] = "?"
-    csv("many_problems.csv", f)
+    csv("many_problems.csv", cells({(5, "banking"): "-1", (6, "telecom"): "x",
+                                    (40, "Month"): "?"}))
     months = pd.date_range("2015-01-01", periods=40, freq="MS")
     long = pd.DataFrame({"unique_id": np.repeat(["a", "b"], 40), "ds": np.tile(months, 2),
                          "y": np.arange(80) + 100.0})
@@ -59,7 +68,7 @@ def main() -> None:
         f[col] = pd.to_numeric(f[col])
     f.loc[2, "healthcare"] = -5
     f.to_parquet(OUT / "negative.parquet", index=False)
-    f = good(); f.loc[6, "Month"] = "not a month"
+    f = cells({(6, "Month"): "not a month"})
     for col in f.columns[1:]:
         f[col] = pd.to_numeric(f[col])
     f.to_excel(OUT / "bad_month.xlsx", index=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -109,6 +110,92 @@ def forecast_cmd(
         console.print(f"plot: {plot}")
 
 
+
+
+def _metrics_table(title: str, frame: pd.DataFrame) -> Table:
+    shown = [c for c in ("mae", "smape", "mase", "crps", "coverage_80", "coverage_95",
+                         "msis_95") if c in frame.columns]
+    frame = frame[shown].rename(columns=lambda c: c.replace("coverage_", "cov"))
+    table = Table(title=title)
+    table.add_column(frame.index.name or "")
+    for col in frame.columns:
+        table.add_column(str(col), justify="right")
+    for idx, row in frame.iterrows():
+        table.add_row(str(idx), *(f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+                                  for v in row.to_list()))
+    return table
+
+
+def backtest_cmd(
+    data: DataOpt = None,
+    h: Annotated[int, typer.Option("--h", min=1, max=120, help="Horizon in months.")] = 12,
+    n_windows: Annotated[int, typer.Option(min=1, help="Rolling-origin windows.")] = 6,
+    step_size: Annotated[int, typer.Option(min=1, help="Months between cutoffs.")] = 1,
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", "-m", help="Candidate (repeat). Default: GPCAST_CANDIDATES.")] = None,
+    metric: Annotated[str, typer.Option(help="Selection metric.")] = "mase",
+    level: Levels = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Report folder (default GPCAST_HOME/reports/backtest).")] = None,
+    regressor: RegressorOpt = None,
+    no_regressors: NoRegOpt = False,
+) -> None:
+    """Rolling-origin backtest of every candidate on every series: metrics, selection, report.
+
+    Regressors are used ex post (their true future values), as the report says.
+    """
+    from gpcast.evaluation.train import evaluate, make_candidates
+    from gpcast.reports.backtest_report import write_backtest_report
+
+    settings = _settings(data, regressor, no_regressors)
+    panel = load_panel(settings.data_uri, settings)
+    candidates = make_candidates(model or settings.candidates, settings.season_length)
+    with progress_bar() as progress:
+        backtest, selection = evaluate(panel, candidates, h, n_windows, step_size,
+                                       level or settings.levels, metric, progress)
+    console.print(_metrics_table("backtest: every candidate, all series", backtest.per_model()))
+    chosen = Table(title=f"selection on {metric}")
+    for col in ("series", "model", "margin", "MASE", "beats SeasonalNaive"):
+        chosen.add_column(col)
+    for c in selection.choices:
+        chosen.add_row(c.unique_id, c.model, "" if c.margin is None else f"{c.margin:.3f}",
+                       f"{c.mase:.3f}", {True: "yes", False: "NO", None: "n/a"}[c.beats_naive])
+    console.print(chosen)
+    console.print(selection.verdict)
+    path = write_backtest_report(backtest, selection, out or settings.reports_dir / "backtest")
+    console.print(f"report: {path}")
+
+
+def demo_cmd() -> None:
+    """The main job on the bundled data: validate, backtest, select, forecast, report."""
+    from gpcast.evaluation.train import make_candidates, train
+    from gpcast.reports.backtest_report import write_backtest_report
+    from gpcast.reports.files import atomic_write_text
+    from gpcast.reports.plots import plot_forecast
+
+    settings = build_settings()
+    out = settings.reports_dir
+    panel = load_panel(settings.data_uri, settings)
+    write_validation_report(out / "validation.json",
+                            validation_report(settings.data_uri, panel, None))
+    console.print(f"[1/3] validated {settings.data_uri}: {panel.n_series} series")
+    candidates = make_candidates(settings.candidates, settings.season_length)
+    with progress_bar() as progress:
+        trained = train(panel, candidates, settings.horizon, settings.n_windows,
+                        settings.step_size, settings.levels, settings.selection_metric,
+                        progress)
+    report = write_backtest_report(trained.backtest, trained.selection, out / "backtest")
+    console.print(f"[2/3] backtest: {trained.selection.verdict}")
+    fc = trained.model.forecast(settings.horizon, None, settings.levels, "carry_last")
+    atomic_write_text(out / "forecast.csv", fc.to_frame().to_csv(index=False))
+    plot_forecast(panel, fc, out / "forecast.png")
+    console.print(f"[3/3] forecast {settings.horizon} months (regressors carried forward)")
+    console.print(f"look at: {report}\n         {out / 'forecast.png'}\n         "
+                  f"{out / 'forecast.csv'}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("validate")(validate_cmd)
+    app.command("backtest")(backtest_cmd)
     app.command("forecast")(forecast_cmd)
+    app.command("demo")(demo_cmd)

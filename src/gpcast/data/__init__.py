@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gpcast.config import Settings
 from gpcast.data.ingest import RawTable, read_table
-from gpcast.data.panel import DS, ID, Y, Panel
+from gpcast.data.panel import DS, ID, Panel, Y
 from gpcast.data.validate import Schema, validate
 
 
@@ -20,5 +20,15 @@ def load_panel(uri: str, settings: Settings) -> Panel:
     return validate(raw, schema_from(settings))
 
 
-__all__ = ["DS", "ID", "Y", "Panel", "RawTable", "Schema", "load_panel", "read_table",
-           "schema_from", "validate"]
+__all__ = [
+    "DS",
+    "ID",
+    "Panel",
+    "RawTable",
+    "Schema",
+    "Y",
+    "load_panel",
+    "read_table",
+    "schema_from",
+    "validate",
+]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from gpcast.data.ingest import RawTable
-from gpcast.data.panel import DS, ID, Y, Panel
+from gpcast.data.panel import DS, ID, Panel, Y
 from gpcast.errors import DataValidationError, Problem
 
 TIME_NAMES = ("month", "ds", "date", "period", "time")

@@ -81,9 +81,10 @@ def load_bundle(directory: Path, expected_sha256: str | None = None) -> ModelBun
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected_sha256:
         raise ArtifactIntegrityError(
-            f"{path}: sha256 {actual[:16]}… does not match the expected {str(expected_sha256)[:16]}…;"
-            " refusing to load", path=str(path), expected=expected_sha256, actual=actual)
-    bundle = pickle.loads(data)  # noqa: S301 - verified digest above
+            f"{path}: sha256 {actual[:16]}… does not match the expected "
+            f"{str(expected_sha256)[:16]}…; refusing to load",
+            path=str(path), expected=expected_sha256, actual=actual)
+    bundle = pickle.loads(data)
     if not isinstance(bundle, ModelBundle):
         raise RegistryError(f"{path}: not a ModelBundle", path=str(path))
     return bundle

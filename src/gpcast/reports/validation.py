@@ -11,7 +11,8 @@ from gpcast.errors import DataValidationError, GpcastError
 from gpcast.reports.files import atomic_write_text
 
 
-def validation_report(uri: str, panel: Panel | None, error: GpcastError | None) -> dict[str, object]:
+def validation_report(uri: str, panel: Panel | None,
+                      error: GpcastError | None) -> dict[str, object]:
     report: dict[str, object] = {"source": uri, "checked_at": datetime.now(UTC).isoformat(),
                                  "valid": error is None}
     if panel is not None:

@@ -1,0 +1,3 @@
+from gpcast.cli import main
+
+main()
