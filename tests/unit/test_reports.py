@@ -71,6 +71,14 @@ def test_markdown_and_json_versions_sit_next_to_the_html(report: Path) -> None:
     assert set(doc["selection"]["candidates"]) == {"seasonal_naive", "auto_theta"}
 
 
+def test_series_charts_can_be_capped_for_large_panels(tmp_path: Path) -> None:
+    panel = make_panel()[0]
+    bt = run_backtest(panel, [SeasonalNaive()], h=2, n_windows=1)
+    html = write_backtest_report(bt, select(bt), tmp_path, max_series_plots=1).read_text()
+    assert html.count("<img") == 2  # metric by step + one series
+    assert "Charts for 1 of 3 series" in html
+
+
 def test_plot_forecast_writes_a_png_with_every_series(tmp_path: Path) -> None:
     panel = make_panel()[0]
     fc = SeasonalNaive().fit(panel).forecast(6)

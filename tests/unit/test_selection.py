@@ -18,7 +18,7 @@ from gpcast.evaluation.selection import (
     Selection,
     select,
 )
-from gpcast.models import AutoTheta, SeasonalNaive
+from gpcast.models import AutoTheta, Forecaster, SeasonalNaive
 
 
 @pytest.fixture(scope="module")
@@ -27,14 +27,14 @@ def truth() -> Panel:
 
 
 @pytest.fixture(scope="module")
-def candidates(truth: Panel) -> list[object]:
+def candidates(truth: Panel) -> list[Forecaster]:
     """A perfect candidate, the seasonal naive, and one that doubles the truth."""
     return [Oracle(truth, name="oracle"), SeasonalNaive(), Oracle(truth, 2.0, name="double")]
 
 
 @pytest.fixture(scope="module")
-def backtest(truth: Panel, candidates: list[object]) -> Backtest:
-    return run_backtest(truth, candidates, h=3, n_windows=2)  # type: ignore[arg-type]
+def backtest(truth: Panel, candidates: list[Forecaster]) -> Backtest:
+    return run_backtest(truth, candidates, h=3, n_windows=2)
 
 
 @pytest.fixture(scope="module")

@@ -52,11 +52,12 @@ class Chart:
 
 
 def write_backtest_report(backtest: Backtest, selection: Selection, out_dir: Path | str,
-                          max_series_plots: int | None = None) -> Path:
+                          max_series_plots: int | None = 200) -> Path:
     """Write the HTML, markdown and JSON reports into ``out_dir``; returns the HTML path.
 
-    Each series gets a chart (up to ``max_series_plots``): its history and the forecast
-    its chosen model issued at the last cutoff, with the other candidates' medians.
+    Each series gets a chart (the first ``max_series_plots``; ``None``: all): its history
+    and the forecast its chosen model issued at the last cutoff, with the other
+    candidates' medians. The tables always cover every series.
     """
     out = Path(out_dir)
     charts = _charts(backtest, selection, max_series_plots)
@@ -182,9 +183,17 @@ def _html(backtest: Backtest, selection: Selection, tables: dict[str, pd.DataFra
         if title.startswith("Metrics per candidate"):
             parts += [_img(c) for c in charts if c.kind == "metric"]
     parts.append("<h2>Series: the chosen model's forecast at the last cutoff</h2>")
+    parts.append(f"<p>{html.escape(_charts_note(selection, charts))}</p>")
     parts += [_img(c) for c in charts if c.kind == "series"]
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _charts_note(selection: Selection, charts: list[Chart]) -> str:
+    shown = sum(c.kind == "series" for c in charts)
+    total = len(selection.choices)
+    return (f"Charts for {shown} of {total} series" + (" (the rest are in the tables)."
+                                                       if shown < total else "."))
 
 
 def _img(chart: Chart) -> str:
@@ -214,7 +223,8 @@ def _markdown(backtest: Backtest, selection: Selection, tables: dict[str, pd.Dat
         if title.startswith("Metrics per candidate"):
             lines += [f"![{c.title}](plots/{c.file})\n" for c in charts
                       if c.kind == "metric"]
-    lines += ["## Series: the chosen model's forecast at the last cutoff", ""]
+    lines += ["## Series: the chosen model's forecast at the last cutoff", "",
+              _charts_note(selection, charts), ""]
     lines += [f"![{c.title}](plots/{c.file})\n" for c in charts if c.kind == "series"]
     return "\n".join(lines)
 
