@@ -57,8 +57,8 @@ class BaselineFitted:
         regressor_policy: RegressorPolicy = "require",
     ) -> Forecast:
         """Median and intervals for the next ``h`` months; regressors are ignored."""
-        if int(h) < 1:
-            raise ModelError(f"the horizon must be at least 1 month, got {h}", field="h")
+        if int(h) != h or h < 1:
+            raise ModelError(f"the horizon h must be a positive integer, got {h}", field="h")
         h = int(h)
         levels = check_levels(level)
         if not self.models:
@@ -79,7 +79,8 @@ class BaselineFitted:
             median=median,
             lower={lv: lo[:, i] for i, lv in enumerate(levels)},
             upper={lv: hi[:, i] for i, lv in enumerate(levels)},
-            regressor_policy=regressor_policy,
+            # Nothing is ever carried forward: recorded as the GP records "not carried".
+            regressor_policy="require",
             notes={"regressors": f"{self.model} is univariate: regressors are ignored"},
         )
 
