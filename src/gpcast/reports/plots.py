@@ -49,7 +49,8 @@ def _draw_series(ax: Axes, panel: Panel, forecast: Forecast, unique_id: str,
             j = other.unique_ids.index(unique_id)
             ax.plot(pd.to_datetime(other.months[j]), other.median[j], lw=0.9, ls="--",
                     label=f"{other.model} median")
-    ax.set_title(unique_id, fontsize=10)
+    chosen = forecast.notes.get(f"model[{unique_id}]")  # set by the selected ensemble
+    ax.set_title(f"{unique_id} ({chosen})" if chosen else unique_id, fontsize=10)
     ax.grid(alpha=0.3)
     ax.tick_params(labelsize=8)
 
