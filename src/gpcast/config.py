@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1 << 20, ge=1024, description="Largest JSON request body.")
     max_upload_bytes: int = Field(16 << 20, ge=1024, description="Largest batch upload.")
     forecast_cache_size: int = Field(4096, ge=0, description="Cached responses per version.")
+    model_path: Path | None = Field(None, description="Model artifact directory to serve.")
+    model_sha256: str | None = Field(None, description="Expected sha256 of the artifact.")
 
     # stores (None: embedded defaults under ``home``)
     tracking_uri: str | None = None

@@ -1,0 +1,216 @@
+"""Request capture: every forecast request and response, written off the request path.
+
+The request handler puts a :class:`CaptureRecord` on a bounded queue (never blocking the
+event loop for I/O); one writer thread drains it in batches into the capture store, any
+SQLAlchemy URL (SQLite by default, PostgreSQL tested). When the queue is full the handler
+waits for room (back-pressure) up to ``block_s`` before dropping and counting the record,
+so under normal load served == captured. :meth:`CaptureWriter.close` flushes everything
+still queued; the app calls it on shutdown.
+
+Records never hold the API key, only its id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from gpcast.errors import StorageError
+
+log = logging.getLogger("gpcast.serving.capture")
+
+metadata = sa.MetaData()
+captures = sa.Table(
+    "captured_requests", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(32), nullable=False, index=True),
+    sa.Column("received_at", sa.Float, nullable=False, index=True),  # unix seconds
+    sa.Column("route", sa.String(64), nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("key_id", sa.String(32)),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("n_series", sa.Integer, nullable=False),
+    sa.Column("h", sa.Integer),
+    sa.Column("request", sa.Text, nullable=False),  # the JSON body as sent
+    sa.Column("response", sa.Text, nullable=False),  # the JSON body as answered
+)
+
+
+@dataclass(frozen=True)
+class CaptureRecord:
+    request_id: str
+    received_at: float
+    route: str
+    status: int
+    latency_ms: float
+    key_id: str | None
+    model_version: str
+    n_series: int
+    h: int | None
+    request: str
+    response: str
+
+
+_STOP = object()
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine for the capture store; SQLite gets WAL so readers never block the writer."""
+    try:
+        engine = sa.create_engine(url, pool_pre_ping=True)
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        raise StorageError(f"capture store URL '{url}' cannot be used: {exc}",
+                           field="capture_url") from None
+    if engine.dialect.name == "sqlite":
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=5000")
+            cur.close()
+    return engine
+
+
+def create_store(url: str) -> sa.Engine:
+    engine = make_engine(url)
+    if url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        metadata.create_all(engine)
+    except sa.exc.SQLAlchemyError as exc:
+        raise StorageError(f"capture store '{engine.url!r}' unreachable: {exc.__class__.__name__}"
+                           f": {str(exc).splitlines()[0]}", field="capture_url") from None
+    return engine
+
+
+class CaptureWriter:
+    """The bounded queue and the thread that writes it to the store."""
+
+    def __init__(self, url: str, queue_size: int = 10_000, batch_size: int = 500,
+                 block_s: float = 5.0) -> None:
+        self.engine = create_store(url)
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+        self.batch_size = batch_size
+        self.block_s = block_s
+        self.written = 0
+        self.dropped = 0
+        self.failed = 0
+        self._thread = threading.Thread(target=self._run, name="gpcast-capture", daemon=True)
+        self._closed = False
+        self._thread.start()
+
+    @property
+    def depth(self) -> int:
+        return self.queue.qsize()
+
+    async def put(self, record: CaptureRecord) -> bool:
+        """Queue a record; wait (without blocking the loop) while the queue is full."""
+        try:
+            self.queue.put_nowait(record)
+            return True
+        except queue.Full:
+            pass
+        deadline = time.monotonic() + self.block_s
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.002)
+            try:
+                self.queue.put_nowait(record)
+                return True
+            except queue.Full:
+                continue
+        self.dropped += 1
+        log.warning("capture queue full for %.1f s: record %s dropped", self.block_s,
+                    record.request_id)
+        return False
+
+    def put_nowait(self, record: CaptureRecord) -> bool:
+        try:
+            self.queue.put_nowait(record)
+            return True
+        except queue.Full:
+            self.dropped += 1
+            return False
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write everything still queued, then stop the writer thread."""
+        if self._closed:
+            return
+        self._closed = True
+        self.queue.put(_STOP)
+        self._thread.join(timeout)
+        self.engine.dispose()
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            item = self.queue.get()
+            batch = []
+            while True:
+                if item is _STOP:
+                    stop = True
+                else:
+                    batch.append(asdict(item))
+                if stop or len(batch) >= self.batch_size:
+                    break
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self._write(batch)
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        for attempt in range(3):
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(captures.insert(), rows)
+                self.written += len(rows)
+                return
+            except sa.exc.SQLAlchemyError as exc:
+                log.warning("capture write failed (attempt %d): %s", attempt + 1,
+                            str(exc).splitlines()[0])
+                time.sleep(0.2 * (attempt + 1))
+        self.failed += len(rows)
+
+
+def count_captured(url: str, route: str | None = None, status: int | None = None) -> int:
+    """How many requests the store holds (optionally of one route and status)."""
+    engine = make_engine(url)
+    try:
+        query = sa.select(sa.func.count()).select_from(captures)
+        if route is not None:
+            query = query.where(captures.c.route == route)
+        if status is not None:
+            query = query.where(captures.c.status == status)
+        with engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def read_captured(url: str, since: float | None = None) -> list[dict[str, Any]]:
+    """The captured records, oldest first (what monitoring reads)."""
+    engine = make_engine(url)
+    try:
+        query = sa.select(captures).order_by(captures.c.id)
+        if since is not None:
+            query = query.where(captures.c.received_at >= since)
+        with engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+    finally:
+        engine.dispose()
+
+
+__all__ = ["CaptureRecord", "CaptureWriter", "captures", "count_captured", "create_store",
+           "read_captured"]

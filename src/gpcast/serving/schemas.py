@@ -1,0 +1,139 @@
+"""Request and response bodies of the forecast API (one family per resource).
+
+The horizon limit is configuration, so the request model is built per app by
+:func:`forecast_request_model`; the OpenAPI schema then states the real limit.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+Level = Annotated[int, Field(ge=1, le=99)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+SeriesName = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ForecastRequestBase(BaseModel):
+    """Fields shared by every ``ForecastRequest`` (``h`` is added per app)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+
+    series: list[SeriesName] | None = Field(
+        None, min_length=1, max_length=1000,
+        description="Series to forecast (default: every series of the model).")
+    level: list[Level] = Field(
+        default_factory=lambda: [80, 95], min_length=1, max_length=10,
+        description="Prediction interval levels in percent.")
+    regressors: dict[str, list[FiniteFloat]] | None = Field(
+        None, description="Future values per regressor, h values each, shared by the "
+        "requested series. Required when the model uses regressors, unless "
+        "regressor_policy is 'carry_last'.")
+    regressor_policy: Literal["require", "carry_last"] = Field(
+        "require", description="'carry_last' repeats the last known regressor values "
+        "when none are given (echoed in the response).")
+
+
+def forecast_request_model(max_horizon: int) -> type[ForecastRequestBase]:
+    """``ForecastRequest`` with ``h`` limited to 1..``max_horizon``."""
+    model: type[ForecastRequestBase] = create_model(
+        "ForecastRequest",
+        __base__=ForecastRequestBase,
+        h=(int, Field(12, ge=1, le=max_horizon, strict=True,
+                      description=f"Months ahead, 1..{max_horizon}.")),
+    )
+    return model
+
+
+class Bounds(BaseModel):
+    lower: list[float]
+    upper: list[float]
+
+
+class SeriesForecast(BaseModel):
+    series: str
+    months: list[str] = Field(description="Forecast months, YYYY-MM.")
+    median: list[float]
+    intervals: dict[str, Bounds] = Field(description="Bounds per level ('80', '95').")
+
+
+class ForecastPublic(BaseModel):
+    """Forecasts of one request: per series, months, median and bounds per level."""
+
+    model_version: str
+    model: str
+    h: int
+    level: list[int]
+    regressor_policy: str
+    forecasts: list[SeriesForecast]
+    notes: dict[str, str] = Field(default_factory=dict)
+
+
+class BatchRequest(BaseModel):
+    """Several forecast requests answered in one call (JSON)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+
+
+class BatchItem(BaseModel):
+    index: int
+    status: int
+    forecast: ForecastPublic | None = None
+    problem: dict[str, Any] | None = None
+
+
+class BatchPublic(BaseModel):
+    model_version: str
+    results: list[BatchItem]
+
+
+class SeriesPublic(BaseModel):
+    """What the web page needs about one series: history and last regressor values."""
+
+    series: str
+    months: list[str]
+    y: list[float]
+    last_regressors: dict[str, float]
+
+
+class CatalogPublic(BaseModel):
+    """The series a model serves, for choosing what to forecast."""
+
+    model_version: str
+    model: str
+    max_horizon: int
+    levels: list[int]
+    regressors: list[str]
+    series: list[SeriesPublic]
+
+
+class ModelPublic(BaseModel):
+    """The served model version: lineage, training window, metrics, card."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    version: str
+    sha256: str
+    model: str
+    environment: str | None = None
+    series: list[str]
+    regressors: list[str]
+    training_window: dict[str, str]
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    card: str = ""
+    approval: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Health(BaseModel):
+    status: Literal["ok", "ready"]
+    model_version: str | None = None
+    environment: str | None = None
+
+
+class SessionPublic(BaseModel):
+    key_id: str
+    role: str
