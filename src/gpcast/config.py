@@ -69,6 +69,25 @@ class Settings(BaseSettings):
     tracking_uri: str | None = None
     database_url: str | None = None
 
+    # release pipeline (issue 3)
+    registered_model: str = Field("gpcast", description="MLflow registered model name.")
+    experiment: str = Field("gpcast-release", description="MLflow experiment of pipeline runs.")
+    approvers: list[str] = Field(default_factory=list,
+                                 description="Users given the approver role.")
+    gate_naive_margin: float = Field(
+        0.0, description="Fraction by which the candidate's MASE must beat SeasonalNaive's.")
+    gate_champion_tolerance: float = Field(
+        0.05, description="Fraction by which the candidate's MASE may exceed the champion's.")
+    gate_coverage_95: tuple[float, float] = Field(
+        (0.80, 1.0), description="Band the backtest coverage of the 95 % interval must lie in.")
+    acceptance_latency_s: float = Field(2.0, description="Latency budget of one forecast call.")
+    notify_urls: list[str] = Field(default_factory=list,
+                                   description="Apprise URLs (Slack, mailto, SNS...).")
+    deploy_target: str = "local"
+    staging_port: int = 8101
+    production_port: int = 8102
+    backtest_workers: int = Field(2, description="Processes sharing the pipeline backtest.")
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -96,6 +115,9 @@ class Settings(BaseSettings):
         if self.capture_url == "off":
             return None
         return self.capture_url or f"sqlite:///{(self.home / 'capture.db').resolve()}"
+
+    def environment_port(self, environment: str) -> int:
+        return self.production_port if environment == "production" else self.staging_port
 
     def storage_options(self, uri: str) -> dict[str, Any]:
         """fsspec options for ``uri`` (an endpoint override for S3-compatible stores)."""

@@ -1,0 +1,141 @@
+"""Model card: what a registered version is, how it was trained and how well it did.
+
+Written as markdown and as self-contained HTML, logged with the version's run and kept
+in the bundle's metadata (the serving app shows it on ``/v1/model``).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+INTENDED_USE = (
+    "Monthly call-volume forecasts per business domain, 1 to 36 months ahead, with 80 % "
+    "and 95 % prediction intervals, for capacity planning. Future regressor values (phone "
+    "lines, channels) must be supplied or explicitly carried forward.")
+LIMITATIONS = (
+    "Backtest scores of the chosen models are optimistic: the same windows chose them. "
+    "Regressors were taken ex post in the backtest (their own forecast error is left "
+    "out). Structural breaks after the training window are not anticipated. Series not "
+    "seen in training cannot be forecast.")
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """The facts of one version, rendered for people."""
+
+    model_name: str
+    version: str
+    sha256: str
+    data_uri: str
+    data_sha256: str
+    window: tuple[str, str]
+    series: dict[str, str]  # unique_id -> chosen model
+    hyperparameters: dict[str, dict[str, float]]  # unique_id -> learned values
+    metrics: dict[str, dict[str, float]]  # candidate / "selected" / "champion" -> metrics
+    gates: list[dict[str, Any]]
+    champion_version: str | None = None
+    coverage: dict[str, float] = field(default_factory=dict)  # level -> backtest coverage
+    backtest: dict[str, Any] = field(default_factory=dict)  # h, n_windows, step_size
+    git_commit: str = ""
+    created_at: str = ""
+
+    def to_markdown(self) -> str:
+        lines = [f"# Model card: {self.model_name} v{self.version}", "",
+                 f"- artifact sha256: `{self.sha256}`",
+                 f"- created: {self.created_at}  git commit: `{self.git_commit or 'unknown'}`",
+                 f"- data: `{self.data_uri}` (sha256 `{self.data_sha256[:16]}…`), "
+                 f"months {self.window[0]} to {self.window[1]}",
+                 f"- backtest: h={self.backtest.get('h')}, "
+                 f"n_windows={self.backtest.get('n_windows')}, "
+                 f"step_size={self.backtest.get('step_size')}", "",
+                 "## Model per series", "", "| series | model |", "|---|---|"]
+        lines += [f"| {u} | {m} |" for u, m in self.series.items()]
+        if self.hyperparameters:
+            lines += ["", "## Learned hyperparameters", ""]
+            for uid, params in self.hyperparameters.items():
+                values = ", ".join(f"{k}={_num(v)}" for k, v in params.items())
+                lines.append(f"- **{uid}**: {values}")
+        lines += ["", "## Backtest metrics (mean over series)", ""]
+        lines += _md_table(self.metrics)
+        title = (f"champion: v{self.champion_version}" if self.champion_version
+                 else "champion: none (first version)")
+        lines += ["", f"Compared with the production model ({title}).", "",
+                  "## Interval calibration", ""]
+        lines += [f"- {lv} % interval: backtest coverage {_pct(v)}"
+                  for lv, v in self.coverage.items()]
+        lines += ["", "## Gates", "", "| gate | verdict | detail |", "|---|---|---|"]
+        lines += [f"| {g['gate']} | {'pass' if g['passed'] else 'FAIL'} | {g['message']} |"
+                  for g in self.gates]
+        lines += ["", "## Intended use", "", INTENDED_USE, "", "## Limitations", "",
+                  LIMITATIONS, ""]
+        return "\n".join(lines)
+
+    def to_html(self) -> str:
+        """The markdown's content as a self-contained page (no external assets)."""
+        body = []
+        in_table = False
+        for line in self.to_markdown().splitlines():
+            if line.startswith("|"):
+                cells = [c.strip() for c in line.strip("|").split("|")]
+                if set("".join(cells)) <= {"-"}:
+                    continue
+                tag = "th" if not in_table else "td"
+                if not in_table:
+                    body.append("<table>")
+                    in_table = True
+                body.append("<tr>" + "".join(f"<{tag}>{_inline(c)}</{tag}>" for c in cells)
+                            + "</tr>")
+                continue
+            if in_table:
+                body.append("</table>")
+                in_table = False
+            if line.startswith("## "):
+                body.append(f"<h2>{_inline(line[3:])}</h2>")
+            elif line.startswith("# "):
+                body.append(f"<h1>{_inline(line[2:])}</h1>")
+            elif line.startswith("- "):
+                body.append(f"<p>• {_inline(line[2:])}</p>")
+            elif line:
+                body.append(f"<p>{_inline(line)}</p>")
+        if in_table:
+            body.append("</table>")
+        style = ("body{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto}"
+                 "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}"
+                 "th{background:#f3f3f3}code{background:#f6f6f6}")
+        return (f"<!doctype html><html><head><meta charset='utf-8'><title>{self.model_name} "
+                f"v{self.version}</title><style>{style}</style></head><body>"
+                + "\n".join(body) + "</body></html>")
+
+
+def _inline(text: str) -> str:
+    out = html.escape(text)
+    parts = out.split("`")
+    out = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+    parts = out.split("**")
+    return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def _num(v: float | None) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    return f"{v:.4g}"
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None or not math.isfinite(v) else f"{v:.1%}"
+
+
+def _md_table(rows: dict[str, dict[str, float]]) -> list[str]:
+    if not rows:
+        return ["(none)"]
+    cols = sorted({c for r in rows.values() for c in r})
+    out = ["| model | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    out += [f"| {name} | " + " | ".join(_num(r.get(c)) for c in cols) + " |"
+            for name, r in rows.items()]
+    return out
+
+
+__all__ = ["INTENDED_USE", "LIMITATIONS", "ModelCard"]

@@ -1,0 +1,180 @@
+"""Approval, promotion, rejection and rollback: how a version reaches production.
+
+``approve`` promotes the very artifact that passed staging: its sha256 is checked against
+the registered digest and against the digest staging accepted before anything is
+deployed, and the serving process checks it again before unpickling. A smoke test on the
+production endpoint follows; if it fails, the previous production version is put back.
+``rollback`` moves production to the previously approved version (a stack replayed from
+the ledger: promotions push, rollbacks pop) and verifies it the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gpcast.deploy.base import Deployment
+from gpcast.errors import GpcastError, PermissionDeniedError, ReleaseError
+from gpcast.registry.mlflow_store import ModelVersion
+from gpcast.release import gates as G
+from gpcast.release.acceptance import Expectation, run_acceptance
+from gpcast.release.ledger import LedgerEntry, production_history
+from gpcast.release.notify import Notification
+from gpcast.release.runner import Release, now_iso
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """Production after a promotion or rollback."""
+
+    version: ModelVersion
+    previous: str | None
+    deployment: Deployment
+    smoke: G.GateVerdict
+
+
+def require_approver(release: Release, actor: str) -> None:
+    if actor not in release.settings.approvers:
+        raise PermissionDeniedError(
+            f"'{actor}' does not have the approver role (approvers: "
+            f"{', '.join(release.settings.approvers) or 'none configured; set GPCAST_APPROVERS'})",
+            actor=actor)
+
+
+def pending(release: Release) -> list[LedgerEntry]:
+    """Approval requests not yet approved or rejected, oldest first."""
+    ledger = release.ledger
+    decided = {e.version for e in ledger.entries(["approved", "rejected"])}
+    seen: dict[str, LedgerEntry] = {}
+    for e in ledger.entries(["approval.requested"]):
+        if e.version and e.version not in decided:
+            seen[e.version] = e
+    return list(seen.values())
+
+
+def approve(release: Release, version: str, actor: str, note: str) -> Promotion:
+    """Promote ``version`` (the one staging accepted) to production."""
+    require_approver(release, actor)
+    mv = _awaiting(release, version)
+    release.ledger.append("approved", actor, version=mv.version, sha256=mv.sha256, note=note)
+    release.registry.set_version_tags(mv.version, {
+        "gpcast.approval": "approved", "gpcast.approved_by": actor,
+        "gpcast.approved_at": now_iso(), "gpcast.approval_note": note[:4000]})
+    return promote(release, mv, actor, "promoted", note)
+
+
+def reject(release: Release, version: str, actor: str, note: str) -> ModelVersion:
+    require_approver(release, actor)
+    mv = _awaiting(release, version, check_staging=False)
+    release.ledger.append("rejected", actor, version=mv.version, sha256=mv.sha256, note=note)
+    release.registry.set_version_tags(mv.version, {
+        "gpcast.approval": "rejected", "gpcast.rejected_by": actor,
+        "gpcast.rejected_at": now_iso(), "gpcast.approval_note": note[:4000]})
+    release.notifier.send(Notification(
+        "rejected", f"{release.settings.registered_model} v{mv.version} rejected by {actor}",
+        note, version=mv.version))
+    return mv
+
+
+def rollback(release: Release, actor: str, reason: str) -> Promotion:
+    """Production back to the previously approved version, verified."""
+    require_approver(release, actor)
+    history = production_history(release.ledger)
+    if not history:
+        raise ReleaseError("nothing to roll back: production has never served a version")
+    if len(history) < 2:
+        raise ReleaseError(f"no previous approved version to roll back to: production serves "
+                           f"v{history[-1]}, the first version ever promoted",
+                           current=history[-1])
+    target = release.registry.version(history[-2])
+    return promote(release, target, actor, "rolled_back", reason)
+
+
+def _awaiting(release: Release, version: str, check_staging: bool = True) -> ModelVersion:
+    """The version if it awaits approval and passed staging acceptance with this digest."""
+    mv = release.registry.version(version)
+    requests = {e.version: e for e in pending(release)}
+    if mv.version not in requests:
+        decided = release.ledger.last(["approved", "rejected"], version=mv.version)
+        why = (f"it was already {decided.event} by {decided.actor}" if decided else
+               "it never passed staging acceptance (no approval request)")
+        raise ReleaseError(f"version {mv.version} does not await approval: {why}",
+                           version=mv.version)
+    accepted = release.ledger.last(["acceptance.passed"], version=mv.version)
+    if accepted is None or accepted.sha256 != mv.sha256 or requests[mv.version].sha256 != mv.sha256:
+        raise ReleaseError(f"version {mv.version}: the registered sha256 is not the one staging "
+                           "accepted; refusing to promote", version=mv.version)
+    if check_staging:
+        staged = release.registry.alias("staging")
+        if staged is None or staged.version != mv.version:
+            raise ReleaseError(
+                f"version {mv.version} is no longer in staging (staging has "
+                f"{'v' + staged.version if staged else 'nothing'}); run the pipeline again",
+                version=mv.version)
+    return mv
+
+
+def promote(release: Release, mv: ModelVersion, actor: str, event: str,
+            reason: str) -> Promotion:
+    """Deploy ``mv`` to production, smoke-test it, then move the alias and record it."""
+    reg, ledger, target = release.registry, release.ledger, release.target
+    before = reg.alias("production")
+    previous = before.version if before else None
+    verb = "rollback" if event == "rolled_back" else "promotion"
+    ledger.append(f"{verb}.started", actor, environment="production", version=mv.version,
+                  from_version=previous, to_version=mv.version, sha256=mv.sha256,
+                  reason=reason)
+    # Fetch and verify before touching the running production process.
+    artifact = reg.download_bundle(mv, release.home / "artifacts")
+    try:
+        deployment = target.deploy("production", mv.version, artifact, mv.sha256)
+        smoke = smoke_test(release, deployment, mv)
+        G.require([smoke])
+    except GpcastError as exc:
+        ledger.append("promotion.failed", actor, environment="production",
+                      version=mv.version, from_version=previous, to_version=mv.version,
+                      error=exc.message)
+        restored = _restore(release, before)
+        release.notifier.send(Notification(
+            "promotion_failed", f"{release.settings.registered_model}: {verb} to "
+            f"v{mv.version} failed", f"{exc.message}\n{restored}", version=mv.version))
+        raise ReleaseError(f"{verb} to v{mv.version} failed: {exc.message}; {restored}",
+                           version=mv.version) from None
+    reg.set_alias("production", mv.version)
+    reg.set_version_tags(mv.version, {"gpcast.production_since": now_iso()})
+    if previous and previous != mv.version:
+        reg.set_version_tags(previous, {"gpcast.production_until": now_iso()})
+    ledger.append(event, actor, environment="production", version=mv.version,
+                  from_version=previous, to_version=mv.version, sha256=mv.sha256,
+                  reason=reason, endpoint=deployment.endpoint, smoke=smoke.figures["checks"])
+    word = "rolled back to" if event == "rolled_back" else "promoted"
+    release.notifier.send(Notification(
+        "rolled_back" if event == "rolled_back" else "promoted",
+        f"{release.settings.registered_model}: production {word} v{mv.version} by {actor}",
+        f"production: v{previous or '-'} → v{mv.version} ({deployment.endpoint}). {reason}",
+        version=mv.version, facts={"from": previous, "to": mv.version, "actor": actor}))
+    return Promotion(mv, previous, deployment, smoke)
+
+
+def smoke_test(release: Release, deployment: Deployment, mv: ModelVersion) -> G.GateVerdict:
+    series = tuple(mv.tags.get("gpcast.series", "").split(",")) if mv.tags.get(
+        "gpcast.series") else ()
+    expect = Expectation(mv.version, mv.sha256, series, release.settings.horizon,
+                         tuple(release.settings.levels), release.settings.acceptance_latency_s)
+    checks = run_acceptance(deployment.endpoint, release.target.api_key("production"), expect)
+    return G.acceptance(checks, deployment.endpoint)
+
+
+def _restore(release: Release, before: ModelVersion | None) -> str:
+    if before is None:
+        release.target.stop("production")
+        return "production serves nothing, as before"
+    try:
+        artifact = release.registry.download_bundle(before, release.home / "artifacts")
+        release.target.deploy("production", before.version, artifact, before.sha256)
+    except GpcastError as exc:
+        return f"restoring v{before.version} failed too: {exc.message}"
+    return f"production restored to v{before.version}"
+
+
+__all__ = ["Promotion", "approve", "pending", "promote", "reject", "require_approver",
+           "rollback", "smoke_test"]

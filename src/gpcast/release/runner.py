@@ -1,0 +1,360 @@
+"""The pipeline runner: the stages in order, recorded in the ledger and in MLflow.
+
+    validate → backtest → select → gates → fit → register → staging → acceptance → approval
+
+The runner is given its collaborators (:class:`Release`): the MLflow registry adapter,
+the ledger, the deploy target and the notifier. It never touches production.
+
+Crash safety (a process killed with SIGKILL at any point):
+
+* every transition is written to the ledger *before* it is acted on, so the next run
+  knows where a dead one stopped;
+* a version is created in one MLflow call that carries its sha256 and state tags, after
+  its artifacts are logged; aliases are only ever set on such complete versions;
+* a new run first *reconciles* (under an exclusive lock, so never against a live run):
+  unfinished pipelines are recorded as crashed and notified, their MLflow runs marked
+  KILLED, versions whose registration was not confirmed tagged ``abandoned``;
+* then it starts over from the data (a clean restart: the stages are deterministic and
+  cheap to redo, which is simpler to reason about than resuming half-done work).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from gpcast.config import Settings
+from gpcast.data.panel import Panel
+from gpcast.deploy.base import Deployment, DeployTarget
+from gpcast.errors import GateFailedError, GpcastError, RegistryError, ReleaseError
+from gpcast.evaluation.selection import NAIVE, SelectedModel
+from gpcast.registry.artifact import save_bundle
+from gpcast.registry.mlflow_store import TAG_PIPELINE, TAG_STATE, MlflowRegistry, ModelVersion
+from gpcast.release import gates as G
+from gpcast.release import stages as S
+from gpcast.release.acceptance import Expectation, run_acceptance
+from gpcast.release.ledger import Ledger
+from gpcast.release.notify import Notification, Notifier
+
+SYSTEM = "gpcast"
+STAGES = ("validate", "backtest", "select", "gates", "fit", "register", "staging",
+          "acceptance", "approval")
+TERMINAL = ("pipeline.completed", "pipeline.failed", "pipeline.crashed")
+
+
+class KeyedTarget(DeployTarget, Protocol):
+    """A deploy target that also hands out the release API key of an environment."""
+
+    def api_key(self, environment: str) -> str | None: ...
+
+
+@dataclass
+class Hooks:
+    """Where the runner reports progress; ``checkpoint`` names points inside stages."""
+
+    stage: Callable[[str], None] = lambda name: None
+    advance: Callable[[str], None] | None = None
+    total: Callable[[int], None] = lambda n: None
+    checkpoint: Callable[[str], None] = lambda name: None
+
+
+@dataclass
+class Release:
+    """The collaborators of every release operation."""
+
+    settings: Settings
+    registry: MlflowRegistry
+    ledger: Ledger
+    target: KeyedTarget
+    notifier: Notifier
+    hooks: Hooks = field(default_factory=Hooks)
+
+    @property
+    def home(self) -> Path:
+        return self.settings.home
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    pipeline_id: str
+    run_id: str
+    version: ModelVersion
+    staging: Deployment
+    evaluation: S.Evaluation
+    acceptance: G.GateVerdict
+
+
+@contextmanager
+def pipeline_lock(home: Path) -> Iterator[None]:
+    """One pipeline at a time per home; the kernel drops the lock if the process dies."""
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / "pipeline.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ReleaseError(f"another pipeline is running on {home}", home=str(home)) from None
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+
+
+def run_pipeline(release: Release) -> PipelineResult:
+    """Run every stage up to the approval request; raise on the first failure."""
+    with pipeline_lock(release.home):
+        reconcile(release)
+        pipeline_id = uuid.uuid4().hex[:12]
+        run = _Run(release, pipeline_id)
+        try:
+            return run.execute()
+        except GpcastError as exc:
+            run.fail(exc)
+            raise
+        except BaseException as exc:
+            run.crash(exc)
+            raise
+
+
+class _Run:
+    """One pipeline run: its id, MLflow run and working folder."""
+
+    def __init__(self, release: Release, pipeline_id: str) -> None:
+        self.r = release
+        self.s = release.settings
+        self.pid = pipeline_id
+        self.run_id: str | None = None
+        self.work = release.home / "work" / pipeline_id
+        self.stage_name = "start"
+
+    def log(self, event: str, **kw: object) -> None:
+        self.r.ledger.append(event, SYSTEM, pipeline_id=self.pid, **kw)  # type: ignore[arg-type]
+
+    def stage(self, name: str) -> None:
+        self.stage_name = name
+        self.log("stage.started", stage=name)
+        self.r.hooks.stage(name)
+        self.r.hooks.checkpoint(name)
+
+    def execute(self) -> PipelineResult:
+        reg, s = self.r.registry, self.s
+        champion = self._champion()
+        self.run_id = reg.start_run(f"pipeline-{self.pid}", {TAG_PIPELINE: self.pid})
+        self.log("pipeline.started", run_id=self.run_id, data_uri=s.data_uri,
+                 candidates=list(s.candidates),
+                 champion=champion.version if champion else None)
+        self.stage("validate")
+        panel = S.ingest_validate(s, self.work / "validation" / "validation.json")
+        reg.log_artifacts(self.run_id, self.work / "validation", "validation")
+        reg.log_params(self.run_id, {
+            "data_uri": s.data_uri, "data_sha256": panel.sha256, "git_commit": S.git_commit(),
+            "candidates": ",".join(s.candidates), "h": s.horizon, "n_windows": s.n_windows,
+            "step_size": s.step_size, "levels": ",".join(map(str, s.levels)),
+            "selection_metric": s.selection_metric, "n_series": panel.n_series,
+            "champion_version": champion.version if champion else "none"})
+        self.stage("backtest")
+        names = list(dict.fromkeys([*s.candidates, *(champion.models if champion else ())]))
+        self.r.hooks.total(len(names) * panel.n_series)
+        backtest = S.backtest_candidates(panel, names, s, self.r.hooks.advance)
+        self.stage("select")
+        selection = S.select_models(backtest, s.candidates, s.selection_metric)
+        self.stage("gates")
+        ev = S.evaluate_gates(panel, backtest, selection, champion, s)
+        reg.log_metrics(self.run_id, _flat_metrics(ev))
+        for verdict in ev.verdicts:
+            self.log(f"gate.{'passed' if verdict.passed else 'failed'}", gate=verdict.gate,
+                     message=verdict.message, figures=verdict.figures)
+        if not ev.passed:
+            S.write_reports(self.work / "reports", ev, None)
+            reg.log_artifacts(self.run_id, self.work / "reports", "reports")
+            G.require(ev.verdicts)
+        self.stage("fit")
+        model = S.fit_selected(panel, selection, s.season_length)
+        self.stage("register")
+        version = self._register(panel, ev, model, champion)
+        self.stage("staging")
+        staging = self._deploy_staging(version)
+        self.stage("acceptance")
+        verdict = self._acceptance(version, staging, sorted(model.models))
+        self.stage("approval")
+        self._request_approval(version, ev, champion)
+        self.log("pipeline.completed", version=version.version, run_id=self.run_id)
+        reg.end_run(self.run_id, "FINISHED")
+        shutil.rmtree(self.work, ignore_errors=True)
+        return PipelineResult(self.pid, self.run_id, version, staging, ev, verdict)
+
+    def _champion(self) -> S.Champion | None:
+        current = self.r.registry.alias("production")
+        if current is None or current.run_id is None:
+            return None
+        doc = self.r.registry.run_json(current.run_id, "reports/selection/selection.json")
+        choices = {c["unique_id"]: c["model"] for c in doc["choices"]}
+        return S.Champion(current.version, choices, str(doc["default_model"]))
+
+    def _register(self, panel: Panel, ev: S.Evaluation, model: SelectedModel,
+                  champion: S.Champion | None) -> ModelVersion:
+        reg, s = self.r.registry, self.s
+        assert self.run_id is not None
+        existing = reg.versions()
+        number = str(max((int(v.version) for v in existing), default=0) + 1)
+        card = S.make_card(s, panel, ev, model, number, "", champion)
+        bundle = S.make_bundle(panel, model, ev.selection, card, s)
+        bundle_dir = self.work / "bundle"
+        sha = save_bundle(bundle, bundle_dir)
+        card = S.make_card(s, panel, ev, model, number, sha, champion)
+        S.write_reports(self.work / "reports", ev, card)
+        reg.log_artifacts(self.run_id, self.work / "reports", "reports")
+        model_uri = reg.log_model(self.run_id, bundle, bundle_dir, sha, s.horizon)
+        self.log("version.registering", version=number, sha256=sha, model_uri=model_uri)
+        self.r.hooks.checkpoint("register.version")
+        version = reg.register(model_uri, self.run_id, sha, {
+            TAG_PIPELINE: self.pid, "gpcast.data_sha256": panel.sha256,
+            "gpcast.mase": f"{ev.candidate.mase:.4f}",
+            "gpcast.approval": "not requested", "gpcast.series": ",".join(sorted(model.models))})
+        if version.version != number:
+            reg.set_version_tags(version.version, {TAG_STATE: "abandoned"})
+            raise RegistryError(f"MLflow assigned version {version.version}, the artifact was "
+                                f"built as {number} (another writer registered meanwhile); "
+                                "run the pipeline again", version=version.version)
+        self.r.hooks.checkpoint("register.tags")
+        self.log("version.registered", version=version.version, sha256=sha,
+                 run_id=self.run_id)
+        return version
+
+    def _deploy_staging(self, version: ModelVersion) -> Deployment:
+        artifact = self.r.registry.download_bundle(version, self.r.home / "artifacts")
+        self.log("deploy.started", environment="staging", version=version.version,
+                 to_version=version.version, sha256=version.sha256)
+        deployment = self.r.target.deploy("staging", version.version, artifact, version.sha256)
+        self.r.hooks.checkpoint("staging.deployed")
+        self.log("deploy.done", environment="staging", version=version.version,
+                 to_version=version.version, sha256=version.sha256,
+                 endpoint=deployment.endpoint)
+        self.r.registry.set_alias("staging", version.version)
+        self.r.registry.set_version_tags(version.version, {"gpcast.staging_since": now_iso()})
+        return deployment
+
+    def _acceptance(self, version: ModelVersion, staging: Deployment,
+                    series: list[str]) -> G.GateVerdict:
+        expect = Expectation(version.version, version.sha256, tuple(series), self.s.horizon,
+                             tuple(self.s.levels), self.s.acceptance_latency_s)
+        checks = run_acceptance(staging.endpoint, self.r.target.api_key("staging"), expect)
+        verdict = G.acceptance(checks, staging.endpoint)
+        event = "acceptance.passed" if verdict.passed else "acceptance.failed"
+        self.log(event, environment="staging", version=version.version,
+                 sha256=version.sha256, checks=checks)
+        self.r.registry.set_version_tags(version.version, {
+            "gpcast.acceptance": "passed" if verdict.passed else "failed"})
+        G.require([verdict])
+        return verdict
+
+    def _request_approval(self, version: ModelVersion, ev: S.Evaluation,
+                          champion: S.Champion | None) -> None:
+        self.log("approval.requested", version=version.version, sha256=version.sha256,
+                 mase=ev.candidate.mase,
+                 champion_mase=ev.champion.mase if ev.champion else None)
+        self.r.registry.set_version_tags(version.version, {"gpcast.approval": "pending",
+                                                           "gpcast.requested_at": now_iso()})
+        versus = (f"champion v{champion.version} MASE {ev.champion.mase:.3f}"
+                  if champion and ev.champion else "no champion (first version)")
+        card = self.work / "reports" / "card" / "model_card.md"
+        self.r.notifier.send(Notification(
+            "approval_requested",
+            f"{self.s.registered_model} v{version.version} awaits approval",
+            f"v{version.version} passed every gate and staging acceptance. Backtest MASE "
+            f"{ev.candidate.mase:.3f} vs {versus}; 95 % coverage "
+            f"{ev.candidate.coverage_95 or float('nan'):.1%}.\n"
+            f"Approve: gpcast approve {version.version} --by <you> --note ...\n\n"
+            + (card.read_text() if card.is_file() else ""),
+            version=version.version,
+            facts={"sha256": version.sha256, "mase": ev.candidate.mase,
+                   "champion_mase": ev.champion.mase if ev.champion else None}))
+
+    def fail(self, exc: GpcastError) -> None:
+        self.log("pipeline.failed", stage=self.stage_name, error=type(exc).__name__,
+                 message=exc.message)
+        if isinstance(exc, GateFailedError):
+            self.r.notifier.send(Notification(
+                "gate_failed", f"{self.s.registered_model}: a gate failed ({self.stage_name})",
+                exc.message + "\nProduction is unchanged.", facts=exc.details))
+        self._end("FAILED")
+
+    def crash(self, exc: BaseException) -> None:
+        self.log("pipeline.crashed", stage=self.stage_name, error=type(exc).__name__,
+                 message=str(exc)[:500])
+        self.r.notifier.send(Notification(
+            "pipeline_crashed", f"{self.s.registered_model}: pipeline crashed at "
+            f"{self.stage_name}", f"{type(exc).__name__}: {exc}\nProduction is unchanged."))
+        self._end("FAILED")
+
+    def _end(self, status: str) -> None:
+        if self.run_id is not None:
+            with suppress(GpcastError):
+                self.r.registry.end_run(self.run_id, status)
+
+
+def reconcile(release: Release) -> list[str]:
+    """Close what dead pipelines left open; returns the ids of the pipelines recovered."""
+    ledger, reg = release.ledger, release.registry
+    started = ledger.entries(["pipeline.started"])
+    ended = {e.pipeline_id for e in ledger.entries(list(TERMINAL))}
+    recovered = []
+    for entry in started:
+        if entry.pipeline_id in ended:
+            continue
+        pid = entry.pipeline_id
+        stages = [e.detail.get("stage") for e in ledger.entries(["stage.started"],
+                                                                 pipeline_id=pid)]
+        last = stages[-1] if stages else "start"
+        registering = ledger.entries(["version.registering"], pipeline_id=pid)
+        confirmed = ledger.entries(["version.registered"], pipeline_id=pid)
+        abandoned = []
+        if registering and not confirmed:
+            for v in reg.versions():
+                if v.tags.get(TAG_PIPELINE) == pid:
+                    reg.set_version_tags(v.version, {TAG_STATE: "abandoned"})
+                    abandoned.append(v.version)
+        run_id = entry.detail.get("run_id")
+        if run_id:
+            with suppress(GpcastError):
+                reg.end_run(str(run_id), "KILLED")
+        ledger.append("pipeline.crashed", SYSTEM, pipeline_id=pid, stage=last,
+                      abandoned_versions=abandoned, detected="at the next run")
+        release.notifier.send(Notification(
+            "pipeline_crashed", f"{release.settings.registered_model}: pipeline {pid} died at "
+            f"'{last}'", f"A pipeline run stopped without finishing (stage '{last}'). "
+            "Production is unchanged; the next run starts over."
+            + (f" Versions {abandoned} were tagged abandoned." if abandoned else "")))
+        shutil.rmtree(release.home / "work" / str(pid), ignore_errors=True)
+        recovered.append(str(pid))
+    return recovered
+
+
+def _flat_metrics(ev: S.Evaluation) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for model, row in S.metrics_summary(ev).items():
+        for key, value in row.items():
+            out[f"{model}.{key}"] = value
+    for (uid, model), row in ev.backtest.per_series().iterrows():
+        if model in ev.selection.candidates:
+            out[f"series.{uid}.{model}.mase"] = float(row["mase"])
+    for uid, mase in ev.candidate.per_series_mase.items():
+        out[f"selected.{uid}.mase"] = mase
+    if NAIVE in ev.backtest.candidates and ev.naive is not None:
+        out["gate.naive_mase"] = ev.naive.mase
+    return out
+
+
+def now_iso() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+__all__ = ["STAGES", "Hooks", "KeyedTarget", "PipelineResult", "Release", "now_iso",
+           "pipeline_lock", "reconcile", "run_pipeline"]

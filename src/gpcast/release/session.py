@@ -1,0 +1,93 @@
+"""Wiring and status: the default collaborators from Settings, and what each environment serves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from gpcast.config import Settings
+from gpcast.deploy.base import Deployment
+from gpcast.errors import ConfigError
+from gpcast.registry.mlflow_store import ENVIRONMENTS, MlflowRegistry, ModelVersion
+from gpcast.release.ledger import Ledger, LedgerEntry
+from gpcast.release.notify import Notifier
+from gpcast.release.promotion import pending
+from gpcast.release.runner import Hooks, KeyedTarget, Release
+
+
+def open_release(settings: Settings, hooks: Hooks | None = None) -> Release:
+    """The embedded defaults (or the configured stores) as one :class:`Release`."""
+    home = settings.home
+    home.mkdir(parents=True, exist_ok=True)
+    return Release(
+        settings=settings,
+        registry=MlflowRegistry(home, settings.tracking_uri, settings.registered_model,
+                                settings.experiment),
+        ledger=Ledger.for_home(home, settings.database_url),
+        target=make_target(settings),
+        notifier=Notifier(home / "outbox.jsonl", settings.notify_urls),
+        hooks=hooks or Hooks(),
+    )
+
+
+def make_target(settings: Settings) -> KeyedTarget:
+    if settings.deploy_target != "local":
+        raise ConfigError(f"deploy target '{settings.deploy_target}' is not available here; "
+                          "known: local", field="deploy_target")
+    from gpcast.deploy.local import LocalProcessTarget
+
+    ports = {env: settings.environment_port(env) for env in ENVIRONMENTS}
+    return LocalProcessTarget(settings.home, ports)
+
+
+@dataclass(frozen=True)
+class EnvironmentStatus:
+    """Which version an environment serves, where, since when, approved by whom."""
+
+    environment: str
+    version: ModelVersion | None
+    deployment: Deployment | None
+    since: datetime | None
+    approved_by: str | None
+    metrics: dict[str, float]
+
+    @property
+    def consistent(self) -> bool:
+        """The alias and the running process agree."""
+        if self.version is None or self.deployment is None:
+            return self.version is None and self.deployment is None
+        return (self.version.version == self.deployment.version
+                and self.version.sha256 == self.deployment.sha256)
+
+
+@dataclass(frozen=True)
+class Status:
+    environments: tuple[EnvironmentStatus, ...]
+    pending: tuple[LedgerEntry, ...]
+
+
+def status(release: Release) -> Status:
+    envs = []
+    for env in ENVIRONMENTS:
+        version = release.registry.alias(env)
+        deployment = release.target.current(env)
+        events = ["promoted", "rolled_back"] if env == "production" else ["deploy.done"]
+        last: LedgerEntry | None = None
+        for entry in reversed(release.ledger.entries(events)):
+            if entry.environment == env:
+                last = entry
+                break
+        approved = (release.ledger.last(["approved"], version=version.version)
+                    if version else None)
+        metrics: dict[str, float] = {}
+        if version and version.run_id:
+            all_metrics = release.registry.run_metrics(version.run_id)
+            metrics = {k: v for k, v in all_metrics.items()
+                       if k in ("selected.mase", "selected.coverage_95", "champion.mase",
+                                "seasonal_naive.mase")}
+        envs.append(EnvironmentStatus(env, version, deployment, last.at if last else None,
+                                      approved.actor if approved else None, metrics))
+    return Status(tuple(envs), tuple(pending(release)))
+
+
+__all__ = ["EnvironmentStatus", "Status", "make_target", "open_release", "status"]

@@ -1,0 +1,240 @@
+"""The pipeline's stages as plain functions: typed values in, typed values out.
+
+    ingest_validate ─► backtest_candidates ─► select_models ─► evaluate_gates
+        ─► fit_selected ─► make_bundle / make_card / write_reports
+
+They touch no store: the runner (:mod:`gpcast.release.runner`) records and publishes
+what they return. The backtest is shared across processes by (series, candidate), which
+gives exactly the single-process result because every series is scored on its own.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import subprocess
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from gpcast.config import Settings
+from gpcast.data import load_panel
+from gpcast.data.panel import Panel
+from gpcast.errors import GpcastError
+from gpcast.evaluation.backtest import Backtest, run_backtest
+from gpcast.evaluation.selection import NAIVE, SelectedModel, Selection, select
+from gpcast.models import make_forecaster
+from gpcast.registry.artifact import ModelBundle
+from gpcast.registry.card import ModelCard
+from gpcast.release import gates as G
+from gpcast.reports.backtest_report import write_backtest_report
+from gpcast.reports.validation import validation_report, write_validation_report
+
+Advance = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The production model's configuration: its per-series model choice."""
+
+    version: str
+    choices: dict[str, str]
+    default: str
+
+    @property
+    def models(self) -> set[str]:
+        return {*self.choices.values(), self.default}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What the gates looked at, and their verdicts."""
+
+    backtest: Backtest  # every scored model, champion's included
+    selection: Selection
+    candidate: G.Scores
+    naive: G.Scores | None
+    champion: G.Scores | None
+    verdicts: tuple[G.GateVerdict, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(v.passed for v in self.verdicts)
+
+
+def ingest_validate(settings: Settings, report_path: Path) -> Panel:
+    """Read and validate the data; the validation report is written either way."""
+    try:
+        panel = load_panel(settings.data_uri, settings)
+    except GpcastError as exc:
+        write_validation_report(report_path, validation_report(settings.data_uri, None, exc))
+        raise
+    write_validation_report(report_path, validation_report(settings.data_uri, panel, None))
+    return panel
+
+
+def backtest_candidates(panel: Panel, names: Sequence[str], settings: Settings,
+                        advance: Advance | None = None) -> Backtest:
+    """Rolling-origin backtest of ``names``, shared over ``settings.backtest_workers``."""
+    tasks = [(uid, name) for name in names for uid in panel.unique_ids]
+    kwargs = {"h": settings.horizon, "n_windows": settings.n_windows,
+              "step_size": settings.step_size, "level": tuple(settings.levels)}
+    parts: list[pd.DataFrame] = []
+    workers = max(1, min(settings.backtest_workers, len(tasks)))
+    if workers == 1:
+        for uid, name in tasks:
+            parts.append(_backtest_one(panel, uid, name, settings.season_length, kwargs))
+            if advance:
+                advance(f"backtest: {name} on {uid}")
+    else:
+        # fork: the workers inherit the panel and the imported models, no re-import.
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = {pool.submit(_backtest_one, panel, uid, name, settings.season_length,
+                                   kwargs): (uid, name) for uid, name in tasks}
+            for future in as_completed(futures):
+                parts.append(future.result())
+                if advance:
+                    uid, name = futures[future]
+                    advance(f"backtest: {name} on {uid}")
+    points = pd.concat(parts, ignore_index=True)
+    return Backtest(points=points, panel=panel, candidates=tuple(names), h=settings.horizon,
+                    n_windows=settings.n_windows, step_size=settings.step_size,
+                    levels=tuple(sorted(settings.levels)))
+
+
+def _backtest_one(panel: Panel, uid: str, name: str, season_length: int,
+                  kwargs: dict[str, object]) -> pd.DataFrame:
+    forecaster = make_forecaster(name, season_length)
+    return run_backtest(panel.subset([uid]), [forecaster], **kwargs).points  # type: ignore[arg-type]
+
+
+def restrict(backtest: Backtest, names: Sequence[str]) -> Backtest:
+    """The backtest of ``names`` only (the champion's extra models left out)."""
+    keep = tuple(n for n in backtest.candidates if n in names)
+    return replace(backtest, points=backtest.points[backtest.points["model"].isin(keep)],
+                   candidates=keep)
+
+
+def select_models(backtest: Backtest, candidates: Sequence[str], metric: str) -> Selection:
+    return select(restrict(backtest, candidates), metric=metric)
+
+
+def evaluate_gates(panel: Panel, backtest: Backtest, selection: Selection,
+                   champion: Champion | None, settings: Settings) -> Evaluation:
+    """Every gate but acceptance (which needs staging), with the figures behind each."""
+    candidate = G.choice_scores(backtest, selection.by_series, selection.default_model)
+    naive = (G.choice_scores(backtest, {}, NAIVE) if NAIVE in backtest.candidates else None)
+    champ = (G.choice_scores(backtest, champion.choices, champion.default)
+             if champion is not None else None)
+    verdicts = (
+        G.data_validation(panel.source, panel.sha256, panel.n_series, len(panel.frame)),
+        G.beats_naive(candidate, naive, settings.gate_naive_margin),
+        G.champion(candidate, champ, champion.version if champion else None,
+                   settings.gate_champion_tolerance),
+        G.coverage_95(candidate, settings.gate_coverage_95),
+    )
+    return Evaluation(backtest, selection, candidate, naive, champ, verdicts)
+
+
+def fit_selected(panel: Panel, selection: Selection, season_length: int) -> SelectedModel:
+    names = {*selection.by_series.values(), selection.default_model}
+    return selection.fit(panel, {n: make_forecaster(n, season_length) for n in names})
+
+
+def hyperparameters(model: SelectedModel) -> dict[str, dict[str, float]]:
+    """Learned hyperparameters per series, where the chosen model exposes them (the GP)."""
+    out: dict[str, dict[str, float]] = {}
+    for uid, name in model.models.items():
+        fitted = model.fitted.get(name)
+        params = getattr(fitted, "params", None)
+        if callable(params):
+            try:
+                out[uid] = {k: float(v) for k, v in params(uid).items()}
+            except GpcastError:
+                continue
+    return out
+
+
+def metrics_summary(ev: Evaluation) -> dict[str, dict[str, float]]:
+    """Mean backtest metrics per candidate, of the selection, and of the champion."""
+    table = ev.backtest.per_model()
+    cols = ["mase", "smape", "crps", "coverage_80", "coverage_95"]
+    out = {str(m): {c: float(table.loc[m, c]) for c in cols if c in table}
+           for m in ev.selection.candidates}
+    out["selected"] = {"mase": ev.candidate.mase}
+    if ev.candidate.coverage_95 is not None:
+        out["selected"]["coverage_95"] = ev.candidate.coverage_95
+    if ev.champion is not None:
+        out["champion"] = {"mase": ev.champion.mase}
+        if ev.champion.coverage_95 is not None:
+            out["champion"]["coverage_95"] = ev.champion.coverage_95
+    return out
+
+
+def make_card(settings: Settings, panel: Panel, ev: Evaluation, model: SelectedModel,
+              version: str, sha256: str, champion: Champion | None) -> ModelCard:
+    months = panel.frame["ds"]
+    coverage = {str(lv): float(v) for lv, v in
+                _selected_coverage(ev.backtest, ev.selection).items()}
+    return ModelCard(
+        model_name=settings.registered_model, version=version, sha256=sha256,
+        data_uri=settings.data_uri, data_sha256=panel.sha256,
+        window=(f"{months.min():%Y-%m}", f"{months.max():%Y-%m}"),
+        series=dict(model.models), hyperparameters=hyperparameters(model),
+        metrics=metrics_summary(ev), gates=[v.to_dict() for v in ev.verdicts],
+        champion_version=champion.version if champion else None, coverage=coverage,
+        backtest={"h": settings.horizon, "n_windows": settings.n_windows,
+                  "step_size": settings.step_size},
+        git_commit=git_commit(), created_at=datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+def _selected_coverage(backtest: Backtest, selection: Selection) -> dict[int, float]:
+    p = backtest.points
+    chosen = p[p["model"] == p["unique_id"].map(selection.by_series)]
+    return {lv: float(chosen[f"covered_{lv}"].mean()) for lv in backtest.levels}
+
+
+def make_bundle(panel: Panel, model: SelectedModel, selection: Selection, card: ModelCard,
+                settings: Settings) -> ModelBundle:
+    months = panel.frame["ds"]
+    return ModelBundle(fitted=model, panel=panel, metadata={
+        "version": card.version, "model": "selected", "model_name": settings.registered_model,
+        "models": dict(model.models), "default_model": selection.default_model,
+        "data_uri": settings.data_uri, "data_sha256": panel.sha256,
+        "training_window": {"start": f"{months.min():%Y-%m}", "end": f"{months.max():%Y-%m}"},
+        "metrics": card.metrics, "card": card.to_markdown(), "git_commit": card.git_commit,
+        "horizon": settings.horizon, "levels": list(settings.levels)})
+
+
+def write_reports(out: Path, ev: Evaluation, card: ModelCard | None) -> None:
+    """Backtest report (HTML, markdown, JSON, plots), selection, gates and the card."""
+    import json
+
+    from gpcast.reports.files import atomic_write_text
+
+    write_backtest_report(restrict(ev.backtest, ev.selection.candidates), ev.selection,
+                          out / "backtest")
+    atomic_write_text(out / "selection" / "selection.json", ev.selection.to_json())
+    atomic_write_text(out / "gates" / "gates.json",
+                      json.dumps([v.to_dict() for v in ev.verdicts], indent=2, default=str))
+    if card is not None:
+        atomic_write_text(out / "card" / "model_card.md", card.to_markdown())
+        atomic_write_text(out / "card" / "model_card.html", card.to_html())
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, cwd=Path(__file__).parent, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+__all__ = ["Champion", "Evaluation", "backtest_candidates", "evaluate_gates", "fit_selected",
+           "ingest_validate", "make_bundle", "make_card", "metrics_summary", "restrict",
+           "select_models", "write_reports"]
