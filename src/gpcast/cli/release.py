@@ -1,0 +1,199 @@
+"""Release commands: pipeline run, status, approve, reject, rollback, audit."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.panel import Panel as RichPanel
+from rich.table import Table
+
+from gpcast.cli.common import build_settings, progress_bar
+from gpcast.config import Settings
+
+console = Console()
+pipeline_app = typer.Typer(help="The release pipeline: from data to a staged, gated version.",
+                           no_args_is_help=True)
+
+ByOpt = Annotated[str, typer.Option("--by", help="Who decides (must be in GPCAST_APPROVERS).")]
+NoteOpt = Annotated[str, typer.Option("--note", help="Why: kept in the ledger and on MLflow.")]
+
+
+def _release(settings: Settings, **hooks: Any) -> Any:
+    from gpcast.release.runner import Hooks
+    from gpcast.release.session import open_release
+
+    return open_release(settings, Hooks(**hooks))
+
+
+def _pause(stage: str | None) -> Any:
+    """A test hook: announce a named point on stderr, then wait to be killed."""
+    def checkpoint(name: str) -> None:
+        if name == stage:
+            print(f"gpcast-checkpoint: {name}", file=sys.stderr, flush=True)
+            time.sleep(600)
+    return checkpoint
+
+
+@pipeline_app.command("run")
+def run_cmd(
+    data: Annotated[str | None, typer.Option("--data", "-d", help="Data URI (default: "
+                                             "GPCAST_DATA_URI or the bundled sample).")] = None,
+    candidate: Annotated[list[str] | None, typer.Option(
+        "--candidate", "-c", help="Candidate model (repeat; default: GPCAST_CANDIDATES).")
+    ] = None,
+    pause_at: Annotated[str | None, typer.Option(hidden=True)] = None,
+) -> None:
+    """Ingest → validate → backtest candidates → gates → register → deploy staging →
+    acceptance → request approval. Production is never touched.
+
+    A killed run leaves production as it was; the next run records the crash, tags any
+    half-registered version 'abandoned' and starts over from the data.
+    """
+    from gpcast.release.runner import run_pipeline
+
+    settings = build_settings(data_uri=data, candidates=candidate or None)
+    started = time.perf_counter()
+    with progress_bar() as progress:
+        stage_task = progress.add_task("pipeline", total=9)
+        bt_task = progress.add_task("backtest", total=None, visible=False)
+
+        def on_stage(name: str) -> None:
+            progress.update(stage_task, description=f"stage: {name}", advance=1
+                            if name != "validate" else 0)
+            progress.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] stage [bold]{name}[/]")
+
+        def total(n: int) -> None:
+            progress.update(bt_task, total=n, visible=True)
+
+        def advance(description: str) -> None:
+            progress.update(bt_task, advance=1, description=description)
+
+        release = _release(settings, stage=on_stage, advance=advance, total=total,
+                           checkpoint=_pause(pause_at))
+        result = run_pipeline(release)
+        progress.update(stage_task, completed=9, description="done")
+    ev = result.evaluation
+    table = Table("gate", "verdict", "detail", title=f"v{result.version.version}: gates")
+    for v in [*ev.verdicts, result.acceptance]:
+        table.add_row(v.gate, "[green]pass[/]" if v.passed else "[red]FAIL[/]", v.message)
+    console.print(table)
+    console.print(RichPanel.fit(
+        f"version {result.version.version} (sha256 {result.version.sha256[:16]}…) is in "
+        f"staging at {result.staging.endpoint}\nMLflow run {result.run_id}; "
+        f"{time.perf_counter() - started:.1f} s\n"
+        f"approve:  gpcast approve {result.version.version} --by <you> --note \"...\"",
+        title="approval requested"))
+
+
+def status_cmd() -> None:
+    """Per environment: version, since, approved by, key metrics; pending approvals."""
+    from gpcast.release.session import status
+
+    report = status(_release(build_settings()))
+    table = Table("environment", "version", "sha256", "endpoint", "since", "approved by",
+                  "MASE", "95 % cov.", title="environments")
+    for env in report.environments:
+        v, d = env.version, env.deployment
+        endpoint = d.endpoint if d else "[red]not running[/]" if v else "-"
+        if v and d and not env.consistent:
+            endpoint += f" [red](serves v{d.version})[/]"
+        table.add_row(env.environment, f"v{v.version}" if v else "-",
+                      v.sha256[:12] if v else "-", endpoint,
+                      f"{env.since:%Y-%m-%d %H:%M}" if env.since else "-",
+                      env.approved_by or "-", _num(env.metrics.get("selected.mase")),
+                      _pct(env.metrics.get("selected.coverage_95")))
+    console.print(table)
+    if report.pending:
+        pend = Table("version", "requested", "MASE", "champion MASE", title="awaiting approval")
+        for e in report.pending:
+            pend.add_row(f"v{e.version}", f"{e.at:%Y-%m-%d %H:%M}", _num(e.detail.get("mase")),
+                         _num(e.detail.get("champion_mase")))
+        console.print(pend)
+    else:
+        console.print("no approvals pending")
+
+
+def approve_cmd(version: Annotated[str, typer.Argument(help="Version to promote.")],
+                by: ByOpt, note: NoteOpt = "") -> None:
+    """Promote VERSION (the artifact tested in staging, sha256 verified) to production."""
+    from gpcast.release.promotion import approve
+
+    with console.status(f"promoting v{version} to production…"):
+        done = approve(_release(build_settings()), version, by, note)
+    console.print(f"[green]production now serves v{done.version.version}[/] "
+                  f"(was {'v' + done.previous if done.previous else 'nothing'}) at "
+                  f"{done.deployment.endpoint}; smoke test: {done.smoke.message}")
+
+
+def reject_cmd(version: Annotated[str, typer.Argument(help="Version to reject.")],
+               by: ByOpt, note: NoteOpt = "") -> None:
+    """Reject VERSION: it will never be promoted; production is unchanged."""
+    from gpcast.release.promotion import reject
+
+    mv = reject(_release(build_settings()), version, by, note)
+    console.print(f"v{mv.version} rejected by {by}")
+
+
+def rollback_cmd(by: ByOpt, reason: Annotated[str, typer.Option(
+        "--reason", help="Why: kept in the ledger and sent in the notification.")] = "") -> None:
+    """Move production back to the previously approved version and verify it."""
+    from gpcast.release.promotion import rollback
+
+    with console.status("rolling back production…"):
+        done = rollback(_release(build_settings()), by, reason)
+    console.print(f"[yellow]production rolled back to v{done.version.version}[/] "
+                  f"(from v{done.previous}); smoke test: {done.smoke.message}")
+
+
+def audit_cmd(
+    all_events: Annotated[bool, typer.Option("--all", help="Also the stage-by-stage events.")
+                          ] = False,
+    limit: Annotated[int, typer.Option(help="Show the last N events.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")
+                       ] = False,
+) -> None:
+    """The release ledger: who did what, when, from which version to which."""
+    from gpcast.release.ledger import Ledger
+
+    settings = build_settings()
+    ledger = Ledger.for_home(settings.home, settings.database_url)
+    entries = [e for e in ledger.entries()
+               if all_events or not e.event.startswith(("stage.", "deploy.started"))]
+    entries = entries[-limit:]
+    if as_json:
+        for e in entries:
+            print(json.dumps({**e.__dict__, "at": e.at.isoformat()}, default=str))
+        return
+    table = Table("#", "time (UTC)", "event", "actor", "env", "version", "from → to", "detail",
+                  title="release ledger")
+    for e in entries:
+        move = f"{e.from_version or '-'} → {e.to_version}" if e.to_version else ""
+        detail = e.detail.get("message") or e.detail.get("note") or e.detail.get("reason") \
+            or e.detail.get("gate") or e.detail.get("stage") or ""
+        style = "red" if e.event.endswith(("failed", "crashed", "rejected")) else None
+        table.add_row(str(e.id), f"{e.at:%m-%d %H:%M:%S}", e.event, e.actor,
+                      e.environment or "", e.version or "", move, str(detail)[:80],
+                      style=style)
+    console.print(table)
+
+
+def _num(v: Any) -> str:
+    return "-" if v is None else f"{float(v):.3f}"
+
+
+def _pct(v: Any) -> str:
+    return "-" if v is None else f"{float(v):.1%}"
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(pipeline_app, name="pipeline")
+    app.command("status")(status_cmd)
+    app.command("approve")(approve_cmd)
+    app.command("reject")(reject_cmd)
+    app.command("rollback")(rollback_cmd)
+    app.command("audit")(audit_cmd)
