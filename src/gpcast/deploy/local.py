@@ -20,7 +20,6 @@ import json
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -102,22 +101,20 @@ class LocalProcessTarget:
         env["GPCAST_API_KEYS"] = ",".join(filter(None, [env.get("GPCAST_API_KEYS", ""), entry]))
         cmd = [*SERVE, "--model-path", str(artifact_dir.resolve()), "--sha256", sha256,
                "--port", str(port), "--env", environment]
-        with log.open("ab") as out:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-        record = LocalRecord(environment, str(version), sha256, port, proc.pid,
+        pid = _spawn(cmd, env, log)
+        record = LocalRecord(environment, str(version), sha256, port, pid,
                              str(artifact_dir.resolve()), token,
                              datetime.now(UTC).isoformat(timespec="seconds"), str(log))
         try:
-            self._wait_ready(record, proc)
+            self._wait_ready(record)
         except DeployError:
-            _terminate(proc.pid)
+            _terminate(pid)
             raise
         path = self._record_path(environment)
         atomic_write_text(path, json.dumps(asdict(record), indent=2))
         path.chmod(0o600)
         return Deployment(environment, record.version, sha256, record.endpoint, self.name,
-                          detail=f"pid {proc.pid}")
+                          detail=f"pid {pid}")
 
     def stop(self, environment: str) -> None:
         path = self._record_path(environment)
@@ -137,16 +134,17 @@ class LocalProcessTarget:
             raise DeployError(f"no port configured for environment '{environment}'",
                               environment=environment) from None
 
-    def _wait_ready(self, record: LocalRecord, proc: subprocess.Popen[bytes]) -> None:
+    def _wait_ready(self, record: LocalRecord) -> None:
         deadline = time.monotonic() + self.ready_timeout
         last = "no answer"
         headers = auth_headers(record.api_key)
         with httpx.Client(base_url=record.endpoint, timeout=2.0) as client:
             while time.monotonic() < deadline:
-                if proc.poll() is not None:
+                _reap(record.pid)
+                if not _alive(record.pid):
                     raise DeployError(
-                        f"{record.environment}: the serving process exited with code "
-                        f"{proc.returncode}; see {record.log}:\n{_tail(Path(record.log))}",
+                        f"{record.environment}: the serving process exited; see "
+                        f"{record.log}:\n{_tail(Path(record.log))}",
                         environment=record.environment, log=record.log)
                 try:
                     ready = client.get("/readyz")
@@ -187,6 +185,19 @@ def _release_key() -> tuple[str, str]:
     key_id, secret = secrets.token_hex(4), secrets.token_urlsafe(32)
     digest = hashlib.sha256(secret.encode()).hexdigest()
     return f"gpc_{key_id}_{secret}", f"{key_id}:admin:{digest}"
+
+
+def _spawn(cmd: list[str], env: dict[str, str], log: Path) -> int:
+    """Start ``cmd`` in its own session, output to ``log``; no Popen object to outlive.
+
+    The process is meant to outlive this one (a serving environment), so it is spawned
+    directly rather than through ``subprocess.Popen``, which expects to be waited for.
+    """
+    actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+               (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                0o600),
+               (os.POSIX_SPAWN_DUP2, 1, 2)]
+    return os.posix_spawn(cmd[0], cmd, env, file_actions=actions, setsid=True)
 
 
 def _alive(pid: int) -> bool:

@@ -15,12 +15,17 @@ This module imports MLflow at import time: only the registry adapter imports it.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+
+with warnings.catch_warnings():
+    # MLflow's own GenAI loaders warn about their type hints when first imported.
+    warnings.simplefilter("ignore", UserWarning)
+    import mlflow.pyfunc
 
 from gpcast.data.panel import DS, ID
 from gpcast.registry.artifact import ModelBundle, load_bundle
@@ -35,8 +40,8 @@ class GpcastModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
         expected = (context.model_config or {}).get("sha256")
         self.bundle: ModelBundle = load_bundle(Path(context.artifacts[BUNDLE_KEY]), expected)
 
-    def predict(self, context: Any, model_input: pd.DataFrame,
-                params: dict[str, Any] | None = None) -> pd.DataFrame:
+    def predict(self, context: object, model_input: pd.DataFrame,
+                params: dict[str, list[int]] | None = None) -> pd.DataFrame:
         return forecast_table(self.bundle, model_input,
                               [int(v) for v in (params or {}).get("level", [80, 95])])
 

@@ -1,0 +1,156 @@
+"""The release flow on the embedded defaults, through the CLI, against real serving processes.
+
+SQLite MLflow store and ledger under a temporary home; staging and production served by
+`gpcast serve` on free ports of 127.0.0.1; fast candidates (the GP has its own test).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gpcast.cli import run
+from gpcast.deploy.local import LocalProcessTarget, auth_headers
+from gpcast.registry.mlflow_store import MlflowRegistry
+from gpcast.release.ledger import Ledger
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture()
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A release home with fast candidates; every serving process is stopped afterwards."""
+    home = tmp_path / "home"
+    ports = {"staging": free_port(), "production": free_port()}
+    env = {"GPCAST_HOME": str(home), "GPCAST_STAGING_PORT": str(ports["staging"]),
+           "GPCAST_PRODUCTION_PORT": str(ports["production"]),
+           "GPCAST_APPROVERS": '["alice", "bob"]',
+           "GPCAST_CANDIDATES": '["seasonal_naive", "auto_theta"]',
+           "GPCAST_GATE_COVERAGE_95": "[0.3, 1.0]", "GPCAST_N_WINDOWS": "3"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("GPCAST_TRACKING_URI", raising=False)
+    monkeypatch.delenv("GPCAST_DATABASE_URL", raising=False)
+    target = LocalProcessTarget(home, ports)
+    try:
+        yield home
+    finally:
+        for environment in ports:
+            target.stop(environment)
+
+
+def served(home: Path, environment: str) -> dict[str, object]:
+    record = json.loads((home / "deploy" / f"{environment}.json").read_text())
+    response = httpx.get(f"http://127.0.0.1:{record['port']}/v1/model",
+                         headers=auth_headers(record["api_key"]), timeout=10)
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def registry(home: Path) -> MlflowRegistry:
+    return MlflowRegistry(home, None, "gpcast", "gpcast-release")
+
+
+def kinds(home: Path) -> list[str]:
+    return [json.loads(line)["kind"] for line in (home / "outbox.jsonl").read_text().splitlines()]
+
+
+def test_a_version_reaches_production_only_through_gates_staging_and_approval(
+        home: Path) -> None:
+    assert run(["pipeline", "run"]) == 0
+    reg = registry(home)
+    v1 = reg.version("1")
+    assert reg.alias("staging").version == "1"  # type: ignore[union-attr]
+    assert reg.alias("production") is None
+    assert v1.tags["gpcast.approval"] == "pending"
+    assert v1.tags["gpcast.acceptance"] == "passed"
+    assert served(home, "staging")["sha256"] == v1.sha256
+    assert kinds(home) == ["approval_requested"]
+
+    # The MLflow run holds the reports, the card and a loadable pyfunc model.
+    run_id = v1.run_id
+    assert run_id
+    card = reg.run_json(run_id, "reports/gates/gates.json")
+    assert {g["gate"] for g in card} == {"data_validation", "beats_naive", "champion",
+                                         "coverage_95"}
+    names = {a.path for a in reg.client.list_artifacts(run_id, "reports/card")}
+    assert names == {"reports/card/model_card.md", "reports/card/model_card.html"}
+    metrics = reg.run_metrics(run_id)
+    assert "selected.mase" in metrics and "series.banking.seasonal_naive.mase" in metrics
+    import mlflow.pyfunc
+    import pandas as pd
+
+    model = mlflow.pyfunc.load_model("models:/gpcast/1")
+    example = pd.DataFrame({"unique_id": ["banking"] * 3,
+                            "ds": pd.date_range("2025-01-01", periods=3, freq="MS"),
+                            "phone_lines": [50.0] * 3, "channels": [3.0] * 3})
+    out = model.predict(example)
+    assert len(out) == 3
+    assert {"unique_id", "ds", "median", "lo_95", "hi_95"} <= set(out.columns)
+
+    # Only an approver can approve; then the very artifact reaches production.
+    assert run(["approve", "1", "--by", "mallory", "--note", "me"]) == 8
+    assert run(["approve", "1", "--by", "alice", "--note", "checked the card"]) == 0
+    assert reg.alias("production").version == "1"  # type: ignore[union-attr]
+    assert served(home, "production")["sha256"] == v1.sha256
+    assert reg.version("1").tags["gpcast.approved_by"] == "alice"
+    assert run(["approve", "1", "--by", "alice"]) == 7  # already approved
+    assert run(["rollback", "--by", "bob", "--reason", "nothing before"]) == 7
+
+    # A second version meets the champion gate, is promoted, then rolled back.
+    assert run(["pipeline", "run"]) == 0
+    gates = reg.run_json(str(reg.version("2").run_id), "reports/gates/gates.json")
+    champion = next(g for g in gates if g["gate"] == "champion")
+    assert champion["figures"]["champion_version"] == "1"
+    assert run(["approve", "2", "--by", "bob", "--note", "better"]) == 0
+    assert served(home, "production")["version"] == "2"
+    assert run(["rollback", "--by", "bob", "--reason", "complaints"]) == 0
+    assert reg.alias("production").version == "1"  # type: ignore[union-attr]
+    assert served(home, "production")["sha256"] == v1.sha256
+
+    events = [e.event for e in Ledger.for_home(home, None).entries()]
+    for event in ("approval.requested", "approved", "promoted", "rolled_back"):
+        assert event in events
+    assert kinds(home) == ["approval_requested", "promoted", "approval_requested",
+                           "promoted", "rolled_back"]
+    assert run(["status"]) == 0
+    assert run(["audit", "--all"]) == 0
+
+
+def test_a_failed_gate_stops_the_run_notifies_and_leaves_production_alone(
+        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run(["pipeline", "run"]) == 0
+    assert run(["approve", "1", "--by", "alice"]) == 0
+    before = served(home, "production")
+    monkeypatch.setenv("GPCAST_GATE_NAIVE_MARGIN", "0.9")
+    assert run(["pipeline", "run"]) == 7
+    assert kinds(home)[-1] == "gate_failed"
+    reg = registry(home)
+    assert [v.version for v in reg.versions()] == ["1"]
+    assert reg.alias("production").version == "1"  # type: ignore[union-attr]
+    assert served(home, "production") == before
+    failed = Ledger.for_home(home, None).last(["gate.failed"])
+    assert failed is not None and failed.detail["gate"] == "beats_naive"
+    assert failed.detail["figures"]["margin"] == 0.9
+
+
+def test_a_tampered_artifact_is_refused_and_production_keeps_serving(home: Path) -> None:
+    assert run(["pipeline", "run"]) == 0
+    assert run(["approve", "1", "--by", "alice"]) == 0
+    assert run(["pipeline", "run"]) == 0
+    model_file = next((home / "artifacts" / "v2").rglob("bundle/model.pkl"))
+    model_file.write_bytes(model_file.read_bytes() + b"tampered")
+    assert run(["approve", "2", "--by", "alice"]) == 6
+    assert served(home, "production")["version"] == "1"
+    assert registry(home).alias("production").version == "1"  # type: ignore[union-attr]
