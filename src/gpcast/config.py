@@ -88,6 +88,19 @@ class Settings(BaseSettings):
     production_port: int = 8102
     backtest_workers: int = Field(2, description="Processes sharing the pipeline backtest.")
 
+    # monitoring (issue 6)
+    monitor_window: int = Field(3, ge=1, description="Months in the rolling scoring window.")
+    monitor_tolerance: float = Field(
+        1.0, description="Fraction by which rolling MASE may exceed the backtest's promise.")
+    monitor_breach_months: int = Field(
+        2, ge=1, description="Consecutive breached months before the accuracy verdict.")
+    monitor_calibration_months: int = Field(12, ge=3, description="Months the binomial "
+                                            "calibration test looks back.")
+    monitor_alpha: float = Field(0.01, description="Significance of calibration and drift tests.")
+    monitor_psi: float = Field(0.25, description="PSI above which a distribution drifted.")
+    monitor_plan_tolerance: float = Field(
+        0.10, description="Relative gap between a regressor's plan and its actual value.")
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -13,7 +13,8 @@
     ├── ReleaseError                 gates, approval, promotion, rollback (exit 7)
     │   ├── GateFailedError
     │   └── PermissionDeniedError    actor lacks the role (exit 8, HTTP 403)
-    └── DeployError                  a deploy target failed (exit 9)
+    ├── DeployError                  a deploy target failed (exit 9)
+    └── MonitoringError              forecast ledger, actuals or monitor problems (exit 10)
 
 Each error carries the context a user needs to fix the cause (file, row, column,
 series, field) in its message and, machine-readably, in ``details``.
@@ -141,3 +142,9 @@ class DeployError(GpcastError):
     exit_code = 9
     http_status = 502
     title = "deployment failed"
+
+
+class MonitoringError(GpcastError):
+    exit_code = 10
+    http_status = 409
+    title = "monitoring error"

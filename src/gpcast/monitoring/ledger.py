@@ -1,0 +1,252 @@
+"""The forecast ledger: issued forecasts, arriving actuals and each version's promise.
+
+Three tables in any SQLAlchemy database (SQLite under the home folder by default)::
+
+    forecast_records   one row per (role, version, issue month, series, horizon step):
+                       median, 80/95/99 % bounds and the regressor plan behind it
+    actual_values      one row per (series, month, revision): a revised value is a new
+                       revision, never an update
+    version_promises   what the backtest promised for a version, per horizon step
+
+Recording the same forecast twice, or the same actual value twice, changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from gpcast.data.panel import DS, ID, Panel, Y
+from gpcast.errors import MonitoringError
+from gpcast.models.base import Forecast
+
+LEVELS = (80, 95, 99)
+ROLES = ("production", "challenger", "captured", "adhoc")
+
+METADATA = sa.MetaData()
+FORECASTS = sa.Table(
+    "forecast_records", METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("issue_month", sa.Date, nullable=False),  # the last month known at issue
+    sa.Column("target_month", sa.Date, nullable=False, index=True),
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("unique_id", sa.String(120), nullable=False),
+    sa.Column("median", sa.Float, nullable=False),
+    *(sa.Column(f"{side}_{lv}", sa.Float) for lv in LEVELS for side in ("lo", "hi")),
+    sa.Column("plan", sa.Text, nullable=False, default="{}"),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("role", "version", "issue_month", "unique_id", "step",
+                        name="uq_forecast_record"),
+)
+ACTUALS = sa.Table(
+    "actual_values", METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("unique_id", sa.String(120), nullable=False),
+    sa.Column("month", sa.Date, nullable=False, index=True),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("y", sa.Float, nullable=False),
+    sa.Column("regressors", sa.Text, nullable=False, default="{}"),
+    sa.Column("source", sa.String(400), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("unique_id", "month", "revision", name="uq_actual_revision"),
+)
+PROMISES = sa.Table(
+    "version_promises", METADATA,
+    sa.Column("version", sa.String(64), primary_key=True),
+    sa.Column("promise", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class ActualsChange:
+    """What one batch of actuals did to the store."""
+
+    added: int
+    revised: int
+    unchanged: int
+    revisions: tuple[tuple[str, str, float, float], ...] = ()  # series, month, old, new
+
+
+class ForecastLedger:
+    """Record forecasts and actuals; read them back as frames."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine = sa.create_engine(url, future=True)
+            METADATA.create_all(self.engine)
+        except (sa.exc.SQLAlchemyError, ImportError) as exc:
+            raise MonitoringError(f"cannot open the forecast ledger at {_redact(url)}: "
+                                  f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}",
+                                  database=_redact(url)) from None
+
+    @classmethod
+    def for_home(cls, home: Path, database_url: str | None) -> ForecastLedger:
+        return cls(database_url or f"sqlite:///{(home / 'forecasts.db').resolve()}")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # forecasts -----------------------------------------------------------------------
+    def record_forecast(self, fc: Forecast, issue_month: pd.Timestamp | str, version: str,
+                        role: str = "production", plan: pd.DataFrame | None = None) -> int:
+        """Store every (series, step) of ``fc``; return how many rows were new."""
+        if role not in ROLES:
+            raise MonitoringError(f"unknown forecast role '{role}'; known: {list(ROLES)}",
+                                  field="role")
+        issue = pd.Timestamp(issue_month).to_period("M").to_timestamp().date()
+        frame = fc.to_frame()
+        frame["step"] = np.tile(np.arange(1, fc.h + 1), len(fc.unique_ids))
+        plans = _plans(plan, frame)
+        now = datetime.now(UTC)
+        rows = []
+        for i, rec in enumerate(frame.itertuples(index=False)):
+            row: dict[str, Any] = {
+                "role": role, "version": str(version), "issue_month": issue,
+                "target_month": pd.Timestamp(getattr(rec, DS)).date(), "step": int(rec.step),
+                "unique_id": str(getattr(rec, ID)), "median": float(rec.median),
+                "plan": plans[i], "recorded_at": now}
+            for lv in LEVELS:
+                for side in ("lo", "hi"):
+                    value = getattr(rec, f"{side}_{lv}", None)
+                    row[f"{side}_{lv}"] = None if value is None else float(value)
+            rows.append(row)
+        with self.engine.begin() as conn:
+            existing = {(r.unique_id, r.step) for r in conn.execute(
+                sa.select(FORECASTS.c.unique_id, FORECASTS.c.step).where(
+                    FORECASTS.c.role == role, FORECASTS.c.version == str(version),
+                    FORECASTS.c.issue_month == issue))}
+            new = [r for r in rows if (r["unique_id"], r["step"]) not in existing]
+            if new:
+                conn.execute(FORECASTS.insert(), new)
+        return len(new)
+
+    def forecasts(self, role: str | None = None, version: str | None = None) -> pd.DataFrame:
+        query = sa.select(FORECASTS).order_by(FORECASTS.c.id)
+        if role is not None:
+            query = query.where(FORECASTS.c.role == role)
+        if version is not None:
+            query = query.where(FORECASTS.c.version == str(version))
+        with self.engine.connect() as conn:
+            frame = pd.DataFrame([dict(r._mapping) for r in conn.execute(query)],
+                                 columns=[c.name for c in FORECASTS.columns])
+        for col in ("issue_month", "target_month"):
+            frame[col] = pd.to_datetime(frame[col])
+        return frame
+
+    def versions(self, role: str = "production") -> list[str]:
+        """Versions with forecasts in ``role``, oldest issue first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(FORECASTS.c.version, sa.func.min(FORECASTS.c.id))
+                                .where(FORECASTS.c.role == role)
+                                .group_by(FORECASTS.c.version)
+                                .order_by(sa.func.min(FORECASTS.c.id)))
+            return [str(r[0]) for r in rows]
+
+    # promises ------------------------------------------------------------------------
+    def record_promise(self, version: str, promise: pd.DataFrame) -> None:
+        """What the backtest promised per horizon step (columns: step, mase, coverage_*...)."""
+        text = promise.reset_index(drop=True).to_json(orient="records")
+        with self.engine.begin() as conn:
+            conn.execute(PROMISES.delete().where(PROMISES.c.version == str(version)))
+            conn.execute(PROMISES.insert().values(version=str(version), promise=text,
+                                                  recorded_at=datetime.now(UTC)))
+
+    def promise(self, version: str) -> pd.DataFrame | None:
+        with self.engine.connect() as conn:
+            text = conn.execute(sa.select(PROMISES.c.promise).where(
+                PROMISES.c.version == str(version))).scalar_one_or_none()
+        return None if text is None else pd.DataFrame(json.loads(text))
+
+    # actuals -------------------------------------------------------------------------
+    def add_actuals(self, panel: Panel, source: str) -> ActualsChange:
+        """Add the panel's months; a changed value becomes a new revision."""
+        latest = self.actuals()
+        known = {(u, m.date()): y for u, m, y in
+                 zip(latest[ID], latest[DS], latest[Y], strict=True)}
+        revision_of = dict(zip(zip(latest[ID], latest[DS].dt.date, strict=True),
+                               latest["revision"], strict=True))
+        now = datetime.now(UTC)
+        rows, revised = [], []
+        unchanged = 0
+        regs = list(panel.regressors)
+        for rec in panel.frame.itertuples(index=False):
+            uid, month, y = str(getattr(rec, ID)), pd.Timestamp(getattr(rec, DS)).date(), \
+                float(getattr(rec, Y))
+            key = (uid, month)
+            if key in known and np.isclose(known[key], y, rtol=1e-12, atol=1e-9):
+                unchanged += 1
+                continue
+            revision = revision_of.get(key, -1) + 1
+            if key in known:
+                revised.append((uid, f"{month:%Y-%m}", float(known[key]), y))
+            rows.append({"unique_id": uid, "month": month, "revision": int(revision), "y": y,
+                         "regressors": json.dumps({r: float(getattr(rec, r)) for r in regs}),
+                         "source": source[:400], "recorded_at": now})
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(ACTUALS.insert(), rows)
+        return ActualsChange(len(rows) - len(revised), len(revised), unchanged,
+                             tuple(revised))
+
+    def actuals(self, with_history: bool = False) -> pd.DataFrame:
+        """Latest revision per (series, month): unique_id, ds, y, revision, regressors."""
+        with self.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(
+                sa.select(ACTUALS).order_by(ACTUALS.c.id))]
+        frame = pd.DataFrame(rows, columns=[c.name for c in ACTUALS.columns])
+        frame = frame.rename(columns={"month": DS})
+        frame[DS] = pd.to_datetime(frame[DS])
+        if not with_history and len(frame):
+            frame = frame.sort_values("revision").groupby([ID, DS], as_index=False).last()
+        regs = [json.loads(t) for t in frame["regressors"]]
+        names = sorted({k for r in regs for k in r})
+        for name in names:
+            frame[name] = [r.get(name, np.nan) for r in regs]
+        frame.attrs["regressors"] = names
+        return frame.sort_values([ID, DS]).reset_index(drop=True)
+
+
+def _plans(plan: pd.DataFrame | None, frame: pd.DataFrame) -> list[str]:
+    """The regressor values supplied for each (series, month) of the forecast, as JSON."""
+    if plan is None or plan.empty:
+        return ["{}"] * len(frame)
+    plan = plan.assign(**{DS: pd.to_datetime(plan[DS]).dt.to_period("M").dt.to_timestamp()})
+    names = [c for c in plan.columns if c not in (ID, DS)]
+    by_series = ID in plan.columns
+    lookup: dict[tuple[str, pd.Timestamp], dict[str, float]] = {}
+    for rec in plan.to_dict("records"):
+        key = (str(rec[ID]) if by_series else "", pd.Timestamp(rec[DS]))
+        lookup[key] = {n: float(rec[n]) for n in names if pd.notna(rec[n])}
+    return [json.dumps(lookup.get((str(u) if by_series else "", pd.Timestamp(m)), {}))
+            for u, m in zip(frame[ID], frame[DS], strict=True)]
+
+
+def plan_frame(values: Mapping[str, Sequence[float]], months: Iterable[pd.Timestamp]
+               ) -> pd.DataFrame:
+    """A plan from ``name -> h values`` shared by every series (the API's form)."""
+    return pd.DataFrame({DS: list(months), **{k: list(v) for k, v in values.items()}})
+
+
+def _redact(url: str) -> str:
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "<unparseable URL>"
+
+
+__all__ = ["ACTUALS", "FORECASTS", "LEVELS", "PROMISES", "ROLES", "ActualsChange",
+           "ForecastLedger", "plan_frame"]

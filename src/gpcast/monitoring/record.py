@@ -1,0 +1,78 @@
+"""Issue a forecast into the ledger: what ``gpcast forecast --record``, the release
+pipeline on promotion and ``gpcast shadow`` call.
+
+Forecasts are recorded with 80, 95 and 99 % bounds (the 99 % one flags anomalies), the
+regressor plan they rest on, and the months the model was fitted on as actuals, so the
+monitor can scale errors (MASE) and test drift against the training window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from gpcast.data.panel import DS, ID, Panel
+from gpcast.evaluation.backtest import Backtest
+from gpcast.evaluation.selection import Selection
+from gpcast.models.base import Fitted, Forecast, FutureRegressors, RegressorPolicy
+from gpcast.monitoring.ledger import LEVELS, ForecastLedger
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A forecast as recorded: its version, role, issue month and how many rows were new."""
+
+    forecast: Forecast
+    version: str
+    role: str
+    issue_month: pd.Timestamp
+    new_rows: int
+
+
+def record_forecast(ledger: ForecastLedger, fitted: Fitted, panel: Panel, h: int,
+                    version: str, role: str = "production",
+                    future: FutureRegressors = None,
+                    regressor_policy: RegressorPolicy = "require") -> Issued:
+    """Forecast ``h`` months from the end of ``panel`` and record it (idempotent)."""
+    fc = fitted.forecast(h, future, level=LEVELS, regressor_policy=regressor_policy)
+    issue = pd.Timestamp(panel.frame[DS].max())
+    ledger.add_actuals(panel, source=f"training {panel.source}".strip())
+    plan = _plan(panel, fc, future)
+    new = ledger.record_forecast(fc, issue, version, role, plan)
+    return Issued(fc, str(version), role, issue, new)
+
+
+def _plan(panel: Panel, fc: Forecast, future: FutureRegressors) -> pd.DataFrame | None:
+    """The regressor values the forecast rests on (supplied, or carried forward)."""
+    names = list(panel.regressors)
+    if not names:
+        return None
+    months = pd.DatetimeIndex(fc.months[0])
+    if future is None:  # carried forward: the plan is "no change"
+        rows = [pd.DataFrame({ID: uid, DS: months,
+                              **dict(zip(names, panel.X(uid)[-1], strict=True))})
+                for uid in fc.unique_ids]
+        return pd.concat(rows, ignore_index=True)
+    if isinstance(future, pd.DataFrame):
+        cols = [c for c in (ID, DS, *names) if c in future.columns]
+        return future[cols].copy()
+    return pd.DataFrame({DS: months, **{n: np.asarray(future[n], float) for n in names}})
+
+
+def promise_from_backtest(backtest: Backtest, selection: Selection | None = None
+                          ) -> pd.DataFrame:
+    """Per horizon step, the backtest's figures of the model each series uses."""
+    p = backtest.points
+    if selection is not None:
+        p = p[p["model"] == p[ID].map(selection.by_series)]
+    cols = {"mase": "ase", "smape": "smape", "mae": "ae"}
+    cols.update({f"coverage_{lv}": f"covered_{lv}" for lv in backtest.levels})
+    cols.update({f"msis_{lv}": f"sis_{lv}" for lv in backtest.levels})
+    table = p.groupby("step")[list(cols.values())].mean()
+    table.columns = list(cols)
+    return table.reset_index()
+
+
+__all__ = ["Issued", "promise_from_backtest", "record_forecast"]

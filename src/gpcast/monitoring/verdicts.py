@@ -1,0 +1,145 @@
+"""Verdicts: named rules over the scored ledger, each with the figures behind it.
+
+    accuracy         rolling MASE worse than the backtest promised by more than the
+                     tolerance, in each of the last k months              (action)
+    calibration      a binomial test says the p % intervals cover less than p %  (action)
+    regressor_plan   the regressor plans forecasts rested on missed reality       (action)
+    anomaly          the latest month fell outside the 99 % interval            (warning)
+    drift            target or regressor growth left the training distribution  (warning)
+
+An ``action`` verdict makes ``gpcast monitor`` exit 1 and may start a retrain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from gpcast.config import Settings
+from gpcast.data.panel import ID
+from gpcast.monitoring.calibration import MIN_MONTHS, series_calibration
+from gpcast.monitoring.drift import DriftResult, plan_gaps
+from gpcast.monitoring.scoring import promised, window
+
+Severity = Literal["action", "warning"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    rule: str
+    severity: Severity
+    message: str
+    unique_id: str | None = None
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def accuracy_ratios(points: pd.DataFrame, promises: dict[str, pd.DataFrame | None],
+                    as_of: pd.Timestamp, months: int) -> pd.DataFrame:
+    """Per series: observed MASE, promised MASE and their ratio over the rolling window."""
+    part = window(points, as_of, months)
+    if part.empty:
+        return pd.DataFrame(columns=[ID, "mase", "promised", "ratio", "n", "months"])
+    part = part.assign(promised=np.nan)
+    for version, rows in part.groupby("version"):
+        part.loc[rows.index, "promised"] = promised(promises.get(str(version)), rows["step"])
+    table = part.groupby(ID).agg(mase=("ase", "mean"), promised=("promised", "mean"),
+                                 n=("ase", "size"), months=("target_month", "nunique"))
+    table = table.reset_index()
+    table["ratio"] = table["mase"] / table["promised"]
+    return table
+
+
+def accuracy_history(points: pd.DataFrame, promises: dict[str, pd.DataFrame | None],
+                     months: int) -> pd.DataFrame:
+    """The rolling ratio as of every scored month (the chart and the k-month rule)."""
+    frames = [accuracy_ratios(points, promises, m, months).assign(as_of=m)
+              for m in sorted(points["target_month"].unique())]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=[ID, "mase", "promised", "ratio", "n", "months", "as_of"])
+
+
+def accuracy_verdicts(history: pd.DataFrame, as_of: pd.Timestamp,
+                      settings: Settings) -> list[Verdict]:
+    k, limit = settings.monitor_breach_months, 1 + settings.monitor_tolerance
+    out = []
+    for uid, part in history[history["as_of"] <= as_of].groupby(ID):
+        # a window not yet full is too few months to judge
+        last = part[part["months"] >= settings.monitor_window].sort_values("as_of").tail(k)
+        if len(last) < k or not (last["ratio"] > limit).all():
+            continue
+        ratio = float(last["ratio"].iloc[-1])
+        out.append(Verdict(
+            "accuracy", "action",
+            f"{uid}: MASE {last['mase'].iloc[-1]:.2f} is {ratio:.1f}× the backtest's promise "
+            f"{last['promised'].iloc[-1]:.2f} (limit {limit:.2f}×) for {k} months running",
+            str(uid), {"ratios": [round(float(r), 3) for r in last["ratio"]],
+                       "months": [f"{m:%Y-%m}" for m in last["as_of"]], "limit": limit}))
+    return out
+
+
+def calibration_verdicts(fresh: pd.DataFrame, as_of: pd.Timestamp,
+                         settings: Settings) -> tuple[list[Verdict], pd.DataFrame]:
+    table = series_calibration(window(fresh, as_of, settings.monitor_calibration_months))
+    out = []
+    flagged = table[(table["p_value"] < settings.monitor_alpha) & (table["n"] >= MIN_MONTHS)]
+    for row in flagged.itertuples(index=False):
+        uid = getattr(row, ID)
+        out.append(Verdict(
+            "calibration", "action",
+            f"{uid}: {row.level} % intervals covered {row.covered} of the last {row.n} months "
+            f"({row.coverage:.0%}); binomial p = {row.p_value:.4f} < {settings.monitor_alpha}",
+            str(uid), {"level": int(row.level), "covered": int(row.covered), "n": int(row.n),
+                       "p_value": float(row.p_value)}))
+    return out, table
+
+
+def anomaly_verdicts(fresh: pd.DataFrame, as_of: pd.Timestamp) -> list[Verdict]:
+    latest = fresh[(fresh["target_month"] == as_of) & fresh["anomaly"].astype(bool)]
+    return [Verdict("anomaly", "warning",
+                    f"{getattr(r, ID)}: {as_of:%Y-%m} actual {r.y:,.0f} is outside the 99 % "
+                    f"interval [{r.lo_99:,.0f}, {r.hi_99:,.0f}] (issued {r.issue_month:%Y-%m})",
+                    str(getattr(r, ID)), {"y": float(r.y), "lo_99": float(r.lo_99),
+                                          "hi_99": float(r.hi_99), "step": int(r.step)})
+            for r in latest.itertuples(index=False)]
+
+
+def drift_verdicts(results: list[DriftResult], settings: Settings) -> list[Verdict]:
+    return [Verdict("drift", "warning",
+                    f"{r.variable} ({r.unique_id}): year-over-year growth of the last "
+                    f"{r.n_recent} months left the training distribution (PSI {r.psi:.2f} > "
+                    f"{settings.monitor_psi}, KS p = {r.ks_pvalue:.4f})",
+                    None if r.unique_id == "*" else r.unique_id, asdict(r))
+            for r in results
+            if r.psi > settings.monitor_psi and r.ks_pvalue < settings.monitor_alpha]
+
+
+def plan_verdicts(fresh: pd.DataFrame, actuals: pd.DataFrame, as_of: pd.Timestamp,
+                  settings: Settings) -> tuple[list[Verdict], pd.DataFrame]:
+    gaps = plan_gaps(window(fresh, as_of, settings.monitor_window), actuals)
+    out = []
+    if gaps.empty:
+        return out, gaps
+    for name, part in gaps.groupby("regressor"):
+        mean_gap = float(part["gap"].mean())
+        if mean_gap > settings.monitor_plan_tolerance:
+            last = part.sort_values("target_month").iloc[-1]
+            out.append(Verdict(
+                "regressor_plan", "action",
+                f"regressor {name}: actual values differ from the plan the forecasts used by "
+                f"{mean_gap:.0%} on average over the last {settings.monitor_window} months "
+                f"(latest {last['target_month']:%Y-%m}: plan {last['plan']:,.1f}, actual "
+                f"{last['actual']:,.1f}); re-forecast with the real plan",
+                None, {"regressor": str(name), "mean_gap": mean_gap,
+                       "tolerance": settings.monitor_plan_tolerance}))
+    return out, gaps
+
+
+__all__ = ["Severity", "Verdict", "accuracy_history", "accuracy_ratios",
+           "accuracy_verdicts", "anomaly_verdicts", "calibration_verdicts",
+           "drift_verdicts", "plan_verdicts"]
