@@ -5,8 +5,8 @@ process (its own session, so it outlives the command that started it), waits unt
 ``/readyz`` answers and ``/v1/model`` reports the expected sha256, and keeps a record
 under ``<home>/deploy/<environment>.json``: pid, port, version, sha256, artifact folder
 and a release API key (``admin`` role, which ``/v1/model`` needs) that acceptance and smoke
-tests use. The record is written atomically once the process is ready; a record whose
-process died is ignored.
+tests use. The record is written atomically as soon as the process exists (so a deployer
+killed while waiting leaves nothing unfindable); a record whose process died is ignored.
 
 The release key's token is kept in the record (mode 0600) and its hash is given to the
 server through ``GPCAST_API_KEYS``, next to the keys the operator configured.
@@ -105,14 +105,16 @@ class LocalProcessTarget:
         record = LocalRecord(environment, str(version), sha256, port, pid,
                              str(artifact_dir.resolve()), token,
                              datetime.now(UTC).isoformat(timespec="seconds"), str(log))
-        try:
-            self._wait_ready(record)
-        except DeployError:
-            _terminate(pid)
-            raise
+        # Recorded before waiting: a deployer killed meanwhile leaves a process that the
+        # next deploy or stop can find and end.
         path = self._record_path(environment)
         atomic_write_text(path, json.dumps(asdict(record), indent=2))
         path.chmod(0o600)
+        try:
+            self._wait_ready(record)
+        except DeployError:
+            self.stop(environment)
+            raise
         return Deployment(environment, record.version, sha256, record.endpoint, self.name,
                           detail=f"pid {pid}")
 
