@@ -30,6 +30,7 @@ def _register() -> None:
     # Imported here so that `import gpcast.cli` stays cheap and free of side effects.
     from gpcast.cli import data as data_commands
     from gpcast.cli import keys as keys_commands
+    from gpcast.cli import monitor as monitor_commands
     from gpcast.cli import release as release_commands
     from gpcast.cli import serve as serve_commands
 
@@ -37,6 +38,7 @@ def _register() -> None:
     serve_commands.register(app)
     keys_commands.register(app)
     release_commands.register(app)
+    monitor_commands.register(app)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

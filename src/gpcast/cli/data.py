@@ -85,6 +85,9 @@ def forecast_cmd(
     carry_last: Annotated[bool, typer.Option(
         "--carry-last", help="Without --future, repeat the last known regressor values "
         "(recorded on the forecast).")] = False,
+    record: Annotated[str | None, typer.Option(
+        "--record", help="Record the forecast in the forecast ledger under this version "
+        "label, as production's, for `gpcast monitor` to score.")] = None,
     regressor: RegressorOpt = None,
     no_regressors: NoRegOpt = False,
 ) -> None:
@@ -108,6 +111,15 @@ def forecast_cmd(
     if plot:
         plot_forecast(panel, fc, plot)
         console.print(f"plot: {plot}")
+    if record:
+        from gpcast.monitoring.ledger import ForecastLedger
+        from gpcast.monitoring.record import record_forecast
+
+        issued = record_forecast(ForecastLedger.for_home(settings.home, settings.database_url),
+                                 fitted, panel, h, record, future=future_frame,
+                                 regressor_policy="carry_last" if carry_last else "require")
+        console.print(f"recorded: version {record}, issued {issued.issue_month:%Y-%m} "
+                      f"({issued.new_rows} new rows)")
 
 
 

@@ -18,6 +18,7 @@ from gpcast.evaluation.backtest import Backtest
 from gpcast.evaluation.selection import Selection
 from gpcast.models.base import Fitted, Forecast, FutureRegressors, RegressorPolicy
 from gpcast.monitoring.ledger import LEVELS, ForecastLedger
+from gpcast.registry.artifact import ModelBundle
 
 
 @dataclass(frozen=True)
@@ -75,4 +76,22 @@ def promise_from_backtest(backtest: Backtest, selection: Selection | None = None
     return table.reset_index()
 
 
-__all__ = ["Issued", "promise_from_backtest", "record_forecast"]
+
+
+def record_bundle(ledger: ForecastLedger, bundle: ModelBundle, h: int,
+                  role: str = "production", future: FutureRegressors = None,
+                  promise: pd.DataFrame | None = None) -> Issued:
+    """Record a registered version's forecast (the pipeline calls this on promotion).
+
+    Without future regressor values the last known ones are carried forward, and the plan
+    recorded says so.
+    """
+    version = bundle.version or "unversioned"
+    issued = record_forecast(ledger, bundle.fitted, bundle.panel, h, version, role, future,
+                             "require" if future is not None else "carry_last")
+    if promise is not None:
+        ledger.record_promise(version, promise)
+    return issued
+
+
+__all__ = ["Issued", "promise_from_backtest", "record_bundle", "record_forecast"]

@@ -1,0 +1,154 @@
+"""Monitoring commands: actuals add, monitor, shadow start/report, monitor record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gpcast.cli.common import build_settings, read_future_regressors
+from gpcast.config import Settings
+
+console = Console()
+actuals_app = typer.Typer(help="Actual values as they arrive.", no_args_is_help=True)
+shadow_app = typer.Typer(help="A challenger forecasting alongside production, not served.",
+                         no_args_is_help=True)
+
+FutureOpt = Annotated[str | None, typer.Option(
+    help="Future regressor values (the plan): CSV/Parquet with a month column and one "
+         "column per regressor. Default: carry the last known values forward.")]
+
+
+def _ledger(settings: Settings) -> Any:
+    from gpcast.monitoring.ledger import ForecastLedger
+
+    return ForecastLedger.for_home(settings.home, settings.database_url)
+
+
+@actuals_app.command("add")
+def actuals_add_cmd(uri: Annotated[str, typer.Argument(help="File of new or revised months "
+                                                        "(same layout as the training data).")]
+                    ) -> None:
+    """Validate and store actual values; the same file twice changes nothing, a changed
+    value is kept as a revision."""
+    from gpcast.monitoring.actuals import add_actuals
+
+    settings = build_settings()
+    change = add_actuals(_ledger(settings), uri, settings)
+    console.print(f"{uri}: {change.added} new, {change.revised} revised, "
+                  f"{change.unchanged} unchanged value(s)")
+    for uid, month, old, new in change.revisions:
+        console.print(f"  revised {uid} {month}: {old:,.0f} → {new:,.0f}")
+
+
+def monitor_cmd(
+    retrain: Annotated[bool, typer.Option(
+        "--retrain", help="When action is needed, run the release pipeline (its gates and "
+        "the approval still apply).")] = False,
+    out: Annotated[Path | None, typer.Option(
+        help="Report folder (default GPCAST_HOME/reports/monitor).")] = None,
+) -> None:
+    """Score forecasts against actuals, test calibration, drift and plans; report, alert.
+
+    Exits 0 when forecasts behave as promised (warnings included), 1 when action is needed.
+    """
+    from gpcast.monitoring.monitor import act, run_monitor
+    from gpcast.monitoring.report import write_monitor_report
+
+    settings = build_settings()
+    result = run_monitor(_ledger(settings), settings)
+    path = write_monitor_report(result, out or settings.reports_dir / "monitor")
+    table = Table(title=f"{result.as_of:%Y-%m}: {result.status.replace('_', ' ')} "
+                        f"(production version {result.version})")
+    for col in ("rule", "severity", "finding"):
+        table.add_column(col)
+    for v in result.verdicts:
+        table.add_row(v.rule, v.severity, v.message)
+    console.print(table if result.verdicts else
+                  f"{result.as_of:%Y-%m}: forecasts behave as promised")
+    actions = act(result, _alert(settings), _retrain(settings) if retrain else None)
+    for note in actions.notes:
+        console.print(note)
+    console.print(f"report: {path}\n        {path.with_suffix('.json')}")
+    if result.action_needed:
+        raise typer.Exit(1)
+
+
+def _alert(settings: Settings) -> Any:
+    from gpcast.release.notify import Notification, Notifier
+
+    notifier = Notifier(settings.home / "outbox.jsonl", settings.notify_urls)
+
+    def send(title: str, body: str, facts: dict[str, Any]) -> bool:
+        note = Notification("monitor_action_needed", title, body,  # type: ignore[arg-type]
+                            version=facts.get("version"), facts=facts)
+        return notifier.send(note)
+    return send
+
+
+def _retrain(settings: Settings) -> Any:
+    def run() -> str:
+        from gpcast.release.runner import run_pipeline
+        from gpcast.release.session import open_release
+
+        return str(run_pipeline(open_release(settings)).pipeline_id)
+    return run
+
+
+def record_cmd(
+    env: Annotated[str, typer.Option(help="Environment whose version to record.")
+                   ] = "production",
+    version: Annotated[str | None, typer.Option(help="A registered version instead.")] = None,
+    role: Annotated[str, typer.Option(help="production or challenger.")] = "production",
+    future: FutureOpt = None,
+) -> None:
+    """Record the forecast of a registered version in the forecast ledger."""
+    _record(build_settings(), None if version else env, version, role, future)
+
+
+def _record(settings: Settings, env: str | None, version: str | None, role: str,
+            future: str | None) -> None:
+    from gpcast.monitoring.record import record_bundle
+    from gpcast.registry.artifact import load_bundle
+    from gpcast.release.resolve import resolve_artifact
+
+    path, sha = resolve_artifact(settings, env, version)
+    bundle = load_bundle(path, sha)
+    plan = read_future_regressors(future, settings) if future else None
+    issued = record_bundle(_ledger(settings), bundle, settings.horizon, role, plan)
+    console.print(f"recorded {role} version {issued.version}: {issued.forecast.h} months from "
+                  f"{issued.issue_month:%Y-%m} ({issued.new_rows} new rows)")
+
+
+@shadow_app.command("start")
+def shadow_start_cmd(version: Annotated[str, typer.Argument(help="Registered version.")],
+                     future: FutureOpt = None) -> None:
+    """Issue and record the challenger's forecast alongside production (never served)."""
+    _record(build_settings(), None, version, "challenger", future)
+
+
+@shadow_app.command("report")
+def shadow_report_cmd() -> None:
+    """Production against the challenger on the same actuals (Diebold–Mariano test)."""
+    from gpcast.monitoring.monitor import run_monitor
+
+    settings = build_settings()
+    result = run_monitor(_ledger(settings), settings)
+    s = result.shadow
+    if s is None:
+        console.print("no month has been scored for both production and a challenger yet")
+        return
+    console.print(f"challenger {s.challenger} vs production {s.production}: {s.n_months} "
+                  f"months, {s.n_points} points; MASE {s.mase_challenger:.3f} vs "
+                  f"{s.mase_production:.3f}; DM {s.dm_statistic:.2f} (p = {s.p_value:.3f}): "
+                  f"{s.verdict}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(actuals_app, name="actuals")
+    app.add_typer(shadow_app, name="shadow")
+    app.command("monitor")(monitor_cmd)
+    app.command("monitor-record")(record_cmd)

@@ -1,0 +1,179 @@
+"""The monitoring report a planner reads: verdicts first, then charts, then the figures.
+
+``monitor.html`` is self-contained (CSS inline, charts as base64 PNG, no CDN);
+``monitor.json`` holds the same findings for machines and the web page
+(:func:`latest_report`).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from gpcast.data.panel import DS, ID, Y
+from gpcast.monitoring.monitor import Monitoring
+from gpcast.monitoring.scoring import freshest
+from gpcast.reports.files import atomic_write_text
+from gpcast.reports.plots import figure_png
+
+HTML_NAME, JSON_NAME = "monitor.html", "monitor.json"
+CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;color:#222}
+table{border-collapse:collapse;font-size:13px;margin:.5em 0 1.5em}
+th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}
+td:first-child,th:first-child{text-align:left}img{max-width:100%}
+.status{padding:.6em 1em;font-size:1.2em;font-weight:bold}.ok{background:#e6f4e6}
+.warning{background:#fff8e1}.action_needed{background:#fde8e8}
+li.action{color:#a31515}li.warning{color:#8a6100}"""
+
+
+def write_monitor_report(result: Monitoring, out_dir: Path) -> Path:
+    """Write monitor.html and monitor.json into ``out_dir``; return the HTML path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_dir / JSON_NAME, json.dumps(result.to_dict(), indent=2, default=str))
+    path = out_dir / HTML_NAME
+    atomic_write_text(path, _html(result))
+    return path
+
+
+def latest_report(reports_dir: Path) -> dict[str, Any] | None:
+    """The last monitor run's JSON (what the serving web page shows), or None."""
+    path = reports_dir / "monitor" / JSON_NAME
+    if not path.is_file():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def _html(result: Monitoring) -> str:
+    verdicts = "".join(f"<li class='{v.severity}'><b>{html.escape(v.rule)}</b> "
+                       f"({v.severity}): {html.escape(v.message)}</li>" for v in result.verdicts)
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>gpcast monitor</title>"
+        f"<style>{CSS}</style></head><body><h1>gpcast monitoring report</h1>",
+        f"<div class='status {result.status}'>{result.as_of:%B %Y}: "
+        f"{result.status.replace('_', ' ')} — production version {html.escape(result.version)}"
+        "</div>",
+        f"<h2>Verdicts</h2><ul>{verdicts or '<li>none: forecasts behave as promised</li>'}</ul>",
+    ]
+    for title, fig in _figures(result):
+        data = base64.b64encode(figure_png(fig)).decode("ascii")
+        parts.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' "
+                     f"src='data:image/png;base64,{data}'>")
+    if result.shadow is not None:
+        s = result.shadow
+        parts.append(f"<h2>Shadow challenger</h2><p>version {s.challenger} against production "
+                     f"{s.production} on {s.n_months} months: MASE {s.mase_challenger:.3f} vs "
+                     f"{s.mase_production:.3f}; Diebold–Mariano {s.dm_statistic:.2f} "
+                     f"(p = {s.p_value:.3f}): <b>{s.verdict}</b></p>")
+    if not result.by_step.empty:
+        parts.append(f"<h2>Last {len(result.by_step.reset_index()['step'].unique())} steps: "
+                     "figures per series and horizon step (rolling window)</h2>")
+        parts.append(result.by_step.round(3).to_html())
+    if not result.series_calibration.empty:
+        parts.append("<h2>Calibration per series (binomial test)</h2>")
+        parts.append(result.series_calibration.round(4).to_html(index=False))
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def _figures(result: Monitoring) -> list[tuple[str, Figure]]:
+    figs = [("Actuals against the freshest forecast, with 80/95 % bands",
+             _forecast_figure(result)),
+            ("Rolling MASE as a multiple of the backtest's promise", _accuracy_figure(result))]
+    if not result.calibration.empty:
+        figs.append(("Interval coverage by horizon step", _coverage_figure(result)))
+    if not result.plan_gaps.empty:
+        figs.append(("Regressors: plan against actual", _plan_figure(result)))
+    return figs
+
+
+def _grid(n: int) -> tuple[Figure, np.ndarray]:
+    cols = min(n, 3)
+    rows = int(np.ceil(n / cols))
+    fig = Figure(figsize=(4.2 * cols, 2.8 * rows))
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False).ravel())
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes
+
+
+def _forecast_figure(result: Monitoring) -> Figure:
+    fresh = freshest(result.points[result.points["role"] == "production"])
+    uids = sorted(result.actuals[ID].unique())
+    fig, axes = _grid(max(len(uids), 1))
+    start = fresh["target_month"].min() - pd.DateOffset(months=12) if len(fresh) else None
+    for ax, uid in zip(axes, uids, strict=False):
+        act = result.actuals[result.actuals[ID] == uid]
+        if start is not None:
+            act = act[act[DS] >= start]
+        ax.plot(act[DS], act[Y], color="black", lw=1.2, label="actual")
+        part = fresh[fresh[ID] == uid]
+        if len(part):
+            ax.fill_between(part["target_month"], part["lo_95"], part["hi_95"], alpha=.18,
+                            color="tab:blue", label="95 %")
+            ax.fill_between(part["target_month"], part["lo_80"], part["hi_80"], alpha=.35,
+                            color="tab:blue", label="80 %")
+            ax.plot(part["target_month"], part["median"], color="tab:blue", lw=1, label="median")
+            bad = part[part["anomaly"].astype(bool)]
+            ax.scatter(bad["target_month"], bad[Y], color="red", marker="x", zorder=3,
+                       label="outside 99 %")
+        ax.set_title(uid, fontsize=10)
+        ax.tick_params(labelsize=7)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _accuracy_figure(result: Monitoring) -> Figure:
+    fig = Figure(figsize=(9, 3.2))
+    ax = fig.subplots()
+    hist = result.accuracy
+    for uid, part in hist.groupby(ID):
+        ax.plot(part["as_of"], part["ratio"], marker=".", label=str(uid))
+    ax.axhline(1.0, color="grey", lw=.8)
+    ax.set_ylabel("MASE / promised")
+    ax.legend(fontsize=7, ncol=3)
+    fig.tight_layout()
+    return fig
+
+
+def _coverage_figure(result: Monitoring) -> Figure:
+    fig = Figure(figsize=(9, 3))
+    ax = fig.subplots()
+    cal = result.calibration
+    for level, part in cal.groupby("level"):
+        line = ax.plot(part["step"], part["coverage"], marker="o", label=f"{level} % observed")
+        ax.axhline(int(level) / 100, ls="--", color=line[0].get_color(), lw=.8)
+    ax.set_xlabel("horizon step (months ahead)")
+    ax.set_ylabel("coverage")
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _plan_figure(result: Monitoring) -> Figure:
+    gaps = result.plan_gaps
+    first = gaps[ID].iloc[0]
+    gaps = gaps[gaps[ID] == first]  # the plans are shared by every series
+    names = sorted(gaps["regressor"].unique())
+    fig, axes = _grid(len(names))
+    for ax, name in zip(axes, names, strict=False):
+        part = gaps[gaps["regressor"] == name].sort_values("target_month")
+        ax.plot(part["target_month"], part["plan"], ls="--", marker=".", label="plan")
+        ax.plot(part["target_month"], part["actual"], color="black", label="actual")
+        ax.set_title(name, fontsize=10)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+__all__ = ["latest_report", "write_monitor_report"]
