@@ -88,6 +88,23 @@ class Settings(BaseSettings):
     production_port: int = 8102
     backtest_workers: int = Field(2, description="Processes sharing the pipeline backtest.")
 
+    # cloud deploy targets: docker, lightsail (issue 5)
+    aws_region: str | None = Field(None, description="AWS region (None: the AWS config's).")
+    aws_endpoint_url: str | None = Field(
+        None, description="AWS API endpoint override (an AWS-compatible server, e.g. in tests).")
+    ecr_repositories: dict[str, str] = Field(
+        default_factory=lambda: {"staging": "gpcast-staging", "production": "gpcast-production"},
+        description="ECR repository per environment; staging's receives new images.")
+    lightsail_services: dict[str, str] = Field(
+        default_factory=lambda: {"staging": "gpcast-staging", "production": "gpcast-production"},
+        description="Lightsail container service per environment.")
+    deploy_timeout_s: float = Field(1500.0, description="Wait for a cloud deployment.")
+    deploy_poll_s: float = Field(15.0, description="Poll interval of a cloud deployment.")
+    docker_context: Path = Field(Path("."), description="Build context of the serving image.")
+    dockerfile: Path = Field(Path("Dockerfile"), description="Dockerfile of the serving image.")
+    container_env: dict[str, str] = Field(
+        default_factory=dict, description="Environment of served containers (GPCAST_*).")
+
     # monitoring (issue 6)
     monitor_window: int = Field(3, ge=1, description="Months in the rolling scoring window.")
     monitor_tolerance: float = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -11,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -128,3 +130,45 @@ def postgres_url(postgres_server: str) -> str:
     finally:
         engine.dispose()
     return f"{postgres_server}/{name}"
+
+
+# --- AWS (issue 5): moto's server also speaks ECR and SNS ------------------------------
+
+
+@pytest.fixture()
+def ecr_client(s3_endpoint: str) -> Any:
+    """A boto3 ECR client against moto's server on 127.0.0.1."""
+    import boto3
+
+    return boto3.client("ecr", endpoint_url=s3_endpoint, region_name="us-east-1")
+
+
+@pytest.fixture()
+def ecr_repositories(ecr_client: Any) -> dict[str, str]:
+    """Fresh staging and production repositories, configured as the Terraform module does."""
+    stamp = time.monotonic_ns()
+    names = {env: f"gpcast-{env}-{stamp}" for env in ("staging", "production")}
+    for name in names.values():
+        ecr_client.create_repository(repositoryName=name, imageTagMutability="IMMUTABLE",
+                                     imageScanningConfiguration={"scanOnPush": True})
+    return names
+
+
+@pytest.fixture()
+def push_image(ecr_client: Any) -> Any:
+    """Put an image manifest as `docker push` does after the layers; returns its digest."""
+    return lambda repository, tag, layer="a": _push_manifest(ecr_client, repository, tag, layer)
+
+
+def _push_manifest(ecr_client: Any, repository: str, tag: str, layer: str) -> str:
+    manifest = json.dumps({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                   "size": 1469, "digest": "sha256:" + "c" * 64},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 3370706, "digest": "sha256:" + layer * 64}],
+    })
+    image = ecr_client.put_image(repositoryName=repository, imageManifest=manifest,
+                                 imageTag=tag)["image"]
+    return str(image["imageId"]["imageDigest"])

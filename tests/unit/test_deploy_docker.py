@@ -1,0 +1,83 @@
+"""The docker target: its commands, and what it says when no engine runs.
+
+This machine has the docker CLI but no engine, so the tests check the commands the target
+builds and run the real CLI to see the target fail with a DeployError that says so.
+Building and running a container is left to machines with an engine (CI runners).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gpcast.deploy.docker import (
+    MODEL_PATH,
+    DockerCLI,
+    DockerTarget,
+    build_command,
+    container_name,
+    run_command,
+    serve_args,
+)
+from gpcast.errors import DeployError
+
+SHA = "ab" * 32
+
+
+def test_the_container_runs_the_same_gpcast_serve_command_with_the_expected_sha() -> None:
+    args = serve_args("staging", SHA)
+    assert args[:2] == ["gpcast", "serve"]
+    assert args[args.index("--model-path") + 1] == MODEL_PATH
+    assert args[args.index("--sha256") + 1] == SHA
+    assert args[args.index("--env") + 1] == "staging"
+
+
+def test_the_build_bakes_the_artifact_in_as_the_model_context(tmp_path: Path) -> None:
+    cmd = build_command("gpcast:model-7-abababababab", tmp_path / "artifact", tmp_path,
+                        Path("Dockerfile"), "7", SHA)
+    assert cmd[:2] == ["docker", "build"]
+    assert f"model={tmp_path / 'artifact'}" in cmd
+    assert f"GPCAST_MODEL_SHA256={SHA}" in cmd
+    assert cmd[cmd.index("--tag") + 1] == "gpcast:model-7-abababababab"
+    assert cmd[-1] == str(tmp_path)
+
+
+def test_the_container_listens_on_loopback_only_and_runs_locked_down() -> None:
+    cmd = run_command(container_name("production"), "gpcast:model-7-abababababab",
+                      "production", "7", SHA, 8102, {"GPCAST_API_KEYS": "k:predict:h"})
+    assert cmd[cmd.index("--publish") + 1] == "127.0.0.1:8102:8000"
+    assert cmd[cmd.index("--name") + 1] == "gpcast-production"
+    assert {"--read-only", "no-new-privileges"} <= set(cmd)
+    assert "GPCAST_API_KEYS=k:predict:h" in cmd
+    image_at = cmd.index("gpcast:model-7-abababababab")
+    assert cmd[cmd.index("--entrypoint") + 1] == "gpcast"
+    assert cmd[image_at + 1:] == serve_args("production", SHA)[1:]
+
+
+def test_an_image_per_model_version_is_named_by_version_and_sha(tmp_path: Path) -> None:
+    target = DockerTarget(home=tmp_path, ports={"staging": 8101})
+    assert target.image("7", SHA) == "gpcast:model-7-abababababab"
+    with pytest.raises(DeployError, match="no port configured for environment 'production'"):
+        target.port("production")
+
+
+def test_a_missing_docker_cli_is_a_deploy_error() -> None:
+    with pytest.raises(DeployError, match="not installed or not on PATH"):
+        DockerCLI(binary="docker-that-does-not-exist").require_engine()
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="the docker CLI is not installed")
+def test_without_an_engine_deploy_fails_with_a_clear_error_and_runs_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The real docker CLI, pointed at a socket where no engine listens.
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-engine.sock'}")
+    target = DockerTarget(home=tmp_path, ports={"staging": 8101})
+    with pytest.raises(DeployError, match="no Docker engine is reachable") as caught:
+        target.deploy("staging", "7", tmp_path, SHA)
+    assert "GPCAST_DEPLOY_TARGET=local" in caught.value.message
+    assert caught.value.details["engine"] is False
+    assert target.api_key("staging") is None
+    with pytest.raises(DeployError, match="no Docker engine"):
+        target.current("staging")
