@@ -144,21 +144,26 @@ async def _upload_batch(service: ForecastService, request: Request) -> tuple[Any
             raise
         raise MalformedRequestError(f"unreadable multipart body ({type(exc).__name__})",
                                     field="body") from None
-    upload = form.get("file")
-    if upload is None or isinstance(upload, str):
-        raise RequestError("attach the scenario table as the form field 'file'", field="file")
-    data = await upload.read()
-    series = _list_field(form.get("series"), str)
-    levels = _list_field(form.get("level"), int) or [80, 95]
-    policy = str(form.get("regressor_policy") or "require")
+    try:
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise RequestError("attach the scenario table as the form field 'file'",
+                               field="file")
+        data = await upload.read()
+        filename = upload.filename or ""
+        series = _list_field(form.get("series"), str)
+        levels = _list_field(form.get("level"), int) or [80, 95]
+        policy = str(form.get("regressor_policy") or "require")
+    finally:
+        await form.close()  # the spooled upload file
     if policy not in ("require", "carry_last"):
         raise RequestError("regressor_policy is 'require' or 'carry_last'",
                            field="regressor_policy")
     frame = await run_in_threadpool(scenario_forecasts, service,
-                                    read_scenarios(data, upload.filename or ""), series,
+                                    read_scenarios(data, filename), series,
                                     levels, policy)
     frame["ds"] = frame["ds"].dt.strftime("%Y-%m")
-    return frame, f"upload {upload.filename} ({len(data)} bytes)".encode()
+    return frame, f"upload {filename} ({len(data)} bytes)".encode()
 
 
 def _list_field(value: Any, kind: type) -> list[Any] | None:

@@ -116,7 +116,7 @@ def build_router(request_model: type[ForecastRequestBase]) -> APIRouter:
         if state.service is None:
             raise NotReadyError("the model is not loaded yet")
         return {"status": "ready", "model_version": state.service.version,
-                "environment": state.environment}
+                "sha256": state.service.sha256, "environment": state.environment}
 
     @router.get("/metrics", tags=["probes"], dependencies=[Probe],
                 summary="Prometheus metrics",

@@ -131,6 +131,7 @@ class ModelPublic(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "ready"]
     model_version: str | None = None
+    sha256: str | None = None
     environment: str | None = None
 
 
