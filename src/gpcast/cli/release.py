@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -23,11 +25,16 @@ ByOpt = Annotated[str, typer.Option("--by", help="Who decides (must be in GPCAST
 NoteOpt = Annotated[str, typer.Option("--note", help="Why: kept in the ledger and on MLflow.")]
 
 
-def _release(settings: Settings, **hooks: Any) -> Any:
+@contextmanager
+def _release(settings: Settings, **hooks: Any) -> Iterator[Any]:
     from gpcast.release.runner import Hooks
     from gpcast.release.session import open_release
 
-    return open_release(settings, Hooks(**hooks))
+    release = open_release(settings, Hooks(**hooks))
+    try:
+        yield release
+    finally:
+        release.ledger.close()
 
 
 def _pause(stage: str | None) -> Any:
@@ -73,9 +80,9 @@ def run_cmd(
         def advance(description: str) -> None:
             progress.update(bt_task, advance=1, description=description)
 
-        release = _release(settings, stage=on_stage, advance=advance, total=total,
-                           checkpoint=_pause(pause_at))
-        result = run_pipeline(release)
+        with _release(settings, stage=on_stage, advance=advance, total=total,
+                      checkpoint=_pause(pause_at)) as release:
+            result = run_pipeline(release)
         progress.update(stage_task, completed=9, description="done")
     ev = result.evaluation
     table = Table("gate", "verdict", "detail", title=f"v{result.version.version}: gates")
@@ -94,7 +101,8 @@ def status_cmd() -> None:
     """Per environment: version, since, approved by, key metrics; pending approvals."""
     from gpcast.release.session import status
 
-    report = status(_release(build_settings()))
+    with _release(build_settings()) as release:
+        report = status(release)
     table = Table("environment", "version", "sha256", "endpoint", "since", "approved by",
                   "MASE", "95 % cov.", title="environments")
     for env in report.environments:
@@ -123,8 +131,9 @@ def approve_cmd(version: Annotated[str, typer.Argument(help="Version to promote.
     """Promote VERSION (the artifact tested in staging, sha256 verified) to production."""
     from gpcast.release.promotion import approve
 
-    with console.status(f"promoting v{version} to production…"):
-        done = approve(_release(build_settings()), version, by, note)
+    with console.status(f"promoting v{version} to production…"), \
+            _release(build_settings()) as release:
+        done = approve(release, version, by, note)
     console.print(f"[green]production now serves v{done.version.version}[/] "
                   f"(was {'v' + done.previous if done.previous else 'nothing'}) at "
                   f"{done.deployment.endpoint}; smoke test: {done.smoke.message}")
@@ -135,7 +144,8 @@ def reject_cmd(version: Annotated[str, typer.Argument(help="Version to reject.")
     """Reject VERSION: it will never be promoted; production is unchanged."""
     from gpcast.release.promotion import reject
 
-    mv = reject(_release(build_settings()), version, by, note)
+    with _release(build_settings()) as release:
+        mv = reject(release, version, by, note)
     console.print(f"v{mv.version} rejected by {by}")
 
 
@@ -144,8 +154,8 @@ def rollback_cmd(by: ByOpt, reason: Annotated[str, typer.Option(
     """Move production back to the previously approved version and verify it."""
     from gpcast.release.promotion import rollback
 
-    with console.status("rolling back production…"):
-        done = rollback(_release(build_settings()), by, reason)
+    with console.status("rolling back production…"), _release(build_settings()) as release:
+        done = rollback(release, by, reason)
     console.print(f"[yellow]production rolled back to v{done.version.version}[/] "
                   f"(from v{done.previous}); smoke test: {done.smoke.message}")
 
@@ -162,8 +172,11 @@ def audit_cmd(
 
     settings = build_settings()
     ledger = Ledger.for_home(settings.home, settings.database_url)
-    entries = [e for e in ledger.entries()
-               if all_events or not e.event.startswith(("stage.", "deploy.started"))]
+    try:
+        entries = [e for e in ledger.entries()
+                   if all_events or not e.event.startswith(("stage.", "deploy.started"))]
+    finally:
+        ledger.close()
     entries = entries[-limit:]
     if as_json:
         for e in entries:

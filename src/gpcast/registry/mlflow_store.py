@@ -171,8 +171,11 @@ class MlflowRegistry:
             self._call(self.client.create_registered_model, self.model_name,
                        description="gpcast forecasters: per-series winners of the backtest")
         all_tags = {**tags, TAG_SHA: sha256, TAG_STATE: "registered"}
+        # MLflow 3: a logged model's version names it by id (a tracking server checks).
+        model_id = model_uri.removeprefix("models:/") if model_uri.startswith(
+            "models:/m-") else None
         mv = self._call(self.client.create_model_version, self.model_name, model_uri,
-                        run_id=run_id, tags=all_tags)
+                        run_id=run_id, tags=all_tags, model_id=model_id)
         return self.version(str(mv.version))
 
     def version(self, version: str | int) -> ModelVersion:
