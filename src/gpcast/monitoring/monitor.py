@@ -19,7 +19,7 @@ from gpcast.config import Settings
 from gpcast.data.panel import ID
 from gpcast.errors import MonitoringError
 from gpcast.monitoring.calibration import calibration_table
-from gpcast.monitoring.drift import DriftResult, drift
+from gpcast.monitoring.drift import DriftResult, drift, plan_gaps
 from gpcast.monitoring.ledger import ForecastLedger
 from gpcast.monitoring.scoring import freshest, metrics_table, score_points, window
 from gpcast.monitoring.shadow import ShadowComparison, compare
@@ -51,6 +51,7 @@ class Monitoring:
     actuals: pd.DataFrame
     shadow: ShadowComparison | None = None
     promise: pd.DataFrame | None = None
+    limit: float = 2.0  # the accuracy rule's limit on MASE / promised
 
     @property
     def action_needed(self) -> bool:
@@ -70,6 +71,7 @@ class Monitoring:
 
         return {
             "as_of": f"{self.as_of:%Y-%m}", "version": self.version, "status": self.status,
+            "accuracy_limit": self.limit,
             "verdicts": [v.to_dict() for v in self.verdicts],
             "by_step": records(self.by_step), "accuracy": records(self.accuracy),
             "calibration": records(self.calibration),
@@ -120,14 +122,15 @@ def run_monitor(ledger: ForecastLedger, settings: Settings,
     cal_verdicts, per_series = calibration_verdicts(fresh, as_of, settings)
     drifts = drift(actuals_now, training_end, as_of, settings.monitor_calibration_months,
                    settings.season_length)
-    planned, gaps = plan_verdicts(fresh, actuals_now, as_of, settings)
+    planned, _ = plan_verdicts(fresh, actuals_now, as_of, settings)
+    gaps = plan_gaps(fresh, actuals_now)  # the whole monitored period, for the chart
     verdicts = [*accuracy_verdicts(history, as_of, settings), *cal_verdicts, *planned,
                 *anomaly_verdicts(fresh, as_of), *drift_verdicts(drifts, settings)]
     recent = window(prod, as_of, settings.monitor_window)
     by_step = metrics_table(recent, [ID, "step"]) if not recent.empty else pd.DataFrame()
     return Monitoring(as_of, version, verdicts, points, by_step, history, calibration,
                       per_series, drifts, gaps, actuals_now, compare(points),
-                      promises.get(version))
+                      promises.get(version), 1 + settings.monitor_tolerance)
 
 
 @dataclass(frozen=True)

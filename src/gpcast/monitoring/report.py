@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.dates import ConciseDateFormatter
 from matplotlib.figure import Figure
 
 from gpcast.data.panel import DS, ID, Y
@@ -126,6 +127,7 @@ def _forecast_figure(result: Monitoring) -> Figure:
                        label="outside 99 %")
         ax.set_title(uid, fontsize=10)
         ax.tick_params(labelsize=7)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(ax.xaxis.get_major_locator()))
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
@@ -138,6 +140,7 @@ def _accuracy_figure(result: Monitoring) -> Figure:
     for uid, part in hist.groupby(ID):
         ax.plot(part["as_of"], part["ratio"], marker=".", label=str(uid))
     ax.axhline(1.0, color="grey", lw=.8)
+    ax.axhline(result.limit, color="red", ls="--", lw=.8, label="limit")
     ax.set_ylabel("MASE / promised")
     ax.legend(fontsize=7, ncol=3)
     fig.tight_layout()
@@ -171,6 +174,7 @@ def _plan_figure(result: Monitoring) -> Figure:
         ax.plot(part["target_month"], part["actual"], color="black", label="actual")
         ax.set_title(name, fontsize=10)
         ax.tick_params(labelsize=7)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(ax.xaxis.get_major_locator()))
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
