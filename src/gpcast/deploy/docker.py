@@ -88,14 +88,15 @@ class DockerCLI:
         self.binary = binary
         self.timeout = timeout
 
-    def run(self, args: Sequence[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(self, args: Sequence[str], check: bool = True,
+            stdin: str = "") -> subprocess.CompletedProcess[str]:
         cmd = [self.binary, *args[1:]] if args and args[0] == "docker" else [self.binary, *args]
         if shutil.which(self.binary) is None:
             raise DeployError(f"the docker CLI ('{self.binary}') is not installed or not on "
                               "PATH", command=cmd[:2])
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout,
-                                  check=False, stdin=subprocess.DEVNULL)
+                                  check=False, input=stdin)
         except subprocess.TimeoutExpired:
             raise DeployError(f"`{' '.join(cmd[:3])}` took more than {self.timeout:.0f} s",
                               command=cmd[:3]) from None
@@ -104,6 +105,11 @@ class DockerCLI:
                               f"{done.stderr.strip()[-2000:]}", command=cmd[:3],
                               returncode=done.returncode)
         return done
+
+    def login(self, registry: str, username: str, password: str) -> None:
+        """``docker login`` with the password on stdin, never on the command line."""
+        self.run(["docker", "login", "--username", username, "--password-stdin", registry],
+                 stdin=password)
 
     def require_engine(self) -> str:
         """The engine's version; a DeployError that says so when no engine answers."""

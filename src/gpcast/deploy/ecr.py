@@ -83,8 +83,12 @@ class EcrRegistry:
         return ImageRef(uri, str(details[0]["imageDigest"]), tag)
 
     def copy(self, image: ImageRef, source_repository: str,
-             target_repository: str) -> ImageRef:
-        """Put the manifest of ``image`` (by digest) into ``target_repository`` under its tag."""
+             target_repository: str) -> ImageRef | None:
+        """Put the manifest of ``image`` (by digest) into ``target_repository`` under its tag.
+
+        None when ECR wants the layers in the target repository first (it does not share
+        blobs between repositories): the caller then copies them with a registry client.
+        """
         existing = self.find(target_repository, image.tag)
         if existing is not None:
             if existing.digest != image.digest:
@@ -103,6 +107,8 @@ class EcrRegistry:
                                     "imageManifestMediaType",
                                     "application/vnd.docker.distribution.manifest.v2+json"),
                                 imageTag=image.tag, imageDigest=image.digest)
+        except self._ecr.exceptions.LayersNotFoundException:
+            return None
         except (KeyError, IndexError):
             raise DeployError(f"image {image.digest} not found in {source_repository}",
                               repository=source_repository, digest=image.digest) from None

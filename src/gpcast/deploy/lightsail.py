@@ -130,7 +130,8 @@ class LightsailTarget:
                     f"{environment}: image {tag} is neither in {repository} nor in {source}: "
                     f"deploy version {version} to {self.source_environment} first",
                     environment=environment, tag=tag)
-            return self.registry.copy(staged, source, repository)
+            return (self.registry.copy(staged, source, repository)
+                    or self._copy_with_docker(staged, repository))
         if artifact_dir is None:
             raise DeployError(f"{environment}: image {tag} is not in {repository}",
                               environment=environment, tag=tag)
@@ -144,13 +145,27 @@ class LightsailTarget:
         self.docker.run(build_command(remote, artifact_dir.resolve(), self.context.resolve(),
                                       self.dockerfile, version, sha256))
         login = self.registry.login()
-        self.docker.run(["docker", "login", "--username", login.username, "--password",
-                         login.password, login.registry])
+        self.docker.login(login.registry, login.username, login.password)
         self.docker.run(["docker", "push", remote])
         pushed = self.registry.find(repository, tag)
         if pushed is None:
             raise DeployError(f"pushed {remote}, but ECR does not list it", tag=tag)
         return pushed
+
+    def _copy_with_docker(self, image: ImageRef, repository: str) -> ImageRef:
+        """Pull by digest and push under the same tag: the manifest, so the digest, is kept."""
+        self.docker.require_engine()
+        login = self.registry.login()
+        self.docker.login(login.registry, login.username, login.password)
+        remote = f"{self.registry.repository_uri(repository)}:{image.tag}"
+        self.docker.run(["docker", "pull", image.pinned])
+        self.docker.run(["docker", "tag", image.pinned, remote])
+        self.docker.run(["docker", "push", remote])
+        copied = self.registry.find(repository, image.tag)
+        if copied is None or copied.digest != image.digest:
+            raise DeployError(f"{remote}: pushed digest {copied.digest if copied else 'none'} "
+                              f"differs from the staged {image.digest}", tag=image.tag)
+        return copied
 
     def service_name(self, environment: str) -> str:
         return _lookup(self.services, environment, "Lightsail container service")
