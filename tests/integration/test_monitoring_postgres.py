@@ -17,7 +17,7 @@ def test_the_ledger_records_scores_and_keeps_revisions_in_postgres(
         postgres_url: str, tmp_path: Path) -> None:
     settings = Settings(home=tmp_path)
     full = load_panel(settings.data_uri, settings)
-    full = Panel(full.frame[full.frame[DS] < "2018-07-01"], full.regressors, 12, "sample")
+    full = Panel(full.frame[full.frame[DS] < "2017-07-01"], full.regressors, 12, "sample")
     months = sorted(full.frame[DS].unique())
     known = Panel(full.frame[full.frame[DS] <= months[29]], full.regressors, 12, "pg")
     ledger = ForecastLedger(postgres_url)
@@ -30,7 +30,12 @@ def test_the_ledger_records_scores_and_keeps_revisions_in_postgres(
     again = ledger.add_actuals(Panel(revised, full.regressors, 12, "fix"), "fix.csv")
     assert change.added > 0 and (again.added, again.revised) == (0, 1)
 
-    result = run_monitor(ForecastLedger(postgres_url), settings)
+    ledger.close()
+    reader = ForecastLedger(postgres_url)
+    try:
+        result = run_monitor(reader, settings)
+    finally:
+        reader.close()
     assert result.version == "7"
     assert len(result.points) == 5 * 12  # every series and step of the horizon scored
     assert result.by_step.reset_index()["step"].max() == 12

@@ -126,6 +126,10 @@ def run_monitor(ledger: ForecastLedger, settings: Settings,
     gaps = plan_gaps(fresh, actuals_now)  # the whole monitored period, for the chart
     verdicts = [*accuracy_verdicts(history, as_of, settings), *cal_verdicts, *planned,
                 *anomaly_verdicts(fresh, as_of), *drift_verdicts(drifts, settings)]
+    if not (prod_forecasts["target_month"] == as_of).any():
+        verdicts.append(Verdict(
+            "stale_forecast", "warning", f"no production forecast covers {as_of:%Y-%m}, the "
+            "latest actual month: record a new forecast (or promote a version)"))
     recent = window(prod, as_of, settings.monitor_window)
     by_step = metrics_table(recent, [ID, "step"]) if not recent.empty else pd.DataFrame()
     return Monitoring(as_of, version, verdicts, points, by_step, history, calibration,

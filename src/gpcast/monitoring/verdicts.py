@@ -6,6 +6,7 @@
     regressor_plan   the regressor plans forecasts rested on missed reality       (action)
     anomaly          the latest month fell outside the 99 % interval            (warning)
     drift            target or regressor growth left the training distribution  (warning)
+    stale_forecast   no production forecast covers the latest actual month      (warning)
 
 An ``action`` verdict makes ``gpcast monitor`` exit 1 and may start a retrain.
 """
