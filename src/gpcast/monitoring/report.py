@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.dates import ConciseDateFormatter
 from matplotlib.figure import Figure
 
@@ -127,10 +128,15 @@ def _forecast_figure(result: Monitoring) -> Figure:
                        label="outside 99 %")
         ax.set_title(uid, fontsize=10)
         ax.tick_params(labelsize=7)
-        ax.xaxis.set_major_formatter(ConciseDateFormatter(ax.xaxis.get_major_locator()))
+        _concise_dates(ax)
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def _concise_dates(ax: Axes) -> None:
+    formatter = ConciseDateFormatter(ax.xaxis.get_major_locator())  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_formatter(formatter)
 
 
 def _accuracy_figure(result: Monitoring) -> Figure:
@@ -174,7 +180,7 @@ def _plan_figure(result: Monitoring) -> Figure:
         ax.plot(part["target_month"], part["actual"], color="black", label="actual")
         ax.set_title(name, fontsize=10)
         ax.tick_params(labelsize=7)
-        ax.xaxis.set_major_formatter(ConciseDateFormatter(ax.xaxis.get_major_locator()))
+        _concise_dates(ax)
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -90,8 +90,9 @@ def promised(promise: pd.DataFrame | None, steps: pd.Series, column: str = "mase
         return np.full(len(steps), np.nan)
     table = promise.set_index("step")[column].sort_index()
     clipped = steps.clip(upper=int(table.index.max())).to_numpy()
-    return table.reindex(range(1, int(table.index.max()) + 1)).ffill().bfill() \
-        .loc[clipped].to_numpy(float)
+    full = table.reindex(range(1, int(table.index.max()) + 1)).ffill().bfill()
+    values: np.ndarray = full.loc[clipped].to_numpy(float)
+    return values
 
 
 __all__ = ["SCORED_LEVELS", "freshest", "metrics_table", "promised", "score_points",

@@ -123,7 +123,7 @@ def drift_verdicts(results: list[DriftResult], settings: Settings) -> list[Verdi
 def plan_verdicts(fresh: pd.DataFrame, actuals: pd.DataFrame, as_of: pd.Timestamp,
                   settings: Settings) -> tuple[list[Verdict], pd.DataFrame]:
     gaps = plan_gaps(window(fresh, as_of, settings.monitor_window), actuals)
-    out = []
+    out: list[Verdict] = []
     if gaps.empty:
         return out, gaps
     for name, part in gaps.groupby("regressor"):
