@@ -93,7 +93,7 @@ def forecast_cmd(
 ) -> None:
     """Fit one forecaster on the data and forecast h months with prediction intervals."""
     from gpcast.models import make_forecaster
-    from gpcast.reports.files import atomic_write_text
+    from gpcast.data.files import atomic_write_text
     from gpcast.reports.plots import plot_forecast
 
     settings = _settings(data, regressor, no_regressors)
@@ -182,7 +182,7 @@ def demo_cmd() -> None:
     """The main job on the bundled data: validate, backtest, select, forecast, report."""
     from gpcast.evaluation.train import make_candidates, train
     from gpcast.reports.backtest_report import write_backtest_report
-    from gpcast.reports.files import atomic_write_text
+    from gpcast.data.files import atomic_write_text
     from gpcast.reports.plots import plot_forecast
 
     settings = build_settings()

@@ -22,7 +22,7 @@ from typing import Any
 from gpcast.data.panel import Panel
 from gpcast.errors import ArtifactIntegrityError, RegistryError
 from gpcast.models.base import Fitted
-from gpcast.reports.files import atomic_write_bytes, atomic_write_text
+from gpcast.data.files import atomic_write_bytes, atomic_write_text
 
 MODEL_FILE = "model.pkl"
 MANIFEST_FILE = "MANIFEST.json"

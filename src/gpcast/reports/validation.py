@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gpcast.data.panel import Panel
 from gpcast.errors import DataValidationError, GpcastError
-from gpcast.reports.files import atomic_write_text
+from gpcast.data.files import atomic_write_text
 
 
 def validation_report(uri: str, panel: Panel | None,
