@@ -1,0 +1,35 @@
+output "url" {
+  description = "Production public endpoint."
+  value       = module.service.url
+}
+
+output "pipeline" {
+  description = "CodePipeline name."
+  value       = module.pipeline.pipeline_name
+}
+
+output "connection_arn" {
+  description = "Confirm this GitHub connection once in the console."
+  value       = module.pipeline.connection_arn
+}
+
+output "github_release_role_arn" {
+  description = "GitHub variable AWS_RELEASE_ROLE_ARN."
+  value       = module.github.release_role_arn
+}
+
+output "github_monitor_role_arn" {
+  description = "GitHub variable AWS_MONITOR_ROLE_ARN."
+  value       = module.github.monitor_role_arn
+}
+
+output "github_variables" {
+  description = "Repository variables the workflows read."
+  value = {
+    AWS_REGION           = var.region
+    GPCAST_DATA_URI      = local.gpcast_environment.GPCAST_DATA_URI
+    GPCAST_STATE_URI     = local.gpcast_environment.STATE_URI
+    GPCAST_APPROVERS     = local.gpcast_environment.GPCAST_APPROVERS
+    GPCAST_CONTAINER_ENV = "{}"
+  }
+}
