@@ -1,4 +1,4 @@
-"""Monitoring commands: actuals add, monitor, shadow start/report, monitor record."""
+"""Monitoring commands: actuals add, monitor, shadow start/report, monitor-record."""
 
 from __future__ import annotations
 
@@ -59,7 +59,11 @@ def monitor_cmd(
     from gpcast.monitoring.report import write_monitor_report
 
     settings = build_settings()
-    result = run_monitor(_ledger(settings), settings)
+    ledger = _ledger(settings)
+    captured = _ingest_captured(settings, ledger)
+    if captured:
+        console.print(f"captured API forecasts: {captured} new row(s) recorded")
+    result = run_monitor(ledger, settings)
     path = write_monitor_report(result, out or settings.reports_dir / "monitor")
     table = Table(title=f"{result.as_of:%Y-%m}: {result.status.replace('_', ' ')} "
                         f"(production version {result.version})")
@@ -75,6 +79,18 @@ def monitor_cmd(
     console.print(f"report: {path}\n        {path.with_suffix('.json')}")
     if result.action_needed:
         raise typer.Exit(1)
+
+
+def _ingest_captured(settings: Settings, ledger: Any) -> int:
+    """Record what the API answered (the serving capture store), when there is a store."""
+    url = settings.capture_database_url
+    if url is None or (url.startswith("sqlite:///")
+                       and not Path(url.removeprefix("sqlite:///")).is_file()):
+        return 0
+    from gpcast.monitoring.captured import record_captured
+    from gpcast.serving.capture import read_captured
+
+    return int(record_captured(ledger, read_captured(url)))
 
 
 def _alert(settings: Settings) -> Any:

@@ -19,10 +19,10 @@ from matplotlib.axes import Axes
 from matplotlib.dates import ConciseDateFormatter
 from matplotlib.figure import Figure
 
+from gpcast.data.files import atomic_write_text
 from gpcast.data.panel import DS, ID, Y
 from gpcast.monitoring.monitor import Monitoring
 from gpcast.monitoring.scoring import freshest
-from gpcast.reports.files import atomic_write_text
 from gpcast.reports.plots import figure_png
 
 HTML_NAME, JSON_NAME = "monitor.html", "monitor.json"
