@@ -61,6 +61,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     ledger = ForecastLedger.for_home(home, None)
     ledger.record_promise("1", promise_from_backtest(trained.backtest, trained.selection))
     record_forecast(ledger, trained.model, known(107), 12, "1", future=plan(107))
+    challenger = make_candidates(["seasonal_naive"], 12)[0]
     notifier = Notifier(home / "outbox.jsonl")
     retrains: list[str] = []
 
@@ -86,6 +87,8 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         if i < 131:
             refit = trained.selection.fit(known(i), candidates)
             record_forecast(ledger, refit, known(i), 12, "1", future=plan(i))
+            record_forecast(ledger, challenger.fit(known(i)), known(i), 12, "2",
+                            role="challenger", future=plan(i))
     report = write_monitor_report(results["2024-12"], settings.reports_dir / "monitor")
     return {"results": results, "alerts": alerts_by_month, "retrains": retrains,
             "report": report, "settings": settings}
@@ -136,6 +139,15 @@ def test_the_report_has_charts_and_a_json_the_web_page_reads(story: dict) -> Non
     assert data is not None and data["status"] == "action_needed"
     assert {v["rule"] for v in data["verdicts"]} >= {"accuracy", "regressor_plan"}
     assert data["by_step"] and data["calibration"]
+
+
+def test_the_challenger_in_shadow_is_compared_on_the_same_months(story: dict) -> None:
+    shadow = story["results"]["2024-12"].shadow
+    assert shadow is not None
+    assert (shadow.production, shadow.challenger) == ("1", "2")
+    assert shadow.n_months == 23  # issued from the first monthly re-forecast on
+    assert 0 <= shadow.p_value <= 1 and shadow.verdict
+    assert "Shadow challenger" in story["report"].read_text()
 
 
 def test_the_cli_records_scores_and_exits_by_verdict(tmp_path: Path,
