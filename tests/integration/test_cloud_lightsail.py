@@ -21,8 +21,14 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
+from gpcast.config import Settings
 from gpcast.deploy.ecr import EcrRegistry, image_tag
-from gpcast.deploy.lightsail import CONTAINER, HEALTH_CHECK, LightsailTarget
+from gpcast.deploy.lightsail import (
+    CONTAINER,
+    HEALTH_CHECK,
+    LightsailTarget,
+    lightsail_target,
+)
 from gpcast.errors import DeployError
 
 SHA_V1, SHA_V2 = "11" * 32, "22" * 32
@@ -288,3 +294,18 @@ def test_an_unknown_service_is_a_deploy_error(
     stub.add_client_error("get_container_services", "NotFoundException", http_status_code=404)
     with pytest.raises(DeployError, match="'gpcast-staging' not found"):
         make_target(client, ecr_client, ecr_repositories, tmp_path).current("staging")
+
+
+def test_the_target_built_from_settings_promotes_through_the_configured_endpoint(
+        s3_endpoint: str, ecr_client: Any, ecr_repositories: dict[str, str], push_image: Any,
+        tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, aws_region="us-east-1", aws_endpoint_url=s3_endpoint,
+                        ecr_repositories=ecr_repositories)
+    target = lightsail_target(settings)
+    digest = push_image(ecr_repositories["staging"], image_tag("1", SHA_V1))
+
+    promoted = target.image("production", "1", SHA_V1)
+
+    assert (promoted.digest, promoted.tag) == (digest, image_tag("1", SHA_V1))
+    assert promoted.repository_uri.endswith(ecr_repositories["production"])
+    assert target.service_name("production") == "gpcast-production"

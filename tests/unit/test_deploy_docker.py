@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from gpcast.config import Settings
 from gpcast.deploy.docker import (
     MODEL_PATH,
     DockerCLI,
     DockerTarget,
     build_command,
     container_name,
+    docker_target,
     run_command,
     serve_args,
 )
@@ -81,3 +83,11 @@ def test_without_an_engine_deploy_fails_with_a_clear_error_and_runs_nothing(
     assert target.api_key("staging") is None
     with pytest.raises(DeployError, match="no Docker engine"):
         target.current("staging")
+
+
+def test_the_target_built_from_settings_uses_the_environment_ports(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, staging_port=8301, production_port=8302,
+                        container_env={"GPCAST_MAX_HORIZON": "24"})
+    target = docker_target(settings)
+    assert (target.port("staging"), target.port("production")) == (8301, 8302)
+    assert target.env == {"GPCAST_MAX_HORIZON": "24"}
