@@ -51,7 +51,7 @@ def test_the_container_listens_on_loopback_only_and_runs_locked_down() -> None:
                       "production", "7", SHA, 8102, {"GPCAST_API_KEYS": "k:predict:h"})
     assert cmd[cmd.index("--publish") + 1] == "127.0.0.1:8102:8000"
     assert cmd[cmd.index("--name") + 1] == "gpcast-production"
-    assert {"--read-only", "no-new-privileges"} <= set(cmd)
+    assert {"no-new-privileges", "--cap-drop"} <= set(cmd)
     assert "GPCAST_API_KEYS=k:predict:h" in cmd
     image_at = cmd.index("gpcast:model-7-abababababab")
     assert cmd[cmd.index("--entrypoint") + 1] == "gpcast"

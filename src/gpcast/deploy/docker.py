@@ -70,8 +70,8 @@ def run_command(name: str, image: str, environment: str, version: str, sha256: s
            "--publish", f"127.0.0.1:{host_port}:{CONTAINER_PORT}",
            "--label", f"{LABEL}.environment={environment}",
            "--label", f"{LABEL}.version={version}", "--label", f"{LABEL}.sha256={sha256}",
-           "--label", f"{LABEL}.port={host_port}", "--read-only", "--tmpfs", "/tmp",
-           "--security-opt", "no-new-privileges", "--entrypoint", "gpcast"]
+           "--label", f"{LABEL}.port={host_port}", "--security-opt", "no-new-privileges",
+           "--cap-drop", "ALL", "--entrypoint", "gpcast"]
     for key, value in sorted(env.items()):
         cmd += ["--env", f"{key}={value}"]
     return [*cmd, image, *serve_args(environment, sha256)[1:]]

@@ -193,7 +193,7 @@ class LightsailTarget:
         service = self._wait_active(environment, number)
         endpoint = str(service["url"]).rstrip("/")
         wait_ready(endpoint, sha256, token, self.ready_timeout, environment,
-                   interval=min(self.poll, 5.0))
+                   interval=max(0.05, min(self.poll, 5.0)))
         self._save_key(environment, token)
         return self._as_deployment(environment, service, service["currentDeployment"])
 
