@@ -1,4 +1,8 @@
-"""Shared test helpers: short synthetic monthly panels, built in memory."""
+"""Shared test helpers: short synthetic monthly panels, built in memory.
+
+Imported as ``from panels import ...`` (``tests`` is on pytest's pythonpath); a module
+of its own because ``conftest`` is ambiguous with several conftest files.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from gpcast.data.panel import DS, ID, Panel, Y
 from gpcast.models.base import Forecast
@@ -40,12 +43,6 @@ def make_panel(n_series: int = 3, n_months: int = 48, h_future: int = 0,
     panel = Panel(pd.concat(rows, ignore_index=True)[cols],
                   REGRESSORS if regressors else (), 12, source="synthetic")
     return panel, pd.concat(future, ignore_index=True)
-
-
-@pytest.fixture(scope="session")
-def panel() -> Panel:
-    """Three series of 48 and 42 months with two regressors."""
-    return make_panel()[0]
 
 
 class Oracle:

@@ -12,12 +12,12 @@ from rich.progress import Progress
 from statsforecast import StatsForecast
 from statsforecast.models import SeasonalNaive as SFSeasonalNaive
 
-from conftest import REGRESSORS, Oracle, make_panel
 from gpcast.data.panel import DS, ID, Panel, Y
 from gpcast.errors import ConfigError, DataError
 from gpcast.evaluation import metrics as M
 from gpcast.evaluation.backtest import Backtest, run_backtest, window_offsets
 from gpcast.models import SeasonalNaive
+from panels import REGRESSORS, Oracle, make_panel
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REGRESSORS, make_panel
 from gpcast.data.panel import Panel
 from gpcast.errors import ConfigError, ModelError
 from gpcast.evaluation.backtest import run_backtest
 from gpcast.evaluation.selection import SelectedForecaster, select
 from gpcast.models import CANDIDATES, Fitted, Forecast, Forecaster, make_forecaster
+from panels import REGRESSORS, make_panel
 
 H = 6
 LEVELS = [80, 95]

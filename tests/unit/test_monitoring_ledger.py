@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import make_panel
 from gpcast.config import Settings
 from gpcast.data.panel import DS, ID, Panel
 from gpcast.errors import DataValidationError, MonitoringError
@@ -16,6 +15,7 @@ from gpcast.models import make_forecaster
 from gpcast.monitoring.actuals import add_actuals
 from gpcast.monitoring.ledger import ForecastLedger
 from gpcast.monitoring.record import record_forecast
+from panels import make_panel
 
 
 @pytest.fixture()

@@ -6,12 +6,12 @@ import math
 
 import pytest
 
-from conftest import make_panel
 from gpcast.errors import GateFailedError
 from gpcast.evaluation.backtest import run_backtest
 from gpcast.models import make_forecaster
 from gpcast.registry.card import ModelCard
 from gpcast.release import gates as G
+from panels import make_panel
 
 
 def scores(mase: float, coverage: float | None = 0.9) -> G.Scores:

@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from conftest import make_panel
 from gpcast.evaluation.backtest import run_backtest
 from gpcast.evaluation.selection import select
 from gpcast.models import AutoTheta, SeasonalNaive
 from gpcast.reports.backtest_report import markdown_table, write_backtest_report
 from gpcast.reports.plots import plot_forecast
+from panels import make_panel
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

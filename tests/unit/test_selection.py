@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REGRESSORS, Oracle, make_panel
 from gpcast.data.panel import DS, ID, Panel, Y
 from gpcast.errors import ConfigError
 from gpcast.evaluation.backtest import Backtest, run_backtest
@@ -19,6 +18,7 @@ from gpcast.evaluation.selection import (
     select,
 )
 from gpcast.models import AutoTheta, Forecaster, SeasonalNaive
+from panels import REGRESSORS, Oracle, make_panel
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ err_console = Console(stderr=True)
 def _register() -> None:
     # Imported here so that `import gpcast.cli` stays cheap and free of side effects.
     from gpcast.cli import data as data_commands
+    from gpcast.cli import demo as demo_commands
     from gpcast.cli import keys as keys_commands
     from gpcast.cli import monitor as monitor_commands
     from gpcast.cli import release as release_commands
@@ -39,6 +40,7 @@ def _register() -> None:
     keys_commands.register(app)
     release_commands.register(app)
     monitor_commands.register(app)
+    demo_commands.register(app)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

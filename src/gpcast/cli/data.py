@@ -92,8 +92,8 @@ def forecast_cmd(
     no_regressors: NoRegOpt = False,
 ) -> None:
     """Fit one forecaster on the data and forecast h months with prediction intervals."""
-    from gpcast.models import make_forecaster
     from gpcast.data.files import atomic_write_text
+    from gpcast.models import make_forecaster
     from gpcast.reports.plots import plot_forecast
 
     settings = _settings(data, regressor, no_regressors)
@@ -178,36 +178,7 @@ def backtest_cmd(
     console.print(f"report: {path}")
 
 
-def demo_cmd() -> None:
-    """The main job on the bundled data: validate, backtest, select, forecast, report."""
-    from gpcast.evaluation.train import make_candidates, train
-    from gpcast.reports.backtest_report import write_backtest_report
-    from gpcast.data.files import atomic_write_text
-    from gpcast.reports.plots import plot_forecast
-
-    settings = build_settings()
-    out = settings.reports_dir
-    panel = load_panel(settings.data_uri, settings)
-    write_validation_report(out / "validation.json",
-                            validation_report(settings.data_uri, panel, None))
-    console.print(f"[1/3] validated {settings.data_uri}: {panel.n_series} series")
-    candidates = make_candidates(settings.candidates, settings.season_length)
-    with progress_bar() as progress:
-        trained = train(panel, candidates, settings.horizon, settings.n_windows,
-                        settings.step_size, settings.levels, settings.selection_metric,
-                        progress)
-    report = write_backtest_report(trained.backtest, trained.selection, out / "backtest")
-    console.print(f"[2/3] backtest: {trained.selection.verdict}")
-    fc = trained.model.forecast(settings.horizon, None, settings.levels, "carry_last")
-    atomic_write_text(out / "forecast.csv", fc.to_frame().to_csv(index=False))
-    plot_forecast(panel, fc, out / "forecast.png")
-    console.print(f"[3/3] forecast {settings.horizon} months (regressors carried forward)")
-    console.print(f"look at: {report}\n         {out / 'forecast.png'}\n         "
-                  f"{out / 'forecast.csv'}")
-
-
 def register(app: typer.Typer) -> None:
     app.command("validate")(validate_cmd)
     app.command("backtest")(backtest_cmd)
     app.command("forecast")(forecast_cmd)
-    app.command("demo")(demo_cmd)

@@ -1,0 +1,66 @@
+"""``gpcast demo``: the whole flow on the bundled data, with a clearly labelled demo approval.
+
+Data → validation → backtest → gates → MLflow registration → staging + acceptance →
+approval request → DEMO APPROVAL → production serving → where to look.
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.panel import Panel as RichPanel
+
+from gpcast.cli.common import build_settings
+
+console = Console()
+DEMO_APPROVER = "demo-approver"
+DEMO_NOTE = ("DEMO APPROVAL: given automatically by `gpcast demo`, not by a person. "
+             "In real use a listed approver runs `gpcast approve`.")
+
+
+def demo_cmd() -> None:
+    """Run the whole release flow on the bundled data and approve it as a labelled demo.
+
+    Leaves staging and production serving on 127.0.0.1 and prints where to look.
+    """
+    from gpcast.cli.release import _release, run_cmd
+    from gpcast.release.promotion import approve
+    from gpcast.release.session import status
+    from gpcast.serving.auth import new_key, read_keys_file, write_keys_file
+
+    settings = build_settings()
+    keys_path = settings.keys_path
+    token = None
+    if not read_keys_file(keys_path):
+        token, record = new_key("predict", "created by gpcast demo")
+        write_keys_file(keys_path, [record])
+    run_cmd(data=None, candidate=None, pause_at=None)
+    demo = build_settings(approvers=[*settings.approvers, DEMO_APPROVER])
+    with _release(demo) as release:
+        pending = status(release).pending
+        version = str(pending[-1].version)
+        console.print(f"[bold yellow]DEMO APPROVAL[/] of v{version} by '{DEMO_APPROVER}' "
+                      "(automatic, for the demo only)")
+        done = approve(release, version, DEMO_APPROVER, DEMO_NOTE)
+        registry_uri = release.registry.tracking_uri
+    endpoint = done.deployment.endpoint
+    key_line = (f"API key (shown once, stored hashed in {keys_path}):\n  {token}" if token
+                else f"API keys: already in {keys_path} (`gpcast keys create --role predict` "
+                "for a new one)")
+    console.print(RichPanel.fit(
+        f"production serves v{done.version.version} (sha256 {done.version.sha256[:16]}…), "
+        f"smoke test: {done.smoke.message}\n\n"
+        f"web page:   {endpoint}/   (paste the API key)\n"
+        f"API:        curl -H 'Authorization: Bearer <key>' -X POST {endpoint}/v1/forecast "
+        "-H 'Content-Type: application/json' "
+        "-d '{\"h\": 12, \"regressor_policy\": \"carry_last\"}'\n"
+        f"{key_line}\n\n"
+        "release:    gpcast status   |   gpcast audit   |   gpcast rollback --by <you> "
+        "--reason ...\n"
+        f"MLflow:     mlflow ui --backend-store-uri {registry_uri}\n"
+        f"state:      {settings.home.resolve()} (delete it to start clean)",
+        title="gpcast demo: done"))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo_cmd)
