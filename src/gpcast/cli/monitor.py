@@ -50,6 +50,9 @@ def monitor_cmd(
         "the approval still apply).")] = False,
     out: Annotated[Path | None, typer.Option(
         help="Report folder (default GPCAST_HOME/reports/monitor).")] = None,
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="Add the production GP's additive parts (trend, seasonality, "
+        "regressors) per series to the report.")] = False,
 ) -> None:
     """Score forecasts against actuals, test calibration, drift and plans; report, alert.
 
@@ -64,7 +67,8 @@ def monitor_cmd(
     if captured:
         console.print(f"captured API forecasts: {captured} new row(s) recorded")
     result = run_monitor(ledger, settings)
-    path = write_monitor_report(result, out or settings.reports_dir / "monitor")
+    explanations = _explanations(settings) if explain else None
+    path = write_monitor_report(result, out or settings.reports_dir / "monitor", explanations)
     table = Table(title=f"{result.as_of:%Y-%m}: {result.status.replace('_', ' ')} "
                         f"(production version {result.version})")
     for col in ("rule", "severity", "finding"):
@@ -79,6 +83,24 @@ def monitor_cmd(
     console.print(f"report: {path}\n        {path.with_suffix('.json')}")
     if result.action_needed:
         raise typer.Exit(1)
+
+
+def _explanations(settings: Settings) -> dict[str, Any]:
+    """GP components of every series the production version forecasts with a GP."""
+    from gpcast.monitoring.explain import components, find_gp
+    from gpcast.registry.artifact import load_bundle
+    from gpcast.release.resolve import resolve_artifact
+
+    path, sha = resolve_artifact(settings, "production", None)
+    bundle = load_bundle(path, sha)
+    out = {}
+    for uid in bundle.fitted.unique_ids:
+        gp = find_gp(bundle.fitted, uid)
+        if gp is not None:
+            out[uid] = components(gp, uid, settings.horizon)
+    if not out:
+        console.print("explanations: production forecasts no series with the GP")
+    return out
 
 
 def _ingest_captured(settings: Settings, ledger: Any) -> int:

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 
 from gpcast.data.files import atomic_write_text
 from gpcast.data.panel import DS, ID, Y
+from gpcast.monitoring.explain import components_figure
 from gpcast.monitoring.monitor import Monitoring
 from gpcast.monitoring.scoring import freshest
 from gpcast.reports.plots import figure_png
@@ -35,13 +36,34 @@ td:first-child,th:first-child{text-align:left}img{max-width:100%}
 li.action{color:#a31515}li.warning{color:#8a6100}"""
 
 
-def write_monitor_report(result: Monitoring, out_dir: Path) -> Path:
-    """Write monitor.html and monitor.json into ``out_dir``; return the HTML path."""
+MAX_EXPLAINED = 6  # component charts shown; the JSON has every series
+
+
+def write_monitor_report(result: Monitoring, out_dir: Path,
+                         explanations: dict[str, pd.DataFrame] | None = None) -> Path:
+    """Write monitor.html and monitor.json into ``out_dir``; return the HTML path.
+
+    ``explanations`` maps a series to its GP components (:func:`~gpcast.monitoring.
+    explain.components`), shown as one chart each.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / JSON_NAME, json.dumps(result.to_dict(), indent=2, default=str))
+    document = result.to_dict()
+    if explanations:
+        document["explanations"] = {
+            uid: [{k: _cell(v) for k, v in row.items()} for row in frame.to_dict("records")]
+            for uid, frame in explanations.items()}
+    atomic_write_text(out_dir / JSON_NAME, json.dumps(document, indent=2, default=str))
     path = out_dir / HTML_NAME
-    atomic_write_text(path, _html(result))
+    atomic_write_text(path, _html(result, explanations or {}))
     return path
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp):
+        return f"{value:%Y-%m}"
+    if isinstance(value, float) and value != value:
+        return None
+    return value.item() if hasattr(value, "item") else value
 
 
 def latest_report(reports_dir: Path) -> dict[str, Any] | None:
@@ -53,7 +75,7 @@ def latest_report(reports_dir: Path) -> dict[str, Any] | None:
     return data
 
 
-def _html(result: Monitoring) -> str:
+def _html(result: Monitoring, explanations: dict[str, pd.DataFrame]) -> str:
     verdicts = "".join(f"<li class='{v.severity}'><b>{html.escape(v.rule)}</b> "
                        f"({v.severity}): {html.escape(v.message)}</li>" for v in result.verdicts)
     parts = [
@@ -66,6 +88,11 @@ def _html(result: Monitoring) -> str:
     ]
     for title, fig in _figures(result):
         data = base64.b64encode(figure_png(fig)).decode("ascii")
+        parts.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' "
+                     f"src='data:image/png;base64,{data}'>")
+    for uid, frame in list(explanations.items())[:MAX_EXPLAINED]:
+        title = f"Why {uid}'s forecast: its additive parts (log scale)"
+        data = base64.b64encode(figure_png(components_figure(frame, uid))).decode("ascii")
         parts.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' "
                      f"src='data:image/png;base64,{data}'>")
     if result.shadow is not None:
