@@ -26,7 +26,7 @@ locals {
     GPCAST_ECR_REPOSITORIES   = jsonencode({ staging = local.staging.repository, production = module.registry.name })
     GPCAST_LIGHTSAIL_SERVICES = jsonencode({ staging = local.staging.service, production = module.service.name })
     GPCAST_APPROVERS          = jsonencode(var.approvers)
-    GPCAST_HOME               = ".gpcast"
+    GPCAST_HOME               = "/tmp/gpcast-home" # fixed absolute path: MLflow records artifact paths
     STATE_URI                 = "s3://${local.staging.state_bucket}"
   }
 }
