@@ -31,6 +31,7 @@ from gpcast.monitoring.verdicts import (
     calibration_verdicts,
     drift_verdicts,
     plan_verdicts,
+    rollback_verdicts,
 )
 
 
@@ -109,9 +110,10 @@ def run_monitor(ledger: ForecastLedger, settings: Settings,
     actuals_now = actuals[actuals["ds"] <= as_of]
     actuals_now.attrs.update(actuals.attrs)
     points = points[points["target_month"] <= as_of]
-    prod = points[points["role"] == "production"]
-    fresh = freshest(prod)
+    every_version = points[points["role"] == "production"]
     version = versions[-1]
+    prod = every_version[every_version["version"] == version]  # the version judged
+    fresh = freshest(prod)
     promises = {v: ledger.promise(v) for v in versions}
     training_end = pd.Timestamp(prod_forecasts[prod_forecasts["version"] == version]
                                 ["issue_month"].min())
@@ -124,7 +126,9 @@ def run_monitor(ledger: ForecastLedger, settings: Settings,
                    settings.season_length)
     planned, _ = plan_verdicts(fresh, actuals_now, as_of, settings)
     gaps = plan_gaps(fresh, actuals_now)  # the whole monitored period, for the chart
-    verdicts = [*accuracy_verdicts(history, as_of, settings), *cal_verdicts, *planned,
+    breached = accuracy_verdicts(history, as_of, settings)
+    rollback = rollback_verdicts(every_version, promises, breached, versions, as_of, settings)
+    verdicts = [*breached, *rollback, *cal_verdicts, *planned,
                 *anomaly_verdicts(fresh, as_of), *drift_verdicts(drifts, settings)]
     if not (prod_forecasts["target_month"] == as_of).any():
         verdicts.append(Verdict(

@@ -7,6 +7,8 @@
     anomaly          the latest month fell outside the 99 % interval            (warning)
     drift            target or regressor growth left the training distribution  (warning)
     stale_forecast   no production forecast covers the latest actual month      (warning)
+    rollback_suggested  production breaches accuracy where the previous version,
+                     scored from its own ledger rows, would not have            (action)
 
 An ``action`` verdict makes ``gpcast monitor`` exit 1 and may start a retrain.
 """
@@ -84,6 +86,34 @@ def accuracy_verdicts(history: pd.DataFrame, as_of: pd.Timestamp,
     return out
 
 
+def rollback_verdicts(points: pd.DataFrame, promises: dict[str, pd.DataFrame | None],
+                      breached: list[Verdict], versions: list[str], as_of: pd.Timestamp,
+                      settings: Settings) -> list[Verdict]:
+    """Slow feedback: production breaches where the previous version's forecasts would not."""
+    if len(versions) < 2 or not breached:
+        return []
+    current, previous = versions[-1], versions[-2]
+    limit = 1 + settings.monitor_tolerance
+    mine = accuracy_ratios(points[points["version"] == current], promises, as_of,
+                           settings.monitor_window).set_index(ID)
+    theirs = accuracy_ratios(points[points["version"] == previous], promises, as_of,
+                             settings.monitor_window).set_index(ID)
+    out = []
+    for verdict in breached:
+        uid = verdict.unique_id
+        if uid in theirs.index and uid in mine.index and theirs.at[uid, "ratio"] <= limit:
+            out.append(Verdict(
+                "rollback_suggested", "action",
+                f"{uid}: version {current} breaches (MASE {mine.at[uid, 'mase']:.2f}) where the "
+                f"previous version {previous} would not have (MASE "
+                f"{theirs.at[uid, 'mase']:.2f} on the same months): consider "
+                "`gpcast rollback`", uid,
+                {"current": current, "previous": previous,
+                 "ratio_current": float(mine.at[uid, "ratio"]),
+                 "ratio_previous": float(theirs.at[uid, "ratio"])}))
+    return out
+
+
 def calibration_verdicts(fresh: pd.DataFrame, as_of: pd.Timestamp,
                          settings: Settings) -> tuple[list[Verdict], pd.DataFrame]:
     table = series_calibration(window(fresh, as_of, settings.monitor_calibration_months))
@@ -143,4 +173,4 @@ def plan_verdicts(fresh: pd.DataFrame, actuals: pd.DataFrame, as_of: pd.Timestam
 
 __all__ = ["Severity", "Verdict", "accuracy_history", "accuracy_ratios",
            "accuracy_verdicts", "anomaly_verdicts", "calibration_verdicts",
-           "drift_verdicts", "plan_verdicts"]
+           "drift_verdicts", "plan_verdicts", "rollback_verdicts"]
