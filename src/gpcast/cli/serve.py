@@ -70,12 +70,11 @@ def serve_cmd(
     pin_blas_threads()
     settings = build_settings(max_horizon=max_horizon, capture_url=capture_url,
                               auth_required=False if no_auth else None)
-    if model_path is None:
-        if env is None and model_version is None:
-            model_path = settings.model_path
-            sha256 = sha256 or settings.model_sha256
-        if model_path is None:
-            model_path, sha256 = resolve_artifact(settings, env, model_version)
+    if model_path is None and model_version is None and settings.model_path is not None:
+        # GPCAST_MODEL_PATH / GPCAST_MODEL_SHA256: the artifact baked into the image
+        model_path, sha256 = settings.model_path, sha256 or settings.model_sha256
+    elif model_path is None:
+        model_path, sha256 = resolve_artifact(settings, env, model_version)
     settings = settings.model_copy(update={"model_path": model_path, "model_sha256": sha256})
     # Load (and verify) before listening: a bad artifact exits with its own code.
     service = load_service(settings)

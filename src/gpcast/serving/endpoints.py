@@ -47,16 +47,16 @@ async def forecast(state: ServingState, service: ForecastService, request: Reque
     """Answer one forecast request (cached bytes when seen before) and capture it."""
     body = await request.body()
     try:
-        if _content_type(request) != JSON:
+        kind = _content_type(request)
+        if kind != JSON:
             raise UnsupportedMediaTypeError(
-                f"send the body as {JSON}, not '{_content_type(request) or 'nothing'}'",
-                field="content-type")
+                f"send the body as {JSON}, not '{kind or 'nothing'}'", field="content-type")
         answer = service.cached(body)
         if answer is None:
-            state.metrics.cache.labels("miss").inc()
+            state.metrics.cache_miss.inc()
             answer = await run_in_threadpool(service.answer, body)
         else:
-            state.metrics.cache.labels("hit").inc()
+            state.metrics.cache_hit.inc()
     except GpcastError as exc:
         status, problem = gpcast_problem(exc, FORECAST_ROUTE)
         state.metrics.errors.labels(type(exc).__name__).inc()

@@ -37,6 +37,7 @@ class Metrics:
                                  "Forecast responses with status 200.", registry=r)
         self.cache = Counter("gpcast_forecast_cache_total", "Forecast response cache lookups.",
                              ["result"], registry=r)
+        self.cache_hit, self.cache_miss = self.cache.labels("hit"), self.cache.labels("miss")
         self.capture_depth = Gauge("gpcast_capture_queue_depth",
                                    "Captured requests waiting to be written.", registry=r)
         self.captured = Gauge("gpcast_capture_written", "Captured requests written.",

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from gpcast.errors import GpcastError
@@ -128,6 +129,12 @@ def install(app: FastAPI) -> None:
             response.headers[k] = v
         return response
 
+    async def on_disconnect(request: Request, exc: Exception) -> Response:
+        # The client went away mid-body: nobody reads this answer, and it is not our error.
+        return problem_response(400, problem_body(400, "client disconnected", "the client "
+                                                  "closed the connection", "ClientDisconnect",
+                                                  request.url.path))
+
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s", request.url.path)
         return problem_response(500, problem_body(500, "internal error", "internal error",
@@ -137,6 +144,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(ValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(ClientDisconnect, on_disconnect)
     app.add_exception_handler(Exception, on_unexpected)
 
 

@@ -10,7 +10,15 @@ from fastapi.responses import FileResponse
 from starlette.responses import Response
 
 from gpcast.serving import endpoints
-from gpcast.serving.deps import AdminKey, Caller, PredictKey, Probe, Service, State
+from gpcast.serving.deps import (
+    AdminKey,
+    Caller,
+    PredictKey,
+    Probe,
+    Service,
+    State,
+    authorize,
+)
 from gpcast.serving.problems import PROBLEM_JSON, NotReadyError, problem_responses
 from gpcast.serving.schemas import (
     BatchPublic,
@@ -40,11 +48,12 @@ def build_router(request_model: type[ForecastRequestBase]) -> APIRouter:
         "/v1/forecast", response_model=ForecastPublic, tags=["forecast"],
         summary="Forecast months ahead with prediction intervals",
         responses=problem_responses(400, *AUTH_ERRORS, 413, 415, 422, 503),
-        openapi_extra=json_body("ForecastRequest"))
-    async def forecast(request: Request, state: State, service: Service,
-                       key: PredictKey) -> Response:
-        # The body is read raw: a repeated request is answered from the cache by its bytes
-        # before any parsing (validation happens on a miss, in the service).
+        openapi_extra={**json_body("ForecastRequest"), "security": [{"HTTPBearer": []}]})
+    async def forecast(request: Request) -> Response:
+        # The hot path: no dependency solving, and the body is read raw, so a repeated
+        # request is answered from the cache by its bytes before any parsing (validation
+        # happens on a miss, in the service).
+        state, service, key = authorize(request, "predict")
         return await endpoints.forecast(state, service, request, key)
 
     @router.post(

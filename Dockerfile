@@ -1,0 +1,43 @@
+# syntax=docker/dockerfile:1.7
+# The serving image: one image = one model version (the artifact is baked in).
+#
+#   docker build --build-context model=<artifact dir> \
+#       --build-arg GPCAST_MODEL_VERSION=7 --build-arg GPCAST_MODEL_SHA256=<hex> \
+#       -t gpcast:model-7 .
+#   docker run -p 127.0.0.1:8000:8000 -e GPCAST_API_KEYS=<id:role:sha256,...> gpcast:model-7
+#
+# The entry point is the same `gpcast serve` that runs and is tested as a local process;
+# it verifies model.pkl against GPCAST_MODEL_SHA256 before unpickling it.
+
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.m[d] ./
+COPY src ./src
+RUN python -m venv /opt/venv && /opt/venv/bin/pip install .
+
+FROM python:3.11-slim
+ARG GPCAST_MODEL_VERSION
+ARG GPCAST_MODEL_SHA256
+LABEL org.opencontainers.image.title="gpcast forecast service" \
+      io.gpcast.version="${GPCAST_MODEL_VERSION}" io.gpcast.sha256="${GPCAST_MODEL_SHA256}"
+RUN useradd --system --uid 10001 --create-home --home-dir /var/lib/gpcast gpcast
+COPY --from=build /opt/venv /opt/venv
+# The artifact comes in as the named build context `model` (model.pkl + MANIFEST.json),
+# owned by root and read-only for the service user.
+COPY --from=model --chmod=0444 . /opt/gpcast/model/
+RUN test -n "${GPCAST_MODEL_SHA256}" \
+    && echo "${GPCAST_MODEL_SHA256}  /opt/gpcast/model/model.pkl" | sha256sum -c -
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+    GPCAST_HOME=/var/lib/gpcast \
+    GPCAST_MODEL_PATH=/opt/gpcast/model \
+    GPCAST_MODEL_SHA256=${GPCAST_MODEL_SHA256}
+USER gpcast
+WORKDIR /var/lib/gpcast
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2).status == 200 else 1)"]
+ENTRYPOINT ["gpcast", "serve"]
+CMD ["--host", "0.0.0.0", "--port", "8000"]
