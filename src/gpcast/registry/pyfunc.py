@@ -33,7 +33,7 @@ from gpcast.registry.artifact import ModelBundle, load_bundle
 BUNDLE_KEY = "bundle"
 
 
-class GpcastModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+class GpcastModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
     """Forecasts of a :class:`ModelBundle` for the future months given as input."""
 
     def load_context(self, context: Any) -> None:

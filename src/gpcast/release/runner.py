@@ -107,6 +107,7 @@ def pipeline_lock(home: Path) -> Iterator[None]:
 
 def run_pipeline(release: Release) -> PipelineResult:
     """Run every stage up to the approval request; raise on the first failure."""
+    S.one_blas_thread()
     with pipeline_lock(release.home):
         reconcile(release)
         pipeline_id = uuid.uuid4().hex[:12]
