@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import make_panel
 from gpcast.config import Settings
 from gpcast.models import GPForecaster
 from gpcast.monitoring.explain import components, components_figure, find_gp, regressor_weights
@@ -13,6 +12,7 @@ from gpcast.monitoring.ledger import ForecastLedger
 from gpcast.monitoring.monitor import run_monitor
 from gpcast.monitoring.record import record_forecast
 from gpcast.monitoring.report import write_monitor_report
+from panels import make_panel
 
 
 @pytest.fixture(scope="module")
