@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -309,3 +310,25 @@ def test_the_target_built_from_settings_promotes_through_the_configured_endpoint
     assert (promoted.digest, promoted.tag) == (digest, image_tag("1", SHA_V1))
     assert promoted.repository_uri.endswith(ecr_repositories["production"])
     assert target.service_name("production") == "gpcast-production"
+
+
+def test_a_deployment_not_yet_listed_is_awaited_and_one_that_never_activates_times_out(
+        lightsail: tuple[Any, Stubber], ecr_client: Any, ecr_repositories: dict[str, str],
+        push_image: Any, endpoint: Endpoint, tmp_path: Path) -> None:
+    client, stub = lightsail
+    push_image(ecr_repositories["staging"], image_tag("1", SHA_V1))
+    name = "gpcast-staging"
+    new = deployment(1, "ACTIVATING", "repo@sha256:" + "1" * 64, "1", SHA_V1)
+    stub.add_response("create_container_service_deployment", {
+        "containerService": service(name, "DEPLOYING", endpoint.url, None, new)[
+            "containerServices"][0]})
+    # eventual consistency: the first read does not show it yet, the deployments list does
+    stub.add_response("get_container_services", service(name, "READY", endpoint.url))
+    stub.add_response("get_container_service_deployments", {"deployments": [new]})
+    stub.add_response("get_container_services", service(name, "DEPLOYING", endpoint.url,
+                                                        None, new))
+    target = make_target(client, ecr_client, ecr_repositories, tmp_path)
+    target.timeout, target.sleep = 0.15, lambda _: time.sleep(0.2)  # two polls, then time out
+
+    with pytest.raises(DeployError, match="deployment 1 not active after 0 s"):
+        target.deploy("staging", "1", tmp_path, SHA_V1)

@@ -205,11 +205,12 @@ class LightsailTarget:
             if current.get("version") == number and current.get("state") == "ACTIVE" \
                     and service.get("state") == "RUNNING":
                 return service
-            if (nxt or {}).get("version") != number and current.get("version") != number:
-                # neither next nor current: Lightsail gave up on it
+            if (nxt or {}).get("version") != number and current.get("version") != number \
+                    and (state := self._state_of(environment, number)) in ("FAILED", "INACTIVE"):
+                # neither next nor current, and Lightsail says it gave up on it
                 raise DeployError(
                     f"{environment}: deployment {number} of {self.service_name(environment)} "
-                    f"failed (state {self._state_of(environment, number)}); the previous "
+                    f"failed (state {state}); the previous "
                     "deployment keeps serving. Its container log: `aws lightsail "
                     f"get-container-log --service-name {self.service_name(environment)} "
                     f"--container-name {CONTAINER}`", environment=environment,
