@@ -13,6 +13,8 @@ Records never hold the API key, only its id.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import importlib
 import logging
 import queue
 import threading
@@ -30,7 +32,7 @@ metadata = sa.MetaData()
 captures = sa.Table(
     "captured_requests", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("request_id", sa.String(32), nullable=False, index=True),
+    sa.Column("request_id", sa.String(32), nullable=False),
     sa.Column("received_at", sa.Float, nullable=False, index=True),  # unix seconds
     sa.Column("route", sa.String(64), nullable=False),
     sa.Column("status", sa.Integer, nullable=False),
@@ -39,13 +41,22 @@ captures = sa.Table(
     sa.Column("model_version", sa.String(64), nullable=False),
     sa.Column("n_series", sa.Integer, nullable=False),
     sa.Column("h", sa.Integer),
-    sa.Column("request", sa.Text, nullable=False),  # the JSON body as sent
-    sa.Column("response", sa.Text, nullable=False),  # the JSON body as answered
+    sa.Column("request_sha256", sa.String(64), nullable=False),
+    sa.Column("response_sha256", sa.String(64), nullable=False),
+)
+# Bodies are stored once by digest: most traffic repeats the same requests and answers
+# (one model version is deterministic), so a captured request costs ~150 bytes, not 1.5 kB.
+bodies = sa.Table(
+    "captured_bodies", metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),
 )
 
 
 @dataclass(frozen=True)
 class CaptureRecord:
+    """One request and its response; bodies as sent and answered (JSON bytes)."""
+
     request_id: str
     received_at: float
     route: str
@@ -55,8 +66,8 @@ class CaptureRecord:
     model_version: str
     n_series: int
     h: int | None
-    request: str
-    response: str
+    request: bytes
+    response: bytes
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -102,6 +113,8 @@ class CaptureWriter:
         self.block_s = block_s
         self.flush_interval_s = flush_interval_s
         self._stop = threading.Event()
+        self._digests: dict[bytes, str] = {}  # body -> sha256, so repeats hash once
+        self._stored: set[str] = set()  # digests known to be in the store
         self.written = 0
         self.dropped = 0
         self.failed = 0
@@ -162,10 +175,10 @@ class CaptureWriter:
 
     def _drain(self) -> None:
         while True:
-            batch: list[dict[str, Any]] = []
+            batch: list[CaptureRecord] = []
             try:
                 while len(batch) < self.batch_size:
-                    batch.append(dict(vars(self.queue.get_nowait())))
+                    batch.append(self.queue.get_nowait())
             except queue.Empty:
                 pass
             if batch:
@@ -173,18 +186,57 @@ class CaptureWriter:
             if len(batch) < self.batch_size:
                 return
 
-    def _write(self, rows: list[dict[str, Any]]) -> None:
+    def _rows(self, batch: list[CaptureRecord]) -> tuple[list[dict[str, Any]],
+                                                         dict[str, str]]:
+        rows, new_bodies = [], {}
+        for rec in batch:
+            row = {k: v for k, v in vars(rec).items() if k not in ("request", "response")}
+            for name, body in (("request", rec.request), ("response", rec.response)):
+                digest = self._digests.get(body)
+                if digest is None:
+                    digest = hashlib.sha256(body).hexdigest()
+                    if len(self._digests) > 50_000:
+                        self._digests.clear()
+                    self._digests[body] = digest
+                if digest not in self._stored:
+                    new_bodies[digest] = body.decode("utf-8", "replace")
+                row[f"{name}_sha256"] = digest
+            rows.append(row)
+        return rows, new_bodies
+
+    def _write(self, batch: list[CaptureRecord]) -> None:
+        rows, new_bodies = self._rows(batch)
         for attempt in range(3):
             try:
                 with self.engine.begin() as conn:
+                    if new_bodies:
+                        _insert_bodies(conn, new_bodies)
                     conn.execute(captures.insert(), rows)
                 self.written += len(rows)
+                if len(self._stored) > 100_000:
+                    self._stored.clear()
+                self._stored.update(new_bodies)
                 return
             except sa.exc.SQLAlchemyError as exc:
                 log.warning("capture write failed (attempt %d): %s", attempt + 1,
                             str(exc).splitlines()[0])
                 time.sleep(0.2 * (attempt + 1))
         self.failed += len(rows)
+
+
+def _insert_bodies(conn: sa.Connection, new_bodies: dict[str, str]) -> None:
+    """Insert bodies not stored yet (another process may have stored some)."""
+    values = [{"sha256": k, "body": v} for k, v in new_bodies.items()]
+    dialect = conn.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        module = importlib.import_module(f"sqlalchemy.dialects.{dialect}")
+        conn.execute(module.insert(bodies).on_conflict_do_nothing(), values)
+        return
+    existing = set(conn.execute(sa.select(bodies.c.sha256).where(
+        bodies.c.sha256.in_(list(new_bodies)))).scalars())
+    missing = [v for v in values if v["sha256"] not in existing]
+    if missing:
+        conn.execute(bodies.insert(), missing)
 
 
 def count_captured(url: str, route: str | None = None, status: int | None = None) -> int:
@@ -205,8 +257,13 @@ def count_captured(url: str, route: str | None = None, status: int | None = None
 def read_captured(url: str, since: float | None = None) -> list[dict[str, Any]]:
     """The captured records, oldest first (what monitoring reads)."""
     engine = make_engine(url)
+    req, resp = bodies.alias("req"), bodies.alias("resp")
     try:
-        query = sa.select(captures).order_by(captures.c.id)
+        query = (sa.select(captures, req.c.body.label("request"),
+                           resp.c.body.label("response"))
+                 .join(req, req.c.sha256 == captures.c.request_sha256)
+                 .join(resp, resp.c.sha256 == captures.c.response_sha256)
+                 .order_by(captures.c.id))
         if since is not None:
             query = query.where(captures.c.received_at >= since)
         with engine.connect() as conn:
@@ -215,5 +272,5 @@ def read_captured(url: str, since: float | None = None) -> list[dict[str, Any]]:
         engine.dispose()
 
 
-__all__ = ["CaptureRecord", "CaptureWriter", "captures", "count_captured", "create_store",
+__all__ = ["CaptureRecord", "CaptureWriter", "bodies", "captures", "count_captured", "create_store",
            "read_captured"]

@@ -80,7 +80,7 @@ async def _capture(state: ServingState, service: ForecastService, request: Reque
         route=route, status=status, latency_ms=(time.perf_counter() - started) * 1e3,
         key_id=key.key_id, model_version=service.version,
         n_series=answer.n_series if answer else 0, h=answer.h if answer else None,
-        request=body.decode("utf-8", "replace"), response=response.decode("utf-8", "replace")))
+        request=body, response=response))
 
 
 async def batch(state: ServingState, service: ForecastService, request: Request, key: ApiKey,
