@@ -28,7 +28,7 @@ from scipy.optimize import minimize
 from scipy.stats import norm
 
 from gpcast.data.panel import DS, ID, Panel
-from gpcast.errors import ModelError
+from gpcast.errors import ModelError, RegressorError
 from gpcast.models.base import (
     Forecast,
     FutureRegressors,
@@ -44,6 +44,7 @@ CALIBRATION_HORIZON = 18  # months held out per series by calibration="holdout"
 CALIBRATION_MIN_SERIES = 10  # fewer held-out series give too noisy a quantile
 PRIOR_WIDTH = 6.0  # optimiser bounds: prior mean +- 6 prior sds, far beyond any MAP
 LOG_2PI = float(np.log(2 * np.pi))
+LOG_MAX = 700.0  # expm1 overflows float64 beyond about 709
 
 
 @dataclass(frozen=True)
@@ -313,7 +314,13 @@ class GPFitted:
                 self.anchors, uid, h, future_regressors, regressor_policy)
             if was_carried:
                 carried.append(uid)
-            pred = predict_series(state, self.spec, self.season_length, x_future)
+            with np.errstate(over="ignore", invalid="ignore"):
+                pred = predict_series(state, self.spec, self.season_length, x_future)
+            top = pred.loc + float(norm.ppf(0.5 + levels[-1] / 200)) * pred.scale * widen
+            if not np.all(np.isfinite(top) & (top < LOG_MAX)):
+                raise RegressorError(
+                    f"series '{uid}': the forecast overflows; future regressor values far "
+                    "outside their training range?", series=uid, field="regressors")
             locs.append(pred.loc)
             scales.append(pred.scale * widen)
             months.append(future_months(self.anchors.last_month(uid), h))
