@@ -144,6 +144,15 @@ def test_a_failed_gate_stops_the_run_notifies_and_leaves_production_alone(
     assert failed is not None and failed.detail["gate"] == "beats_naive"
     assert failed.detail["figures"]["margin"] == 0.9
 
+    bad = home.parent / "bad.csv"
+    bad.write_text("month,banking\n2020-01,10\n2020-01,-5\n")
+    monkeypatch.setenv("GPCAST_DATA_URI", str(bad))
+    assert run(["pipeline", "run"]) == 4
+    assert kinds(home)[-1] == "gate_failed"
+    invalid = Ledger.for_home(home, None).last(["gate.failed"])
+    assert invalid is not None and invalid.detail["gate"] == "data_validation"
+    assert served(home, "production") == before
+
 
 def test_a_tampered_artifact_is_refused_and_production_keeps_serving(home: Path) -> None:
     assert run(["pipeline", "run"]) == 0

@@ -33,7 +33,7 @@ from typing import Protocol
 from gpcast.config import Settings
 from gpcast.data.panel import Panel
 from gpcast.deploy.base import Deployment, DeployTarget
-from gpcast.errors import GateFailedError, GpcastError, RegistryError, ReleaseError
+from gpcast.errors import DataError, GateFailedError, GpcastError, RegistryError, ReleaseError
 from gpcast.evaluation.selection import NAIVE, SelectedModel
 from gpcast.registry.artifact import save_bundle
 from gpcast.registry.mlflow_store import TAG_PIPELINE, TAG_STATE, MlflowRegistry, ModelVersion
@@ -150,7 +150,12 @@ class _Run:
                  candidates=list(s.candidates),
                  champion=champion.version if champion else None)
         self.stage("validate")
-        panel = S.ingest_validate(s, self.work / "validation" / "validation.json")
+        try:
+            panel = S.ingest_validate(s, self.work / "validation" / "validation.json")
+        except DataError as exc:
+            self.log("gate.failed", gate="data_validation", message=exc.message,
+                     figures={"source": s.data_uri, **exc.details})
+            raise
         reg.log_artifacts(self.run_id, self.work / "validation", "validation")
         reg.log_params(self.run_id, {
             "data_uri": s.data_uri, "data_sha256": panel.sha256, "git_commit": S.git_commit(),
@@ -279,10 +284,15 @@ class _Run:
     def fail(self, exc: GpcastError) -> None:
         self.log("pipeline.failed", stage=self.stage_name, error=type(exc).__name__,
                  message=exc.message)
-        if isinstance(exc, GateFailedError):
+        if isinstance(exc, GateFailedError | DataError):
             self.r.notifier.send(Notification(
                 "gate_failed", f"{self.s.registered_model}: a gate failed ({self.stage_name})",
                 exc.message + "\nProduction is unchanged.", facts=exc.details))
+        else:
+            self.r.notifier.send(Notification(
+                "pipeline_failed", f"{self.s.registered_model}: pipeline failed at "
+                f"{self.stage_name}", exc.message + "\nProduction is unchanged.",
+                facts={"error": type(exc).__name__}))
         self._end("FAILED")
 
     def crash(self, exc: BaseException) -> None:
