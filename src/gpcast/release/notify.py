@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 Kind = Literal["gate_failed", "approval_requested", "promoted", "rejected", "rolled_back",
-               "pipeline_failed", "pipeline_crashed", "promotion_failed"]
+               "pipeline_failed", "pipeline_crashed", "promotion_failed",
+               "monitor_action_needed"]
 
 
 @dataclass(frozen=True)
