@@ -7,7 +7,7 @@ from collections.abc import Callable
 from gpcast.errors import ConfigError
 from gpcast.models.base import Fitted, Forecast, Forecaster
 from gpcast.models.baselines import AutoETS, AutoTheta, SeasonalNaive
-from gpcast.models.gp import GPForecaster
+from gpcast.models.gp import GPFitted, GPForecaster
 
 # name -> factory taking the season length; the names are those of ``Settings.candidates``.
 CANDIDATES: dict[str, Callable[[int], Forecaster]] = {
@@ -29,4 +29,4 @@ def make_forecaster(name: str, season_length: int = 12) -> Forecaster:
 
 
 __all__ = ["CANDIDATES", "AutoETS", "AutoTheta", "Fitted", "Forecast", "Forecaster",
-           "GPForecaster", "SeasonalNaive", "make_forecaster"]
+           "GPFitted", "GPForecaster", "SeasonalNaive", "make_forecaster"]
