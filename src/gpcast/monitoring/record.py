@@ -9,6 +9,7 @@ monitor can scale errors (MASE) and test drift against the training window.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -89,9 +90,24 @@ def record_bundle(ledger: ForecastLedger, bundle: ModelBundle, h: int,
     version = bundle.version or "unversioned"
     issued = record_forecast(ledger, bundle.fitted, bundle.panel, h, version, role, future,
                              "require" if future is not None else "carry_last")
+    promise = promise if promise is not None else promise_from_metadata(bundle.metadata)
     if promise is not None:
         ledger.record_promise(version, promise)
     return issued
 
 
-__all__ = ["Issued", "promise_from_backtest", "record_bundle", "record_forecast"]
+def promise_from_metadata(metadata: dict[str, Any]) -> pd.DataFrame | None:
+    """A flat promise (every step alike) from a bundle's backtest summary, if it has one.
+
+    The pipeline can record the per-step promise instead (:func:`promise_from_backtest`).
+    """
+    selected = (metadata.get("metrics") or {}).get("selected") or {}
+    if "mase" not in selected:
+        return None
+    row = {"step": 1, **{k: float(v) for k, v in selected.items()
+                         if isinstance(v, int | float)}}
+    return pd.DataFrame([row])
+
+
+__all__ = ["Issued", "promise_from_backtest", "promise_from_metadata", "record_bundle",
+           "record_forecast"]

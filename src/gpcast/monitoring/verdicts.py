@@ -71,8 +71,10 @@ def accuracy_history(points: pd.DataFrame, promises: dict[str, pd.DataFrame | No
     part = points.assign(promised=np.nan)
     for version, rows in part.groupby("version"):
         part.loc[rows.index, "promised"] = promised(promises.get(str(version)), rows["step"])
-    monthly = part.groupby([ID, "target_month"]).agg(
-        ase=("ase", "sum"), promised=("promised", "sum"), n=("ase", "size"))
+    grouped = part.groupby([ID, "target_month"])
+    monthly = pd.DataFrame({"ase": grouped["ase"].sum(),
+                            "promised": grouped["promised"].sum(min_count=1),  # none: NaN
+                            "n": grouped.size()})
     grid = pd.date_range(part["target_month"].min(), part["target_month"].max(), freq="MS")
     frames = []
     for uid, rows in monthly.groupby(level=0):

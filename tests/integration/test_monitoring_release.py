@@ -1,0 +1,83 @@
+"""Monitoring meets the release flow, through the CLI: record production, shadow a
+challenger, add months that break the promise, and let `gpcast monitor --retrain` start
+the pipeline (production still waits for an approval)."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from gpcast.cli import run
+from gpcast.config import SAMPLE_DATA
+from gpcast.deploy.local import LocalProcessTarget
+from gpcast.monitoring.ledger import ForecastLedger
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture()
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path / "home"
+    ports = {"staging": free_port(), "production": free_port()}
+    env = {"GPCAST_HOME": str(home), "GPCAST_STAGING_PORT": str(ports["staging"]),
+           "GPCAST_PRODUCTION_PORT": str(ports["production"]),
+           "GPCAST_APPROVERS": '["alice"]',
+           "GPCAST_CANDIDATES": '["seasonal_naive", "auto_theta"]',
+           "GPCAST_GATE_COVERAGE_95": "[0.3, 1.0]", "GPCAST_N_WINDOWS": "3",
+           "GPCAST_CAPTURE_URL": "off"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("GPCAST_TRACKING_URI", raising=False)
+    monkeypatch.delenv("GPCAST_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    target = LocalProcessTarget(home, ports)
+    try:
+        yield home
+    finally:
+        for environment in ports:
+            target.stop(environment)
+
+
+def _months_after_the_data(path: Path, factor: float, n: int) -> None:
+    """``n`` months after the sample's end: last year's values times ``factor``."""
+    frame = pd.read_csv(SAMPLE_DATA)
+    later = frame.tail(12).head(n).copy()
+    later["Month"] = pd.date_range("2025-01-01", periods=n, freq="MS").strftime("%Y-%m")
+    for col in ["healthcare", "telecom", "banking", "technology", "insurance"]:
+        later[col] = (later[col] * factor).round()
+    later.to_csv(path, index=False)
+
+
+def test_a_broken_promise_alerts_and_starts_the_pipeline(home: Path, tmp_path: Path) -> None:
+    assert run(["pipeline", "run"]) == 0
+    assert run(["approve", "1", "--by", "alice"]) == 0
+    assert run(["monitor-record"]) == 0  # production's forecast into the ledger
+    assert run(["pipeline", "run"]) == 0  # version 2 waits in staging ...
+    assert run(["shadow", "start", "2"]) == 0  # ... and forecasts in shadow
+    ledger = ForecastLedger.for_home(home, None)
+    assert set(ledger.versions("production")) == {"1"}
+    assert set(ledger.versions("challenger")) == {"2"}
+
+    _months_after_the_data(tmp_path / "jan-apr.csv", 1.8, 4)
+    assert run(["actuals", "add", "jan-apr.csv"]) == 0
+    assert run(["shadow", "report"]) == 0
+    assert run(["monitor", "--retrain"]) == 1
+    report = json.loads((home / "reports" / "monitor" / "monitor.json").read_text())
+    assert {"accuracy", "anomaly"} <= {v["rule"] for v in report["verdicts"]}
+    accuracy = next(v for v in report["verdicts"] if v["rule"] == "accuracy")
+    assert 2 < accuracy["figures"]["ratios"][-1] < 100  # against the registered promise
+    assert report["shadow"]["n_months"] == 4
+    sent = [json.loads(line) for line in (home / "outbox.jsonl").read_text().splitlines()]
+    assert sent[-1]["kind"] == "approval_requested"  # the retrain's version 3 waits
+    assert any(n["kind"] == "monitor_action_needed" for n in sent)
