@@ -33,10 +33,9 @@ def test_captured_api_forecasts_are_recorded_once_and_scored(tmp_path: Path) -> 
     writer = CaptureWriter(url)
     for i in range(2):  # the same request twice
         writer.put_nowait(CaptureRecord(f"r{i}", time.time(), "/v1/forecast", 200, 3.0, "k1",
-                                        "4", answer.n_series, answer.h, body.decode(),
-                                        answer.body.decode()))
+                                        "4", answer.n_series, answer.h, body, answer.body))
     writer.put_nowait(CaptureRecord("bad", time.time(), "/v1/forecast", 422, 1.0, "k1", "4",
-                                    0, None, "{}", '{"title": "invalid"}'))
+                                    0, None, b"{}", b'{"title": "invalid"}'))
     writer.close()
 
     ledger = ForecastLedger.for_home(tmp_path, None)
