@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import socket
 import statistics
 import subprocess
@@ -38,12 +39,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+CPU: list[float] = []  # CPU seconds of the last call (it and the children it waited for)
+
+
 def timed(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall seconds of one CLI call and the time it started (epoch)."""
     started = time.time()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     out = subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     if out.returncode != 0:
         sys.exit(f"gpcast {' '.join(args)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
     return wall, started
@@ -81,12 +88,13 @@ def main() -> None:
         timed(["approve", "1", "--by", "bench", "--note", "warm-up"], env)
         for k in range(args.runs):
             wall, started = timed(["pipeline", "run"], env)
+            cpu = CPU[-1]
             stages = stage_seconds(ledger, started)
             version = ledger.entries(["approval.requested"])[-1].version
             approve_wall, _ = timed(["approve", str(version), "--by", "bench"], env)
-            runs.append({"wall_s": wall, "stages_s": stages})
+            runs.append({"wall_s": wall, "cpu_s": cpu, "stages_s": stages})
             approvals.append(approve_wall)
-            print(f"run {k + 1}: pipeline {wall:.1f} s, approve v{version} {approve_wall:.1f} s"
+            print(f"run {k + 1}: pipeline {wall:.1f} s ({cpu:.1f} CPU s), approve v{version} {approve_wall:.1f} s"
                   f"  ({', '.join(f'{n} {s:.1f}' for n, s in stages.items())})", flush=True)
     finally:
         target = LocalProcessTarget(home, ports)
@@ -100,6 +108,8 @@ def main() -> None:
                    f"{platform.python_version()}",
         "warmup_s": warm, "pipeline_wall_s": [r["wall_s"] for r in runs],
         "pipeline_median_s": statistics.median(r["wall_s"] for r in runs),
+        "pipeline_cpu_s": [r["cpu_s"] for r in runs],
+        "load_average_1min_at_end": os.getloadavg()[0],
         "approve_wall_s": approvals, "approve_median_s": statistics.median(approvals),
         "median_run_stages_s": median_run["stages_s"],
     }
