@@ -94,7 +94,8 @@ def main() -> None:
             approve_wall, _ = timed(["approve", str(version), "--by", "bench"], env)
             runs.append({"wall_s": wall, "cpu_s": cpu, "stages_s": stages})
             approvals.append(approve_wall)
-            print(f"run {k + 1}: pipeline {wall:.1f} s ({cpu:.1f} CPU s), approve v{version} {approve_wall:.1f} s"
+            print(f"run {k + 1}: pipeline {wall:.1f} s ({cpu:.1f} CPU s), "
+                  f"approve v{version} {approve_wall:.1f} s"
                   f"  ({', '.join(f'{n} {s:.1f}' for n, s in stages.items())})", flush=True)
     finally:
         target = LocalProcessTarget(home, ports)
