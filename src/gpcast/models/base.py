@@ -14,7 +14,7 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from gpcast.data.panel import DS, ID, Y, Panel
+from gpcast.data.panel import DS, ID, Panel, Y
 from gpcast.errors import ModelError, RegressorError
 
 RegressorPolicy = Literal["require", "carry_last"]
@@ -52,7 +52,7 @@ class Forecast:
 
     def to_frame(self) -> pd.DataFrame:
         """Long table: unique_id, ds, median, lo_<level>, hi_<level> per level."""
-        n, h = self.median.shape
+        h = self.median.shape[1]
         out = pd.DataFrame({
             ID: np.repeat(np.asarray(self.unique_ids, dtype=object), h),
             DS: self.months.reshape(-1),
@@ -228,7 +228,16 @@ def future_regressor_matrix(
 
 
 __all__ = [
-    "DS", "ID", "Y", "Forecast", "Forecaster", "Fitted", "FutureRegressors",
-    "RegressorPolicy", "as_panel", "check_levels", "future_months",
+    "DS",
+    "ID",
+    "Fitted",
+    "Forecast",
+    "Forecaster",
+    "FutureRegressors",
+    "RegressorPolicy",
+    "Y",
+    "as_panel",
+    "check_levels",
+    "future_months",
     "future_regressor_matrix",
 ]

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gpcast.data.files import atomic_write_bytes, atomic_write_text
 from gpcast.data.panel import Panel
 from gpcast.errors import ArtifactIntegrityError, RegistryError
 from gpcast.models.base import Fitted
-from gpcast.data.files import atomic_write_bytes, atomic_write_text
 
 MODEL_FILE = "model.pkl"
 MANIFEST_FILE = "MANIFEST.json"

@@ -21,10 +21,10 @@ from typing import Any
 
 import pandas as pd
 
+from gpcast.data.files import atomic_write_bytes, atomic_write_text
 from gpcast.data.panel import ID
 from gpcast.evaluation.backtest import Backtest
 from gpcast.evaluation.selection import Selection, SeriesChoice
-from gpcast.data.files import atomic_write_bytes, atomic_write_text
 from gpcast.reports.plots import figure_png, forecast_figure, metric_by_step_figure
 
 HTML_NAME, MD_NAME, JSON_NAME = "backtest_report.html", "backtest_report.md", \

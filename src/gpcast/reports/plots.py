@@ -16,10 +16,10 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from gpcast.data.files import atomic_write_bytes
 from gpcast.data.panel import DS, Panel, Y
 from gpcast.evaluation.backtest import Backtest
 from gpcast.models.base import Forecast
-from gpcast.data.files import atomic_write_bytes
 
 BAND_ALPHA = {80: 0.35, 95: 0.18}  # darker for the narrower band
 

@@ -6,9 +6,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gpcast.data.files import atomic_write_text
 from gpcast.data.panel import Panel
 from gpcast.errors import DataValidationError, GpcastError
-from gpcast.data.files import atomic_write_text
 
 
 def validation_report(uri: str, panel: Panel | None,
