@@ -67,3 +67,12 @@ def test_as_of_an_earlier_month_the_monitor_sees_only_what_was_known(tmp_path: P
     assert result.as_of == MONTHS[24]
     assert result.points["target_month"].max() == MONTHS[24]
     assert not any(v.rule == "accuracy" for v in result.verdicts)  # window not full yet
+
+
+def test_forecasts_running_steadily_above_the_actuals_are_a_bias_warning(
+        tmp_path: Path) -> None:
+    result = run_monitor(_ledger(tmp_path), Settings(home=tmp_path))
+    row = result.bias.set_index("unique_id").loc["a"]
+    assert row["bias_pct"] < -0.3 and row["n"] == 12  # version 2 is 50 % too high
+    bias = next(v for v in result.verdicts if v.rule == "bias")
+    assert bias.severity == "warning" and "above the actuals" in bias.message

@@ -28,6 +28,8 @@ from gpcast.monitoring.verdicts import (
     accuracy_history,
     accuracy_verdicts,
     anomaly_verdicts,
+    bias_table,
+    bias_verdicts,
     calibration_verdicts,
     drift_verdicts,
     plan_verdicts,
@@ -53,6 +55,7 @@ class Monitoring:
     shadow: ShadowComparison | None = None
     promise: pd.DataFrame | None = None
     limit: float = 2.0  # the accuracy rule's limit on MASE / promised
+    bias: pd.DataFrame = field(default_factory=pd.DataFrame)  # per series (the bias test)
 
     @property
     def action_needed(self) -> bool:
@@ -78,7 +81,7 @@ class Monitoring:
             "calibration": records(self.calibration),
             "series_calibration": records(self.series_calibration),
             "drift": [{k: _plain(v) for k, v in d.__dict__.items()} for d in self.drift],
-            "plan_gaps": records(self.plan_gaps),
+            "plan_gaps": records(self.plan_gaps), "bias": records(self.bias),
             "shadow": None if self.shadow is None else self.shadow.to_dict(),
             "promise": None if self.promise is None else records(self.promise),
         }
@@ -130,6 +133,8 @@ def run_monitor(ledger: ForecastLedger, settings: Settings,
     rollback = rollback_verdicts(every_version, promises, breached, versions, as_of, settings)
     verdicts = [*breached, *rollback, *cal_verdicts, *planned,
                 *anomaly_verdicts(fresh, as_of), *drift_verdicts(drifts, settings)]
+    bias = bias_table(fresh, as_of, settings.monitor_calibration_months)
+    verdicts += bias_verdicts(bias, settings)
     if not (prod_forecasts["target_month"] == as_of).any():
         verdicts.append(Verdict(
             "stale_forecast", "warning", f"no production forecast covers {as_of:%Y-%m}, the "
@@ -138,7 +143,7 @@ def run_monitor(ledger: ForecastLedger, settings: Settings,
     by_step = metrics_table(recent, [ID, "step"]) if not recent.empty else pd.DataFrame()
     return Monitoring(as_of, version, verdicts, points, by_step, history, calibration,
                       per_series, drifts, gaps, actuals_now, compare(points),
-                      promises.get(version), 1 + settings.monitor_tolerance)
+                      promises.get(version), 1 + settings.monitor_tolerance, bias)
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,9 @@ def _figures(result: Monitoring) -> list[tuple[str, Figure]]:
             ("Rolling MASE as a multiple of the backtest's promise", _accuracy_figure(result))]
     if not result.calibration.empty:
         figs.append(("Interval coverage by horizon step", _coverage_figure(result)))
+    if not result.bias.empty:
+        figs.append(("Forecast bias per series (actual − forecast, % of the level)",
+                     _bias_figure(result)))
     if not result.plan_gaps.empty:
         figs.append(("Regressors: plan against actual", _plan_figure(result)))
     return figs
@@ -191,6 +194,18 @@ def _coverage_figure(result: Monitoring) -> Figure:
     ax.set_ylabel("coverage")
     ax.set_ylim(0, 1.05)
     ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _bias_figure(result: Monitoring) -> Figure:
+    fig = Figure(figsize=(9, 2.8))
+    ax = fig.subplots()
+    bias = result.bias
+    colours = ["tab:red" if p < 0.01 else "tab:grey" for p in bias["p_value"]]
+    ax.bar(bias[ID].astype(str), 100 * bias["bias_pct"], color=colours)
+    ax.axhline(0, color="black", lw=.6)
+    ax.set_ylabel("% (red: beyond chance)")
     fig.tight_layout()
     return fig
 

@@ -7,6 +7,7 @@
     anomaly          the latest month fell outside the 99 % interval            (warning)
     drift            target or regressor growth left the training distribution  (warning)
     stale_forecast   no production forecast covers the latest actual month      (warning)
+    bias             forecasts run above or below the actuals, beyond chance    (warning)
     rollback_suggested  production breaches accuracy where the previous version,
                      scored from its own ledger rows, would not have            (action)
 
@@ -20,6 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy.stats import ttest_1samp
 
 from gpcast.config import Settings
 from gpcast.data.panel import ID
@@ -153,6 +155,33 @@ def calibration_verdicts(fresh: pd.DataFrame, as_of: pd.Timestamp,
     return out, table
 
 
+BIAS_MIN = 0.05  # a bias under 5 % of the level is not worth a planner's time
+
+
+def bias_table(fresh: pd.DataFrame, as_of: pd.Timestamp, months: int) -> pd.DataFrame:
+    """Per series: mean signed error (actual - forecast), as % of the level, t-test p."""
+    rows = []
+    for uid, part in window(fresh, as_of, months).groupby(ID):
+        errors = part["error"].to_numpy(float)
+        p = (float(ttest_1samp(errors, 0.0).pvalue)
+             if len(errors) >= 3 and np.std(errors) > 0 else 1.0)
+        rows.append({ID: uid, "n": len(errors), "bias": float(errors.mean()),
+                     "bias_pct": float(errors.mean() / part["y"].mean()), "p_value": p})
+    return pd.DataFrame(rows, columns=[ID, "n", "bias", "bias_pct", "p_value"])
+
+
+def bias_verdicts(table: pd.DataFrame, settings: Settings) -> list[Verdict]:
+    flagged = table[(table["n"] >= MIN_MONTHS) & (table["p_value"] < settings.monitor_alpha)
+                    & (table["bias_pct"].abs() > BIAS_MIN)]
+    return [Verdict("bias", "warning",
+                    f"{getattr(r, ID)}: forecasts run {abs(r.bias_pct):.0%} "
+                    f"{'below' if r.bias > 0 else 'above'} the actuals over {r.n} months "
+                    f"(t-test p = {r.p_value:.4f})", str(getattr(r, ID)),
+                    {"bias": float(r.bias), "bias_pct": float(r.bias_pct), "n": int(r.n),
+                     "p_value": float(r.p_value)})
+            for r in flagged.itertuples(index=False)]
+
+
 def anomaly_verdicts(fresh: pd.DataFrame, as_of: pd.Timestamp) -> list[Verdict]:
     latest = fresh[(fresh["target_month"] == as_of) & fresh["anomaly"].astype(bool)]
     return [Verdict("anomaly", "warning",
@@ -194,6 +223,17 @@ def plan_verdicts(fresh: pd.DataFrame, actuals: pd.DataFrame, as_of: pd.Timestam
     return out, gaps
 
 
-__all__ = ["Severity", "Verdict", "accuracy_history", "accuracy_ratios",
-           "accuracy_verdicts", "anomaly_verdicts", "calibration_verdicts",
-           "drift_verdicts", "plan_verdicts", "rollback_verdicts"]
+__all__ = [
+    "Severity",
+    "Verdict",
+    "accuracy_history",
+    "accuracy_ratios",
+    "accuracy_verdicts",
+    "anomaly_verdicts",
+    "bias_table",
+    "bias_verdicts",
+    "calibration_verdicts",
+    "drift_verdicts",
+    "plan_verdicts",
+    "rollback_verdicts",
+]
