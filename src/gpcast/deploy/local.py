@@ -28,9 +28,9 @@ from pathlib import Path
 
 import httpx
 
+from gpcast.data.files import atomic_write_text
 from gpcast.deploy.base import Deployment
 from gpcast.errors import DeployError
-from gpcast.reports.files import atomic_write_text
 
 SERVE = [sys.executable, "-c", "from gpcast.cli import main; main()", "serve"]
 
