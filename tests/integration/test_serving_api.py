@@ -327,3 +327,22 @@ def test_a_server_without_keys_refuses_to_start_unless_auth_is_off(
         assert httpx.post(f"{server.url}/v1/forecast", json={"h": 2}).status_code == 200
     finally:
         server.stop()
+
+
+def test_the_offline_batch_command_forecasts_every_scenario(
+        tmp_path: Path, artifacts: dict[str, tuple[Path, str]]) -> None:
+    from gpcast.cli import run
+
+    pd.DataFrame({"scenario": ["low", "low", "high", "high"],
+                  "month": ["2025-01", "2025-02"] * 2, "phone_lines": [50, 50, 90, 90],
+                  "channels": [3, 3, 5, 5]}).to_parquet(tmp_path / "plan.parquet")
+    model, sha = artifacts["gp"]
+    out = tmp_path / "out.csv"
+    assert run(["batch", str(tmp_path / "plan.parquet"), "--out", str(out), "--model-path",
+                str(model), "--sha256", sha, "--series", "banking", "--level", "90"]) == 0
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["scenario", "unique_id", "ds", "median", "lo_90", "hi_90",
+                                   "model", "model_version"]
+    assert len(table) == 4 and set(table["scenario"]) == {"low", "high"}
+    assert run(["batch", str(tmp_path / "plan.parquet"), "--out", str(out), "--model-path",
+                str(model), "--sha256", "0" * 64]) == 6  # checksum mismatch
