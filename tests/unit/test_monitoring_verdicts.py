@@ -47,6 +47,7 @@ def test_a_breaching_version_names_the_previous_one_that_would_not_have(
     assert (rollback.figures["current"], rollback.figures["previous"]) == ("2", "1")
     assert rollback.figures["ratio_previous"] <= 2.0
     assert "calibration" in rules  # 12 months outside their 80 and 95 % intervals
+    assert (result.by_step["promised_mase"] == 0.5).all()  # the promise beside the figures
 
 
 def test_act_alerts_once_and_starts_the_given_retrain(tmp_path: Path) -> None:

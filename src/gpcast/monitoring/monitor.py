@@ -21,7 +21,7 @@ from gpcast.errors import MonitoringError
 from gpcast.monitoring.calibration import calibration_table
 from gpcast.monitoring.drift import DriftResult, drift, plan_gaps
 from gpcast.monitoring.ledger import ForecastLedger
-from gpcast.monitoring.scoring import freshest, metrics_table, score_points, window
+from gpcast.monitoring.scoring import freshest, metrics_table, promised, score_points, window
 from gpcast.monitoring.shadow import ShadowComparison, compare
 from gpcast.monitoring.verdicts import (
     Verdict,
@@ -141,6 +141,9 @@ def run_monitor(ledger: ForecastLedger, settings: Settings,
             "latest actual month: record a new forecast (or promote a version)"))
     recent = window(prod, as_of, settings.monitor_window)
     by_step = metrics_table(recent, [ID, "step"]) if not recent.empty else pd.DataFrame()
+    if not by_step.empty:  # the promise beside what happened
+        steps = by_step.index.get_level_values("step").to_series()
+        by_step["promised_mase"] = promised(promises.get(version), steps)
     return Monitoring(as_of, version, verdicts, points, by_step, history, calibration,
                       per_series, drifts, gaps, actuals_now, compare(points),
                       promises.get(version), 1 + settings.monitor_tolerance, bias)
