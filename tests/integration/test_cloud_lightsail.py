@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -328,7 +327,9 @@ def test_a_deployment_not_yet_listed_is_awaited_and_one_that_never_activates_tim
     stub.add_response("get_container_services", service(name, "DEPLOYING", endpoint.url,
                                                         None, new))
     target = make_target(client, ecr_client, ecr_repositories, tmp_path)
-    target.timeout, target.sleep = 0.15, lambda _: time.sleep(0.2)  # two polls, then time out
+    now = [0.0]  # a clock that only moves when the target sleeps: two polls, then time out
+    target.timeout, target.poll, target.clock = 15.0, 15.0, lambda: now[0]
+    target.sleep = lambda seconds: now.__setitem__(0, now[0] + seconds)
 
-    with pytest.raises(DeployError, match="deployment 1 not active after 0 s"):
+    with pytest.raises(DeployError, match="deployment 1 not active after 15 s"):
         target.deploy("staging", "1", tmp_path, SHA_V1)

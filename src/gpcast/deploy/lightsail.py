@@ -62,6 +62,7 @@ class LightsailTarget:
     context: Path = Path(".")
     dockerfile: Path = Path("Dockerfile")
     sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
     name: str = "lightsail"
 
     # -- the DeployTarget interface -------------------------------------------------------
@@ -198,7 +199,7 @@ class LightsailTarget:
         return self._as_deployment(environment, service, service["currentDeployment"])
 
     def _wait_active(self, environment: str, number: int) -> dict[str, Any]:
-        deadline = time.monotonic() + self.timeout
+        deadline = self.clock() + self.timeout
         while True:
             service = self._service(environment)
             current, nxt = service.get("currentDeployment") or {}, service.get("nextDeployment")
@@ -215,7 +216,7 @@ class LightsailTarget:
                     f"get-container-log --service-name {self.service_name(environment)} "
                     f"--container-name {CONTAINER}`", environment=environment,
                     deployment=number)
-            if time.monotonic() >= deadline:
+            if self.clock() >= deadline:
                 raise DeployError(f"{environment}: deployment {number} not active after "
                                   f"{self.timeout:.0f} s (service {service.get('state')})",
                                   environment=environment, deployment=number)
