@@ -162,7 +162,7 @@ def test_the_container_runs_gpcast_serve_with_the_sha_and_the_readyz_health_chec
         "staging", "1", tmp_path, SHA_V1)
 
     container = calls[0]["containers"][CONTAINER]
-    assert container["command"][:2] == ["gpcast", "serve"]
+    assert container["command"][0] == "--model-path"  # the image's ENTRYPOINT is gpcast serve
     assert container["command"][container["command"].index("--sha256") + 1] == SHA_V1
     assert "@sha256:" in container["image"]
     assert container["environment"]["GPCAST_MODEL_SHA256"] == SHA_V1

@@ -7,6 +7,8 @@ Building and running a container is left to machines with an engine (CI runners)
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -14,10 +16,12 @@ import pytest
 
 from gpcast.config import Settings
 from gpcast.deploy.docker import (
+    ENTRYPOINT,
     MODEL_PATH,
     DockerCLI,
     DockerTarget,
     build_command,
+    container_command,
     container_name,
     docker_target,
     run_command,
@@ -34,6 +38,17 @@ def test_the_container_runs_the_same_gpcast_serve_command_with_the_expected_sha(
     assert args[args.index("--model-path") + 1] == MODEL_PATH
     assert args[args.index("--sha256") + 1] == SHA
     assert args[args.index("--env") + 1] == "staging"
+
+
+def test_the_dockerfile_entrypoint_plus_our_command_is_gpcast_serve_on_the_baked_model(
+        ) -> None:
+    dockerfile = (Path(__file__).resolve().parents[2] / "Dockerfile").read_text()
+    entrypoint = re.search(r"^ENTRYPOINT\s+(\[.*\])\s*$", dockerfile, re.MULTILINE)
+    assert entrypoint is not None
+    assert json.loads(entrypoint.group(1)) == ENTRYPOINT
+    assert [*ENTRYPOINT, *container_command("production", SHA)] == serve_args("production", SHA)
+    assert "COPY --from=model" in dockerfile and MODEL_PATH in dockerfile
+    assert "ARG GPCAST_MODEL_SHA256" in dockerfile
 
 
 def test_the_build_bakes_the_artifact_in_as_the_model_context(tmp_path: Path) -> None:

@@ -45,6 +45,14 @@ def serve_args(environment: str, sha256: str, port: int = CONTAINER_PORT) -> lis
             "--host", "0.0.0.0", "--port", str(port), "--env", environment]
 
 
+ENTRYPOINT = ["gpcast", "serve"]  # the Dockerfile's ENTRYPOINT
+
+
+def container_command(environment: str, sha256: str, port: int = CONTAINER_PORT) -> list[str]:
+    """The CMD for the image (its ENTRYPOINT is ``gpcast serve``): the rest of serve_args."""
+    return serve_args(environment, sha256, port)[len(ENTRYPOINT):]
+
+
 def release_key() -> tuple[str, str]:
     """A ``predict`` API key for acceptance and smoke tests: the token and its hashed entry."""
     key_id, secret = secrets.token_hex(4), secrets.token_urlsafe(32)
@@ -74,7 +82,7 @@ def run_command(name: str, image: str, environment: str, version: str, sha256: s
            "--cap-drop", "ALL", "--entrypoint", "gpcast"]
     for key, value in sorted(env.items()):
         cmd += ["--env", f"{key}={value}"]
-    return [*cmd, image, *serve_args(environment, sha256)[1:]]
+    return [*cmd, image, *serve_args(environment, sha256)[1:]]  # entrypoint `gpcast` + rest
 
 
 def container_name(environment: str) -> str:

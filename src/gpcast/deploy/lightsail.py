@@ -32,8 +32,8 @@ from gpcast.deploy.docker import (
     CONTAINER_PORT,
     DockerCLI,
     build_command,
+    container_command,
     release_key,
-    serve_args,
     wait_ready,
 )
 from gpcast.deploy.ecr import AWS_ERRORS, EcrRegistry, ImageRef, image_tag
@@ -185,7 +185,8 @@ class LightsailTarget:
         created = self._call(
             "create_container_service_deployment", environment,
             serviceName=self.service_name(environment),
-            containers={CONTAINER: {"image": image, "command": serve_args(environment, sha256),
+            containers={CONTAINER: {"image": image,
+                                    "command": container_command(environment, sha256),
                                     "environment": variables,
                                     "ports": {str(CONTAINER_PORT): "HTTP"}}},
             publicEndpoint={"containerName": CONTAINER, "containerPort": CONTAINER_PORT,
