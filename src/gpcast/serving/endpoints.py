@@ -47,6 +47,8 @@ async def forecast(state: ServingState, service: ForecastService, request: Reque
     """Answer one forecast request (cached bytes when seen before) and capture it."""
     body = await request.body()
     try:
+        if request.scope["query_string"]:
+            _check_query(request, ())
         kind = _content_type(request)
         if kind != JSON:
             raise UnsupportedMediaTypeError(
@@ -89,6 +91,7 @@ async def batch(state: ServingState, service: ForecastService, request: Request,
     kind = _content_type(request)
     body = b""
     try:
+        _check_query(request, ("format",))
         if kind == JSON:
             body = await request.body()
             result = await run_in_threadpool(_json_batch, service, body)
@@ -116,6 +119,13 @@ async def batch(state: ServingState, service: ForecastService, request: Request,
     await _capture(state, service, request, key, BATCH_ROUTE, 200, body, summary,
                    Answer(b"", n_ok, 0))
     return response
+
+
+def _check_query(request: Request, allowed: tuple[str, ...]) -> None:
+    unknown = [k for k in request.query_params if k not in allowed]
+    if unknown:
+        raise RequestError(f"unknown query parameter(s) {unknown[:5]}",
+                           field=f"query.{unknown[0]}")
 
 
 def _dumps(value: Any) -> bytes:
