@@ -81,3 +81,7 @@ def test_a_broken_promise_alerts_and_starts_the_pipeline(home: Path, tmp_path: P
     sent = [json.loads(line) for line in (home / "outbox.jsonl").read_text().splitlines()]
     assert sent[-1]["kind"] == "approval_requested"  # the retrain's version 3 waits
     assert any(n["kind"] == "monitor_action_needed" for n in sent)
+    # fast candidates here, no GP: the report says so instead of explaining
+    assert run(["monitor", "--explain"]) == 1
+    assert "explanations" not in json.loads(
+        (home / "reports" / "monitor" / "monitor.json").read_text())
