@@ -58,3 +58,17 @@ def test_the_cli_validates_an_s3_uri_with_the_endpoint_from_the_environment(
     monkeypatch.setenv("GPCAST_HOME", str(tmp_path))
     assert run(["validate", uri]) == 0
     assert (tmp_path / "reports" / "validation.json").exists()
+
+
+def test_backtest_and_forecast_read_their_data_from_s3(
+        s3_endpoint: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    uri = put(s3_endpoint, s3_bucket, "calls.csv", SAMPLE_DATA.read_bytes())
+    monkeypatch.setenv("GPCAST_S3_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("GPCAST_HOME", str(tmp_path))
+    assert run(["backtest", "--data", uri, "--h", "3", "--n-windows", "2",
+                "--model", "seasonal_naive", "--model", "auto_theta"]) == 0
+    out = tmp_path / "fc.csv"
+    assert run(["forecast", "--data", uri, "--h", "3", "--model", "gp", "--carry-last",
+                "--out", str(out)]) == 0
+    assert len(pd.read_csv(out)) == 5 * 3
