@@ -61,10 +61,12 @@
     $("horizon").max = catalog.max_horizon;
     const list = $("series-list");
     list.textContent = "";
+    // Built with DOM calls, not innerHTML: series and regressor names come from data.
     catalog.series.forEach((s, i) => {
       const label = document.createElement("label");
-      label.innerHTML = `<input type="checkbox" name="series" value="${s.series}"` +
-        `${i < 2 ? " checked" : ""}> ${s.series}`;
+      const box = Object.assign(document.createElement("input"),
+        { type: "checkbox", name: "series", value: s.series, checked: i < 2 });
+      label.append(box, ` ${s.series}`);
       list.appendChild(label);
     });
     const regs = $("regressor-inputs");
@@ -72,8 +74,10 @@
     const last = catalog.series.length ? catalog.series[0].last_regressors : {};
     for (const name of catalog.regressors) {
       const label = document.createElement("label");
-      label.innerHTML = `${name} <input name="reg-${name}" data-regressor="${name}" ` +
-        `value="${last[name] !== undefined ? last[name] : ""}" size="24">`;
+      const input = Object.assign(document.createElement("input"),
+        { name: `reg-${name}`, size: 24, value: last[name] !== undefined ? String(last[name]) : "" });
+      input.dataset.regressor = name;
+      label.append(`${name} `, input);
       regs.appendChild(label);
     }
     showModel({ version: catalog.model_version, model: catalog.model });
@@ -147,7 +151,9 @@
       const box = document.createElement("div");
       box.className = "chart";
       box.dataset.series = s.series;
-      box.innerHTML = `<h3>${s.series}</h3>`;
+      const title = document.createElement("h3");
+      title.textContent = s.series;
+      box.appendChild(title);
       box.appendChild(window.gpcastChart.fanChart(history, s));
       charts.appendChild(box);
     }
@@ -158,7 +164,11 @@
     const tbody = document.createElement("tbody");
     for (const row of tableRows(fc)) {
       const tr = document.createElement("tr");
-      tr.innerHTML = row.map((v, i) => `<td>${i < 2 ? v : Math.round(v).toLocaleString()}</td>`).join("");
+      row.forEach((v, i) => {
+        const td = document.createElement("td");
+        td.textContent = i < 2 ? v : Math.round(v).toLocaleString();
+        tr.appendChild(td);
+      });
       tbody.appendChild(tr);
     }
     table.appendChild(tbody);
