@@ -31,9 +31,18 @@ def open_release(settings: Settings, hooks: Hooks | None = None) -> Release:
 
 
 def make_target(settings: Settings) -> KeyedTarget:
+    """The deploy target named by ``GPCAST_DEPLOY_TARGET``: local, docker or lightsail."""
+    if settings.deploy_target == "docker":
+        from gpcast.deploy.docker import docker_target
+
+        return docker_target(settings)
+    if settings.deploy_target == "lightsail":
+        from gpcast.deploy.lightsail import lightsail_target
+
+        return lightsail_target(settings)
     if settings.deploy_target != "local":
-        raise ConfigError(f"deploy target '{settings.deploy_target}' is not available here; "
-                          "known: local", field="deploy_target")
+        raise ConfigError(f"unknown deploy target '{settings.deploy_target}'; known: local, "
+                          "docker, lightsail", field="deploy_target")
     from gpcast.deploy.local import LocalProcessTarget
 
     ports = {env: settings.environment_port(env) for env in ENVIRONMENTS}
