@@ -1,31 +1,43 @@
-"""Forecasters: the GP, the statsforecast baselines, and a registry of candidates by name."""
+"""Forecasters: the GP, the statsforecast baselines, and a registry of candidates by name.
+
+The forecaster classes are imported on first use (PEP 562): unpickling a GP model in the
+serving process then never imports statsforecast, which dominates start-up time.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from gpcast.errors import ConfigError
 from gpcast.models.base import Fitted, Forecast, Forecaster
-from gpcast.models.baselines import AutoETS, AutoTheta, SeasonalNaive
-from gpcast.models.gp import GPFitted, GPForecaster
 
-# name -> factory taking the season length; the names are those of ``Settings.candidates``.
-CANDIDATES: dict[str, Callable[[int], Forecaster]] = {
-    "gp": lambda m: GPForecaster(season_length=m),
-    "seasonal_naive": lambda m: SeasonalNaive(season_length=m),
-    "auto_ets": lambda m: AutoETS(season_length=m),
-    "auto_theta": lambda m: AutoTheta(season_length=m),
-}
+if TYPE_CHECKING:
+    from gpcast.models.baselines import AutoETS, AutoTheta, SeasonalNaive
+    from gpcast.models.gp import GPFitted, GPForecaster
+
+_LAZY = {"GPForecaster": "gp", "GPFitted": "gp", "SeasonalNaive": "baselines",
+         "AutoETS": "baselines", "AutoTheta": "baselines"}
+# registry name -> class name; the names are those of ``Settings.candidates``.
+CANDIDATES: dict[str, str] = {"gp": "GPForecaster", "seasonal_naive": "SeasonalNaive",
+                              "auto_ets": "AutoETS", "auto_theta": "AutoTheta"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f"gpcast.models.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'gpcast.models' has no attribute '{name}'")
 
 
 def make_forecaster(name: str, season_length: int = 12) -> Forecaster:
     """A candidate forecaster by its registry name, with default hyperparameters."""
     try:
-        factory = CANDIDATES[name]
+        cls = __getattr__(CANDIDATES[name])
     except KeyError:
         raise ConfigError(f"unknown forecaster '{name}'; known: {sorted(CANDIDATES)}",
                           field="candidates", known=sorted(CANDIDATES)) from None
-    return factory(season_length)
+    forecaster: Forecaster = cls(season_length=season_length)
+    return forecaster
 
 
 __all__ = ["CANDIDATES", "AutoETS", "AutoTheta", "Fitted", "Forecast", "Forecaster",
