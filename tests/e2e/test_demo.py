@@ -1,0 +1,64 @@
+"""The README's first command: `gpcast demo` takes the bundled data to a served, approved
+forecast, labels the approval as a demo, and the printed key works on production."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gpcast.cli import run
+from gpcast.deploy.local import LocalProcessTarget
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture()
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, int]]:
+    home = tmp_path / "home"
+    ports = {"staging": free_port(), "production": free_port()}
+    for key, value in {"GPCAST_HOME": str(home), "GPCAST_STAGING_PORT": str(ports["staging"]),
+                       "GPCAST_PRODUCTION_PORT": str(ports["production"]),
+                       # the demo's flow, with faster candidates than the default four
+                       "GPCAST_CANDIDATES": '["gp", "seasonal_naive"]',
+                       "GPCAST_N_WINDOWS": "2"}.items():
+        monkeypatch.setenv(key, value)
+    for key in ("GPCAST_TRACKING_URI", "GPCAST_DATABASE_URL", "GPCAST_APPROVERS"):
+        monkeypatch.delenv(key, raising=False)
+    try:
+        yield home, ports["production"]
+    finally:
+        target = LocalProcessTarget(home, ports)
+        for environment in ports:
+            target.stop(environment)
+
+
+def test_the_demo_serves_an_approved_forecast_and_says_where_to_look(
+        home: tuple[Path, int], capsys: pytest.CaptureFixture[str]) -> None:
+    path, port = home
+    assert run(["demo"]) == 0
+    out = re.sub(r"\s+", " ", capsys.readouterr().out)
+    assert "DEMO APPROVAL" in out and f"http://127.0.0.1:{port}/" in out
+    assert "mlflow ui --backend-store-uri" in out
+    token = re.search(r"(gpc_\S+)", out)
+    assert token, out
+    answer = httpx.post(f"http://127.0.0.1:{port}/v1/forecast",
+                        headers={"Authorization": f"Bearer {token.group(1)}"},
+                        json={"h": 12, "regressor_policy": "carry_last"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert {f["series"] for f in answer.json()["forecasts"]} == {
+        "banking", "healthcare", "insurance", "technology", "telecom"}
+    events = [json.loads(line) for line in (path / "outbox.jsonl").read_text().splitlines()]
+    approved = [e for e in events if e["kind"] == "promoted"]
+    assert approved and "DEMO APPROVAL" in json.dumps(approved[-1])
