@@ -62,3 +62,6 @@ def test_the_demo_serves_an_approved_forecast_and_says_where_to_look(
     events = [json.loads(line) for line in (path / "outbox.jsonl").read_text().splitlines()]
     approved = [e for e in events if e["kind"] == "promoted"]
     assert approved and "DEMO APPROVAL" in json.dumps(approved[-1])
+    assert run(["stop"]) == 0
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)

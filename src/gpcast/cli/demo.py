@@ -58,7 +58,8 @@ def demo_cmd() -> None:
         "release:    gpcast status   |   gpcast audit   |   gpcast rollback --by <you> "
         "--reason ...\n"
         f"MLflow:     mlflow ui --backend-store-uri {registry_uri}\n"
-        f"state:      {settings.home.resolve()} (delete it to start clean)",
+        f"state:      {settings.home.resolve()} (`gpcast stop`, then delete it to start "
+        "clean)",
         title="gpcast demo: done"))
 
 

@@ -203,6 +203,18 @@ def _pct(v: Any) -> str:
     return "-" if v is None else f"{float(v):.1%}"
 
 
+def stop_cmd(environment: Annotated[list[str] | None, typer.Argument(
+        help="Environments to stop (default: every one).")] = None) -> None:
+    """Stop the serving processes of environments (the aliases and the ledger stay)."""
+    from gpcast.registry.mlflow_store import ENVIRONMENTS
+    from gpcast.release.session import make_target
+
+    target = make_target(build_settings())
+    for env in environment or list(ENVIRONMENTS):
+        target.stop(env)
+        console.print(f"{env}: stopped")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(pipeline_app, name="pipeline")
     app.command("status")(status_cmd)
@@ -210,3 +222,4 @@ def register(app: typer.Typer) -> None:
     app.command("reject")(reject_cmd)
     app.command("rollback")(rollback_cmd)
     app.command("audit")(audit_cmd)
+    app.command("stop")(stop_cmd)
