@@ -156,6 +156,12 @@ def as_panel(data: Panel | pd.DataFrame | pd.Series | Sequence[float] | np.ndarr
     return Panel.from_values(data, season_length=season_length)
 
 
+def check_horizon(h: int) -> int:
+    if int(h) != h or h < 1:
+        raise ModelError(f"the horizon h must be a positive integer, got {h}", field="h")
+    return int(h)
+
+
 def check_levels(level: Sequence[int]) -> list[int]:
     levels = sorted({int(v) for v in level})
     bad = [v for v in levels if not 0 < v < 100]
@@ -237,6 +243,7 @@ __all__ = [
     "RegressorPolicy",
     "Y",
     "as_panel",
+    "check_horizon",
     "check_levels",
     "future_months",
     "future_regressor_matrix",

@@ -31,6 +31,7 @@ from gpcast.models.base import (
     FutureRegressors,
     RegressorPolicy,
     as_panel,
+    check_horizon,
     check_levels,
     future_months,
 )
@@ -57,9 +58,7 @@ class BaselineFitted:
         regressor_policy: RegressorPolicy = "require",
     ) -> Forecast:
         """Median and intervals for the next ``h`` months; regressors are ignored."""
-        if int(h) != h or h < 1:
-            raise ModelError(f"the horizon h must be a positive integer, got {h}", field="h")
-        h = int(h)
+        h = check_horizon(h)
         levels = check_levels(level)
         if not self.models:
             raise NotFittedError(f"{self.model} was fitted on no series")

@@ -34,6 +34,7 @@ from gpcast.models.base import (
     FutureRegressors,
     RegressorPolicy,
     as_panel,
+    check_horizon,
     check_levels,
     future_months,
     future_regressor_matrix,
@@ -303,9 +304,7 @@ class GPFitted:
         level: Sequence[int] = (80, 95),
         regressor_policy: RegressorPolicy = "require",
     ) -> Forecast:
-        if int(h) != h or h < 1:
-            raise ModelError(f"the horizon h must be a positive integer, got {h}", field="h")
-        h = int(h)
+        h = check_horizon(h)
         levels = check_levels(level)
         locs, scales, months, carried = [], [], [], []
         widen = self._scale(h)
