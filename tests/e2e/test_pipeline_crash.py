@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from gpcast.cli import run
 from gpcast.deploy.local import LocalProcessTarget, auth_headers
 from gpcast.registry.mlflow_store import MlflowRegistry
 from gpcast.release.ledger import Ledger
+from servers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -32,12 +32,6 @@ KILL_POINTS = ["validate", "backtest", "select", "gates", "fit", "register",
                "register.version", "register.tags", "staging", "staging.deployed",
                "acceptance", "approval"]
 CLI = [sys.executable, "-c", "from gpcast.cli import main; main()"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture()

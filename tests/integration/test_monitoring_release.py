@@ -5,7 +5,6 @@ the pipeline (production still waits for an approval)."""
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,14 +15,9 @@ from gpcast.cli import run
 from gpcast.config import SAMPLE_DATA
 from gpcast.deploy.local import LocalProcessTarget
 from gpcast.monitoring.ledger import ForecastLedger
+from servers import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture()

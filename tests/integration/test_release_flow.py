@@ -7,7 +7,6 @@ SQLite MLflow store and ledger under a temporary home; staging and production se
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,14 +17,9 @@ from gpcast.cli import run
 from gpcast.deploy.local import LocalProcessTarget, auth_headers
 from gpcast.registry.mlflow_store import MlflowRegistry
 from gpcast.release.ledger import Ledger
+from servers import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture()

@@ -8,7 +8,6 @@ SQLAlchemy, where a trigger keeps it append-only.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -23,14 +22,9 @@ from gpcast.cli import run
 from gpcast.deploy.local import LocalProcessTarget
 from gpcast.registry.mlflow_store import MlflowRegistry
 from gpcast.release.ledger import Ledger
+from servers import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import concurrent.futures
 import io
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,22 +22,7 @@ from gpcast.registry.artifact import ModelBundle, save_bundle
 from gpcast.serving import create_app
 from gpcast.serving.auth import new_key
 from gpcast.serving.capture import count_captured, read_captured
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+from servers import free_port, wait_for_port
 
 
 def build_artifact(directory: Path, model: str = "seasonal_naive",

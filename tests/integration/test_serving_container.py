@@ -15,9 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_serving_api import build_artifact, free_port
+from test_serving_api import build_artifact
 
 from gpcast.serving.auth import new_key
+from servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
