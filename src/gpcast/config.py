@@ -86,7 +86,16 @@ class Settings(BaseSettings):
     deploy_target: str = "local"
     staging_port: int = 8101
     production_port: int = 8102
-    backtest_workers: int = Field(2, description="Processes sharing the pipeline backtest.")
+
+    # execution engine of the per-series work (issue 7)
+    engine: str = Field("processes", description="Where backtests and fits run: 'inline', "
+                        "'processes' (local, joblib), 'dask' (a LocalCluster on 127.0.0.1) "
+                        "or 'dask://host:port' (an existing Dask scheduler).")
+    engine_workers: int = Field(2, ge=1, description="Workers of the 'processes' and 'dask' "
+                                "engines (an existing Dask cluster has its own).")
+    incremental: bool = Field(True, description="Reuse the production version's backtest "
+                              "and fit for series whose data did not change, and warm-start "
+                              "the GP from its hyperparameters for the others.")
 
     # cloud deploy targets: docker, lightsail (issue 5)
     aws_region: str | None = Field(None, description="AWS region (None: the AWS config's).")

@@ -41,7 +41,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     env = {"GPCAST_HOME": str(home), "GPCAST_STAGING_PORT": str(ports["staging"]),
            "GPCAST_PRODUCTION_PORT": str(ports["production"]), "GPCAST_APPROVERS": '["alice"]',
            "GPCAST_CANDIDATES": '["seasonal_naive"]', "GPCAST_GATE_COVERAGE_95": "[0, 1]",
-           "GPCAST_N_WINDOWS": "2", "GPCAST_BACKTEST_WORKERS": "1"}
+           "GPCAST_N_WINDOWS": "2", "GPCAST_ENGINE": "inline"}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("GPCAST_TRACKING_URI", raising=False)

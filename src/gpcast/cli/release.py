@@ -77,8 +77,8 @@ def run_cmd(
         def total(n: int) -> None:
             progress.update(bt_task, total=n, visible=True)
 
-        def advance(description: str) -> None:
-            progress.update(bt_task, advance=1, description=description)
+        def advance(description: str, n: int = 1) -> None:
+            progress.update(bt_task, advance=n, description=description)
 
         with _release(settings, stage=on_stage, advance=advance, total=total,
                       checkpoint=_pause(pause_at)) as release:

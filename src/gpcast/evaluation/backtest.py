@@ -159,7 +159,7 @@ def run_backtest(
     _check_arguments(candidates, h, n_windows, step_size, refit)
     levels = check_levels(level)
     offsets = window_offsets(h, n_windows, step_size)
-    _check_history(panel, max(offsets), h, n_windows, step_size)
+    check_history(panel, max(offsets), h, n_windows, step_size)
     advance = _progress(progress, total=len(offsets) * len(candidates))
     parts = []
     for window, offset in enumerate(offsets):
@@ -193,7 +193,7 @@ def _check_arguments(candidates: Sequence[Forecaster], h: int, n_windows: int,
         raise ConfigError(f"candidate names must be unique, got {names}", field="candidates")
 
 
-def _check_history(panel: Panel, max_offset: int, h: int, n_windows: int,
+def check_history(panel: Panel, max_offset: int, h: int, n_windows: int,
                    step_size: int) -> None:
     need = 2 * panel.season_length
     lengths = panel.frame.groupby(ID, sort=False).size()
@@ -278,4 +278,4 @@ def _progress(progress: RichProgressLike | ProgressCallback | None,
 
 
 __all__ = ["EX_POST_NOTE", "Backtest", "ProgressCallback", "RichProgressLike",
-           "run_backtest", "window_offsets"]
+           "check_history", "run_backtest", "window_offsets"]

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from gpcast.data.panel import Panel
-from gpcast.errors import ConfigError
+from gpcast.errors import ConfigError, ModelError
 from gpcast.evaluation.backtest import Backtest
 from gpcast.models.base import (
     Fitted,
@@ -146,9 +146,13 @@ def select(backtest: Backtest, metric: str = "mase") -> Selection:
     mae = table["mae"].unstack("model")[list(backtest.candidates)]
     mase = table["mase"].unstack("model")[list(backtest.candidates)]
     has_naive = NAIVE in backtest.candidates
+    lost = [u for u in backtest.panel.unique_ids if u not in scores.index]
+    if lost:
+        raise ModelError(f"every candidate failed the backtest of series {lost[:20]}",
+                         series=lost[:20], candidates=list(backtest.candidates))
     choices = tuple(
         _choose(str(uid), scores.loc[uid], mae.loc[uid], mase.loc[uid], metric, has_naive)
-        for uid in backtest.panel.unique_ids if uid in scores.index)
+        for uid in backtest.panel.unique_ids)
     overall = backtest.per_model()[metric]
     overall_scores = {m: float(overall[m]) for m in backtest.candidates}
     default = min(backtest.candidates,
@@ -171,14 +175,18 @@ def _inf(x: float) -> float:
 
 def _choose(uid: str, scores: pd.Series, mae: pd.Series, mase: pd.Series, metric: str,
             has_naive: bool) -> SeriesChoice:
-    order = list(scores.index)
+    # A candidate that failed on this series has no backtest points (MAE NaN): left out.
+    order = [m for m in scores.index if math.isfinite(float(mae[m]))]
+    if not order:
+        raise ModelError(f"every candidate failed the backtest of series '{uid}'",
+                         series=uid, candidates=list(scores.index))
     ranked = sorted(order, key=lambda m: (_inf(float(scores[m])), _inf(float(mae[m])),
                                           order.index(m)))
     winner = ranked[0]
     runner = ranked[1] if len(ranked) > 1 else None
     best = float(scores[winner])
     margin = None if runner is None else float(scores[runner]) - best
-    naive = float(mase[NAIVE]) if has_naive else None
+    naive = float(mase[NAIVE]) if has_naive and NAIVE in order else None
     beats = None if naive is None else bool(float(mase[winner]) < naive)
     if not math.isfinite(best):
         reason = f"{metric} is undefined for every candidate; {winner} has the lowest MAE"
@@ -255,6 +263,29 @@ class SelectedModel:
     def unique_ids(self) -> list[str]:
         return list(self.models)
 
+    @classmethod
+    def concat(cls, parts: Sequence[SelectedModel],
+               order: Sequence[str] | None = None) -> SelectedModel:
+        """One model over the series of ``parts`` (chunks fitted apart), in ``order``."""
+        models = {uid: name for p in parts for uid, name in p.models.items()}
+        if order is not None:
+            models = {uid: models[uid] for uid in order}
+        fitted: dict[str, list[Fitted]] = {}
+        for part in parts:
+            for name, fit in part.fitted.items():
+                fitted.setdefault(name, []).append(fit)
+        return cls(models=models,
+                   fitted={name: _concat_fitted(fits) for name, fits in fitted.items()},
+                   unseen=tuple(u for p in parts for u in p.unseen))
+
+    def subset(self, unique_ids: Sequence[str]) -> SelectedModel:
+        """The same fitted models, restricted to ``unique_ids``."""
+        models = {uid: self.models[uid] for uid in unique_ids}
+        fitted = {name: _subset_fitted(fit, [u for u in unique_ids if models[u] == name])
+                  for name, fit in self.fitted.items() if name in models.values()}
+        return SelectedModel(models=models, fitted=fitted,
+                             unseen=tuple(u for u in self.unseen if u in models))
+
     def forecast(
         self,
         h: int,
@@ -279,6 +310,26 @@ class SelectedModel:
         carried = any(fc.regressor_policy == "carry_last" for fc in parts.values())
         return replace(joined, notes=notes,
                        regressor_policy="carry_last" if carried else joined.regressor_policy)
+
+
+def _concat_fitted(parts: Sequence[Fitted]) -> Fitted:
+    if len(parts) == 1:
+        return parts[0]
+    concat = getattr(type(parts[0]), "concat", None)
+    if concat is None:
+        raise ModelError(f"{type(parts[0]).__name__} cannot join models fitted apart",
+                         model=type(parts[0]).__name__)
+    return concat(parts)  # type: ignore[no-any-return]
+
+
+def _subset_fitted(fit: Fitted, unique_ids: Sequence[str]) -> Fitted:
+    if list(unique_ids) == list(fit.unique_ids):
+        return fit
+    subset = getattr(fit, "subset", None)
+    if subset is None:
+        raise ModelError(f"{type(fit).__name__} cannot be restricted to some series",
+                         model=type(fit).__name__)
+    return subset(unique_ids)  # type: ignore[no-any-return]
 
 
 __all__ = ["NAIVE", "SELECTION_BIAS_NOTE", "SelectedForecaster", "SelectedModel",

@@ -50,6 +50,22 @@ class BaselineFitted:
     def unique_ids(self) -> list[str]:
         return list(self.models)
 
+    @classmethod
+    def concat(cls, parts: Sequence[BaselineFitted]) -> BaselineFitted:
+        """One fitted model over the series of ``parts`` (fitted apart, same model)."""
+        return cls(parts[0].model, parts[0].season_length,
+                   {u: m for p in parts for u, m in p.models.items()},
+                   {u: m for p in parts for u, m in p.last_months.items()})
+
+    def subset(self, unique_ids: Sequence[str]) -> BaselineFitted:
+        missing = [u for u in unique_ids if u not in self.models]
+        if missing:
+            raise ModelError(f"{self.model} was not fitted on series {missing[:20]}",
+                             series=missing[:20])
+        return BaselineFitted(self.model, self.season_length,
+                              {u: self.models[u] for u in unique_ids},
+                              {u: self.last_months[u] for u in unique_ids})
+
     def forecast(
         self,
         h: int,

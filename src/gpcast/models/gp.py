@@ -16,8 +16,9 @@ hyperpriors.
 
 from __future__ import annotations
 
+import copy
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -98,20 +99,36 @@ class GPForecaster:
         if calibration not in ("none", "holdout"):
             raise ModelError("calibration must be 'none' or 'holdout'", field="calibration")
         self.calibration = calibration
+        self._warm: dict[str, np.ndarray] = {}
+
+    def warm_started(self, start: Mapping[str, np.ndarray]) -> GPForecaster:
+        """A copy whose every ``fit`` starts from ``start`` (see ``fit``): how a
+        backtest's refits at each cutoff start from the previous version's MAP."""
+        twin = copy.copy(self)
+        twin._warm = dict(start)
+        return twin
 
     def __repr__(self) -> str:
         return (f"GPForecaster(season_length={self.season_length}, n_restarts="
                 f"{self.n_restarts}, spectral_components={self.spectral_components}, "
                 f"calibration={self.calibration!r})")
 
-    def fit(self, data: Panel | pd.DataFrame | Sequence[float] | np.ndarray) -> GPFitted:
+    def fit(self, data: Panel | pd.DataFrame | Sequence[float] | np.ndarray,
+            warm_start: Mapping[str, np.ndarray] | None = None) -> GPFitted:
+        """MAP fit of every series. ``warm_start`` maps series to log-hyperparameters
+        (``GPFitted.log_params``, e.g. of the previous model version) that the optimiser
+        starts from instead of the prior medians; a wrong-sized one is ignored."""
         panel = as_panel(data, season_length=self.season_length)
         spec = KernelSpec(self.spectral_components, tuple(panel.regressors))
         geometries: dict[int, Geometry] = {}  # series of equal length share t
+        warm = self._warm if warm_start is None else warm_start
+        starts = {uid: np.asarray(phi, dtype=float) for uid, phi in warm.items()
+                  if np.shape(phi) == spec.prior_mean.shape}
         states = {}
         for uid in panel.unique_ids:
             states[uid] = fit_series(uid, panel.y(uid), panel.X(uid), spec,
-                                     self.season_length, self.n_restarts, geometries)
+                                     self.season_length, self.n_restarts, geometries,
+                                     start=starts.get(uid))
         anchors = Panel(panel.frame.groupby(ID, sort=False).tail(1), panel.regressors,
                         panel.season_length, source=panel.source, sha256=panel.sha256)
         scale = np.asarray(self.interval_scale)
@@ -283,6 +300,25 @@ class GPFitted:
         """Learned hyperparameters of one series (variances, lengthscales in years)."""
         state = self._state(unique_id)
         return dict(zip(self.spec.names, map(float, np.exp(state.phi)), strict=True))
+
+    def log_params(self) -> dict[str, np.ndarray]:
+        """Log-hyperparameters per series: what ``GPForecaster.fit(warm_start=...)`` takes."""
+        return {uid: state.phi for uid, state in self.states.items()}
+
+    @classmethod
+    def concat(cls, parts: Sequence[GPFitted]) -> GPFitted:
+        """One fitted model over the series of ``parts`` (fitted apart, same settings)."""
+        first = parts[0]
+        anchors = Panel(pd.concat([p.anchors.frame for p in parts], ignore_index=True),
+                        first.anchors.regressors, first.season_length,
+                        source=first.anchors.source, sha256=first.anchors.sha256)
+        states = {uid: s for p in parts for uid, s in p.states.items()}
+        return cls(first.spec, first.season_length, first.interval_scale, anchors, states)
+
+    def subset(self, unique_ids: Sequence[str]) -> GPFitted:
+        states = {uid: self._state(uid) for uid in unique_ids}
+        return GPFitted(self.spec, self.season_length, self.interval_scale,
+                        self.anchors.subset(list(unique_ids)), states)
 
     def converged(self, unique_id: str) -> bool:
         return self._state(unique_id).converged

@@ -33,6 +33,7 @@ from typing import Protocol
 from gpcast.config import Settings
 from gpcast.data.panel import Panel
 from gpcast.deploy.base import Deployment, DeployTarget
+from gpcast.engine import open_engine
 from gpcast.errors import DataError, GateFailedError, GpcastError, RegistryError, ReleaseError
 from gpcast.evaluation.selection import NAIVE, SelectedModel
 from gpcast.registry.artifact import save_bundle
@@ -46,6 +47,7 @@ from gpcast.release.notify import Notification, Notifier
 SYSTEM = "gpcast"
 STAGES = ("validate", "backtest", "select", "gates", "fit", "register", "staging",
           "acceptance", "approval")
+FAILURES_LOGGED = 100  # failed series listed in the ledger event; the report has them all
 TERMINAL = ("pipeline.completed", "pipeline.failed", "pipeline.crashed")
 
 
@@ -60,7 +62,7 @@ class Hooks:
     """Where the runner reports progress; ``checkpoint`` names points inside stages."""
 
     stage: Callable[[str], None] = lambda name: None
-    advance: Callable[[str], None] | None = None
+    advance: Callable[[str, int], None] | None = None  # (description, series done)
     total: Callable[[int], None] = lambda n: None
     checkpoint: Callable[[str], None] = lambda name: None
 
@@ -107,7 +109,6 @@ def pipeline_lock(home: Path) -> Iterator[None]:
 
 def run_pipeline(release: Release) -> PipelineResult:
     """Run every stage up to the approval request; raise on the first failure."""
-    S.one_blas_thread()
     with pipeline_lock(release.home):
         reconcile(release)
         pipeline_id = uuid.uuid4().hex[:12]
@@ -132,6 +133,7 @@ class _Run:
         self.run_id: str | None = None
         self.work = release.home / "work" / pipeline_id
         self.stage_name = "start"
+        self.failures: list[S.Failure] = []
 
     def log(self, event: str, **kw: object) -> None:
         self.r.ledger.append(event, SYSTEM, pipeline_id=self.pid, **kw)  # type: ignore[arg-type]
@@ -165,22 +167,30 @@ class _Run:
             "champion_version": champion.version if champion else "none"})
         self.stage("backtest")
         names = list(dict.fromkeys([*s.candidates, *(champion.models if champion else ())]))
-        self.r.hooks.total(len(names) * panel.n_series)
-        backtest = S.backtest_candidates(panel, names, s, self.r.hooks.advance)
-        self.stage("select")
-        selection = S.select_models(backtest, s.candidates, s.selection_metric)
-        self.stage("gates")
-        ev = S.evaluate_gates(panel, backtest, selection, champion, s)
-        reg.log_metrics(self.run_id, _flat_metrics(ev))
-        for verdict in ev.verdicts:
-            self.log(f"gate.{'passed' if verdict.passed else 'failed'}", gate=verdict.gate,
-                     message=verdict.message, figures=verdict.figures)
-        if not ev.passed:
-            S.write_reports(self.work / "reports", ev, None)
-            reg.log_artifacts(self.run_id, self.work / "reports", "reports")
-            G.require(ev.verdicts)
-        self.stage("fit")
-        model = S.fit_selected(panel, selection, s.season_length)
+        self.r.hooks.total(2 * panel.n_series)
+        with open_engine(s.engine, s.engine_workers) as engine:
+            self.log("engine.opened", engine=s.engine, workers=engine.workers)
+            backtest, failures = S.backtest_candidates(panel, names, s, engine,
+                                                       self.r.hooks.advance)
+            self.stage("select")
+            selection = S.select_models(backtest, s.candidates, s.selection_metric)
+            self.stage("gates")
+            ev = S.evaluate_gates(panel, backtest, selection, champion, s)
+            reg.log_metrics(self.run_id, _flat_metrics(ev))
+            for verdict in ev.verdicts:
+                self.log(f"gate.{'passed' if verdict.passed else 'failed'}",
+                         gate=verdict.gate, message=verdict.message, figures=verdict.figures)
+            if not ev.passed:
+                S.write_reports(self.work / "reports", ev, None, failures)
+                reg.log_artifacts(self.run_id, self.work / "reports", "reports")
+                G.require(ev.verdicts)
+            self.stage("fit")
+            model, fit_failures = S.fit_selected(panel, selection, s, engine,
+                                                 self.r.hooks.advance)
+        self.failures = [*failures, *fit_failures]
+        if self.failures:
+            self.log("series.failed", count=len(self.failures),
+                     failures=[f.to_dict() for f in self.failures[:FAILURES_LOGGED]])
         self.stage("register")
         version = self._register(panel, ev, model, champion)
         self.stage("staging")
@@ -213,7 +223,7 @@ class _Run:
         bundle_dir = self.work / "bundle"
         sha = save_bundle(bundle, bundle_dir)
         card = S.make_card(s, panel, ev, model, number, sha, champion)
-        S.write_reports(self.work / "reports", ev, card)
+        S.write_reports(self.work / "reports", ev, card, self.failures)
         reg.log_artifacts(self.run_id, self.work / "reports", "reports")
         model_uri = reg.log_model(self.run_id, bundle, bundle_dir, sha, s.horizon)
         self.log("version.registering", version=number, sha256=sha, model_uri=model_uri)

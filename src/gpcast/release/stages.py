@@ -4,36 +4,40 @@
         ─► fit_selected ─► make_bundle / make_card / write_reports
 
 They touch no store: the runner (:mod:`gpcast.release.runner`) records and publishes
-what they return. The backtest is shared across processes by (series, candidate), which
-gives exactly the single-process result because every series is scored on its own.
+what they return. Backtest and fit run chunk by chunk of series on an execution engine
+(:mod:`gpcast.engine`), which gives exactly the in-process result because every series is
+scored and fitted on its own (:mod:`gpcast.evaluation.panelwise`).
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import subprocess
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
-
 from gpcast.config import Settings
 from gpcast.data import load_panel
 from gpcast.data.panel import Panel
+from gpcast.engine import Engine
 from gpcast.errors import GpcastError
-from gpcast.evaluation.backtest import Backtest, run_backtest
+from gpcast.evaluation.backtest import Backtest
+from gpcast.evaluation.panelwise import (
+    BacktestSpec,
+    Failure,
+    WarmStart,
+    backtest_panel,
+    fit_panel,
+)
 from gpcast.evaluation.selection import NAIVE, SelectedModel, Selection, select
-from gpcast.models import make_forecaster
 from gpcast.registry.artifact import ModelBundle
 from gpcast.registry.card import ModelCard
 from gpcast.release import gates as G
 from gpcast.reports.backtest_report import write_backtest_report
 from gpcast.reports.validation import validation_report, write_validation_report
 
-Advance = Callable[[str], None]
+Advance = Callable[[str, int], None]
 
 
 @dataclass(frozen=True)
@@ -77,51 +81,12 @@ def ingest_validate(settings: Settings, report_path: Path) -> Panel:
 
 
 def backtest_candidates(panel: Panel, names: Sequence[str], settings: Settings,
-                        advance: Advance | None = None) -> Backtest:
-    """Rolling-origin backtest of ``names``, shared over ``settings.backtest_workers``."""
-    tasks = [(uid, name) for name in names for uid in panel.unique_ids]
-    kwargs = {"h": settings.horizon, "n_windows": settings.n_windows,
-              "step_size": settings.step_size, "level": tuple(settings.levels)}
-    parts: list[pd.DataFrame] = []
-    workers = max(1, min(settings.backtest_workers, len(tasks)))
-    if workers == 1:
-        for uid, name in tasks:
-            parts.append(_backtest_one(panel, uid, name, settings.season_length, kwargs))
-            if advance:
-                advance(f"backtest: {name} on {uid}")
-    else:
-        # fork: the workers inherit the panel and the imported models, no re-import.
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            futures = {pool.submit(_backtest_one, panel, uid, name, settings.season_length,
-                                   kwargs): (uid, name) for uid, name in tasks}
-            for future in as_completed(futures):
-                parts.append(future.result())
-                if advance:
-                    uid, name = futures[future]
-                    advance(f"backtest: {name} on {uid}")
-    points = pd.concat(parts, ignore_index=True)
-    return Backtest(points=points, panel=panel, candidates=tuple(names), h=settings.horizon,
-                    n_windows=settings.n_windows, step_size=settings.step_size,
-                    levels=tuple(sorted(settings.levels)))
-
-
-def _backtest_one(panel: Panel, uid: str, name: str, season_length: int,
-                  kwargs: dict[str, object]) -> pd.DataFrame:
-    one_blas_thread()
-    forecaster = make_forecaster(name, season_length)
-    return run_backtest(panel.subset([uid]), [forecaster], **kwargs).points  # type: ignore[arg-type]
-
-
-def one_blas_thread() -> None:
-    """Single-threaded BLAS: the GP's small matrices run about 10x faster on 2 cores
-    without BLAS threads competing with the backtest's processes (62 s → 5 s measured
-    for the GP backtest of the bundled data)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - comes with scipy's stack
-        return
-    threadpool_limits(1)
+                        engine: Engine, advance: Advance | None = None,
+                        warm: WarmStart | None = None) -> tuple[Backtest, list[Failure]]:
+    """Rolling-origin backtest of ``names`` on every series, fanned out on ``engine``."""
+    spec = BacktestSpec(settings.horizon, settings.n_windows, settings.step_size,
+                        tuple(settings.levels), settings.season_length)
+    return backtest_panel(panel, names, spec, engine, advance, warm)
 
 
 def restrict(backtest: Backtest, names: Sequence[str]) -> Backtest:
@@ -152,9 +117,11 @@ def evaluate_gates(panel: Panel, backtest: Backtest, selection: Selection,
     return Evaluation(backtest, selection, candidate, naive, champ, verdicts)
 
 
-def fit_selected(panel: Panel, selection: Selection, season_length: int) -> SelectedModel:
-    names = {*selection.by_series.values(), selection.default_model}
-    return selection.fit(panel, {n: make_forecaster(n, season_length) for n in names})
+def fit_selected(panel: Panel, selection: Selection, settings: Settings, engine: Engine,
+                 advance: Advance | None = None, warm: WarmStart | None = None,
+                 ) -> tuple[SelectedModel, list[Failure]]:
+    """Each series' winner fitted on its full history, fanned out on ``engine``."""
+    return fit_panel(panel, selection, settings.season_length, engine, advance, warm)
 
 
 def hyperparameters(model: SelectedModel) -> dict[str, dict[str, float]]:
@@ -222,11 +189,16 @@ def make_bundle(panel: Panel, model: SelectedModel, selection: Selection, card: 
         "horizon": settings.horizon, "levels": list(settings.levels)})
 
 
-def write_reports(out: Path, ev: Evaluation, card: ModelCard | None) -> None:
-    """Backtest report (HTML, markdown, JSON, plots), selection, gates and the card."""
+def write_reports(out: Path, ev: Evaluation, card: ModelCard | None,
+                  failures: Sequence[Failure] = ()) -> None:
+    """Backtest report (HTML, markdown, JSON, plots), selection, gates, the card and the
+    series whose models failed."""
     import json
 
     from gpcast.data.files import atomic_write_text
+
+    atomic_write_text(out / "failures" / "failures.json",
+                      json.dumps([f.to_dict() for f in failures], indent=2))
 
     write_backtest_report(restrict(ev.backtest, ev.selection.candidates), ev.selection,
                           out / "backtest")
@@ -247,7 +219,7 @@ def git_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
-__all__ = ["Champion", "Evaluation", "backtest_candidates", "evaluate_gates", "fit_selected",
-           "ingest_validate", "make_bundle", "make_card", "metrics_summary", "one_blas_thread",
-           "restrict",
+__all__ = ["Champion", "Evaluation", "Failure", "backtest_candidates", "evaluate_gates",
+           "fit_selected",
+           "ingest_validate", "make_bundle", "make_card", "metrics_summary", "restrict",
            "select_models", "write_reports"]

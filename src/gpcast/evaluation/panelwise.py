@@ -1,0 +1,221 @@
+"""Per-series work of a run (backtest, fit) cut into chunks of series and run on an engine.
+
+    backtest, failures = backtest_panel(panel, ["gp", "auto_ets"], spec, engine)
+    model, failures = fit_panel(panel, selection, season_length, engine)
+
+Every series is backtested, selected and fitted on its own, so the chunks can run
+anywhere and in any order: the points are put back in one canonical order (candidate,
+series in panel order, window, step) and the fitted chunks joined in panel order, which
+makes the result the same on every engine and for every chunk size.
+
+One bad series does not sink a run. A candidate that raises on a series loses that
+series only (the chunk is rerun series by series to find it); a series whose chosen
+model then fails to fit falls back to SeasonalNaive. Each such event is a
+:class:`Failure` the run's report lists.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from gpcast.data.panel import ID, Panel
+from gpcast.engine import Engine
+from gpcast.errors import GpcastError
+from gpcast.evaluation.backtest import Backtest, check_history, run_backtest, window_offsets
+from gpcast.evaluation.selection import NAIVE, SelectedModel, Selection
+from gpcast.models import make_forecaster
+from gpcast.models.base import Forecaster
+
+# Chunks per worker: enough to balance uneven series, few enough to keep the per-task
+# overhead (pickling, statsforecast's setup) small; a chunk holds at most MAX_CHUNK series.
+CHUNKS_PER_WORKER = 4
+MAX_CHUNK = 50
+# What a failing third-party model may raise besides our own errors (numerical failures).
+MODEL_FAILURES = (GpcastError, ArithmeticError, ValueError, np.linalg.LinAlgError)
+
+Advance = Callable[[str, int], None]
+WarmStart = Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A model that failed on one series, and what the run did instead."""
+
+    unique_id: str
+    model: str
+    stage: str  # "backtest" or "fit"
+    error: str
+    fallback: str | None = None  # the model used instead (fit stage)
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"unique_id": self.unique_id, "model": self.model, "stage": self.stage,
+                "error": self.error, "fallback": self.fallback}
+
+
+@dataclass(frozen=True)
+class BacktestSpec:
+    """The backtest settings every chunk shares."""
+
+    h: int
+    n_windows: int
+    step_size: int = 1
+    levels: tuple[int, ...] = (80, 95)
+    season_length: int = 12
+
+
+@dataclass(frozen=True)
+class BacktestJob:
+    panel: Panel
+    names: tuple[str, ...]
+    spec: BacktestSpec
+    warm: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FitJob:
+    panel: Panel
+    choices: dict[str, str]
+    default: str
+    season_length: int
+    warm: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def chunk_ids(unique_ids: Sequence[str], workers: int) -> list[list[str]]:
+    """Consecutive chunks of series, about CHUNKS_PER_WORKER per worker."""
+    n = len(unique_ids)
+    size = max(1, min(MAX_CHUNK, math.ceil(n / max(1, CHUNKS_PER_WORKER * workers))))
+    return [list(unique_ids[i:i + size]) for i in range(0, n, size)]
+
+
+def forecaster(name: str, season_length: int, warm: WarmStart | None = None) -> Forecaster:
+    """``name``'s forecaster; the GP warm-started at ``warm`` where it has a value."""
+    model = make_forecaster(name, season_length)
+    if warm and hasattr(model, "warm_started"):
+        return model.warm_started(warm)  # type: ignore[no-any-return]
+    return model
+
+
+def backtest_chunk(job: BacktestJob) -> tuple[pd.DataFrame, list[Failure]]:
+    """Backtest points of every candidate on the chunk's series, and the failures."""
+    s = job.spec
+    parts, failures = [], []
+    for name in job.names:
+        model = forecaster(name, s.season_length, job.warm)
+        try:
+            parts.append(_points(job.panel, model, s))
+        except MODEL_FAILURES:
+            for uid in job.panel.unique_ids:  # find the series it fails on
+                try:
+                    parts.append(_points(job.panel.subset([uid]), model, s))
+                except MODEL_FAILURES as exc:
+                    failures.append(Failure(uid, name, "backtest", _message(exc)))
+    points = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return points, failures
+
+
+def _points(panel: Panel, model: Forecaster, s: BacktestSpec) -> pd.DataFrame:
+    return run_backtest(panel, [model], s.h, s.n_windows, s.step_size, s.levels).points
+
+
+def fit_chunk(job: FitJob) -> tuple[SelectedModel, list[Failure]]:
+    """Each series' chosen model fitted on the chunk; SeasonalNaive where it fails."""
+    models = {uid: job.choices.get(uid, job.default) for uid in job.panel.unique_ids}
+    groups: dict[str, list[str]] = {}
+    for uid, name in models.items():
+        groups.setdefault(name, []).append(uid)
+    parts: list[SelectedModel] = []
+    failures: list[Failure] = []
+    for name, uids in groups.items():
+        model = forecaster(name, job.season_length, job.warm)
+        try:
+            parts.append(_fit_part(model, job.panel, uids))
+            continue
+        except MODEL_FAILURES:
+            pass
+        for uid in uids:  # series by series: only the failing ones fall back
+            try:
+                parts.append(_fit_part(model, job.panel, [uid]))
+            except MODEL_FAILURES as exc:
+                failures.append(Failure(uid, name, "fit", _message(exc), fallback=NAIVE))
+    if failures:
+        naive = forecaster(NAIVE, job.season_length)
+        parts.append(_fit_part(naive, job.panel, [f.unique_id for f in failures]))
+    joined = SelectedModel.concat(parts, order=job.panel.unique_ids)
+    unseen = tuple(u for u in job.panel.unique_ids if u not in job.choices)
+    return SelectedModel(joined.models, joined.fitted, unseen), failures
+
+
+def _fit_part(model: Forecaster, panel: Panel, uids: list[str]) -> SelectedModel:
+    return SelectedModel(models=dict.fromkeys(uids, model.name),
+                         fitted={model.name: model.fit(panel.subset(uids))})
+
+
+def _message(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def backtest_panel(panel: Panel, names: Sequence[str], spec: BacktestSpec, engine: Engine,
+                   advance: Advance | None = None, warm: WarmStart | None = None,
+                   ) -> tuple[Backtest, list[Failure]]:
+    """Rolling-origin backtest of every candidate on every series, chunk by chunk."""
+    offsets = window_offsets(spec.h, spec.n_windows, spec.step_size)
+    check_history(panel, max(offsets), spec.h, spec.n_windows, spec.step_size)
+    chunks = chunk_ids(panel.unique_ids, engine.workers)
+    jobs = [BacktestJob(panel.subset(ids), tuple(names), spec, _warm_for(warm, ids))
+            for ids in chunks]
+
+    def done(i: int, result: object) -> None:
+        if advance:
+            advance(f"backtest: {len(chunks[i])} series", len(chunks[i]))
+
+    results = engine.map(backtest_chunk, jobs, on_result=done)
+    failures = [f for _, fs in results for f in fs]
+    points = canonical_order(pd.concat([p for p, _ in results if len(p)], ignore_index=True),
+                             names, panel.unique_ids)
+    return Backtest(points=points, panel=panel, candidates=tuple(names), h=spec.h,
+                    n_windows=spec.n_windows, step_size=spec.step_size,
+                    levels=tuple(sorted(spec.levels))), failures
+
+
+def canonical_order(points: pd.DataFrame, names: Sequence[str],
+                    unique_ids: Sequence[str]) -> pd.DataFrame:
+    """Backtest points by candidate, series (panel order), window and step."""
+    key = pd.DataFrame({
+        "m": pd.Categorical(points["model"], categories=list(names), ordered=True).codes,
+        "u": pd.Categorical(points[ID].astype(str), categories=list(unique_ids),
+                            ordered=True).codes,
+        "w": points["window"].to_numpy(), "s": points["step"].to_numpy()})
+    order = key.sort_values(["m", "u", "w", "s"], kind="stable").index
+    return points.loc[order].reset_index(drop=True)
+
+
+def fit_panel(panel: Panel, selection: Selection, season_length: int, engine: Engine,
+              advance: Advance | None = None, warm: WarmStart | None = None,
+              ) -> tuple[SelectedModel, list[Failure]]:
+    """Each series' chosen model fitted on its full history, chunk by chunk."""
+    chunks = chunk_ids(panel.unique_ids, engine.workers)
+    choices = selection.by_series
+    jobs = [FitJob(panel.subset(ids), {u: choices[u] for u in ids if u in choices},
+                   selection.default_model, season_length, _warm_for(warm, ids))
+            for ids in chunks]
+
+    def done(i: int, result: object) -> None:
+        if advance:
+            advance(f"fit: {len(chunks[i])} series", len(chunks[i]))
+
+    results = engine.map(fit_chunk, jobs, on_result=done)
+    model = SelectedModel.concat([m for m, _ in results], order=panel.unique_ids)
+    return model, [f for _, fs in results for f in fs]
+
+
+def _warm_for(warm: WarmStart | None, ids: Sequence[str]) -> dict[str, np.ndarray]:
+    return {u: np.asarray(warm[u]) for u in ids if warm and u in warm}
+
+
+__all__ = ["BacktestSpec", "Failure", "backtest_chunk", "backtest_panel", "canonical_order",
+           "chunk_ids", "fit_chunk", "fit_panel"]
