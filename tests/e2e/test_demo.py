@@ -13,6 +13,7 @@ import pytest
 
 from gpcast.cli import run
 from gpcast.deploy.local import LocalProcessTarget
+from gpcast.monitoring.ledger import ForecastLedger
 from servers import free_port
 
 pytestmark = pytest.mark.slow
@@ -56,6 +57,9 @@ def test_the_demo_serves_an_approved_forecast_and_says_where_to_look(
     events = [json.loads(line) for line in (path / "outbox.jsonl").read_text().splitlines()]
     approved = [e for e in events if e["kind"] == "promoted"]
     assert approved and "DEMO APPROVAL" in json.dumps(approved[-1])
+    ledger = ForecastLedger.for_home(path, None)  # the approval recorded the forecast
+    assert ledger.versions("production") == ["1"]
+    assert len(ledger.forecasts("production")) == 5 * 12
     assert run(["stop"]) == 0
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)

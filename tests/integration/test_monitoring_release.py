@@ -1,6 +1,7 @@
-"""Monitoring meets the release flow, through the CLI: record production, shadow a
-challenger, add months that break the promise, and let `gpcast monitor --retrain` start
-the pipeline (production still waits for an approval)."""
+"""Monitoring meets the release flow, through the CLI: a promotion records production's
+forecast, a challenger is shadowed, months that break the promise arrive, and
+`gpcast monitor --retrain` starts the pipeline (production still waits for an approval);
+a rollback hands the monitor back the previous version."""
 
 from __future__ import annotations
 
@@ -55,8 +56,7 @@ def _months_after_the_data(path: Path, factor: float, n: int) -> None:
 
 def test_a_broken_promise_alerts_and_starts_the_pipeline(home: Path, tmp_path: Path) -> None:
     assert run(["pipeline", "run"]) == 0
-    assert run(["approve", "1", "--by", "alice"]) == 0
-    assert run(["monitor-record"]) == 0  # production's forecast into the ledger
+    assert run(["approve", "1", "--by", "alice"]) == 0  # records production's forecast
     assert run(["pipeline", "run"]) == 0  # version 2 waits in staging ...
     assert run(["shadow", "start", "2"]) == 0  # ... and forecasts in shadow
     ledger = ForecastLedger.for_home(home, None)
@@ -79,3 +79,25 @@ def test_a_broken_promise_alerts_and_starts_the_pipeline(home: Path, tmp_path: P
     assert run(["monitor", "--explain"]) == 1
     assert "explanations" not in json.loads(
         (home / "reports" / "monitor" / "monitor.json").read_text())
+
+
+def test_approve_records_the_official_forecast_once_and_rollback_hands_back_the_judging(
+        home: Path) -> None:
+    assert run(["pipeline", "run"]) == 0
+    assert run(["approve", "1", "--by", "alice"]) == 0
+    ledger = ForecastLedger.for_home(home, None)
+    first = ledger.forecasts("production")
+    assert set(first["version"]) == {"1"}
+    assert len(first) == 5 * 12  # five series, the configured horizon
+    assert (first["issue_month"] == pd.Timestamp("2024-12-01")).all()
+    assert ledger.promise("1") is not None  # the backtest's promise came with it
+    assert run(["monitor-record", "--version", "1"]) == 0  # by hand again: no new rows
+    assert len(ledger.forecasts("production")) == len(first)
+
+    assert run(["pipeline", "run"]) == 0
+    assert run(["approve", "2", "--by", "alice"]) == 0
+    assert ledger.versions("production") == ["1", "2"]
+    rows = len(ledger.forecasts("production"))
+    assert run(["rollback", "--by", "alice", "--reason", "v2 misbehaves"]) == 0
+    assert ledger.versions("production") == ["2", "1"]  # the monitor judges v1 again
+    assert len(ledger.forecasts("production")) == rows  # its forecast was already there

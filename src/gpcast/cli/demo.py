@@ -23,6 +23,7 @@ def demo_cmd() -> None:
 
     Leaves staging and production serving on 127.0.0.1 and prints where to look.
     """
+    from gpcast.cli.monitor import record_official
     from gpcast.cli.release import _release, run_cmd
     from gpcast.release.promotion import approve
     from gpcast.release.session import status
@@ -43,6 +44,7 @@ def demo_cmd() -> None:
                       "(automatic, for the demo only)")
         done = approve(release, version, DEMO_APPROVER, DEMO_NOTE)
         registry_uri = release.registry.tracking_uri
+    record_official(settings, done.version.version)
     endpoint = done.deployment.endpoint
     key_line = (f"API key (shown once, stored hashed in {keys_path}):\n  {token}" if token
                 else f"API keys: already in {keys_path} (`gpcast keys create --role predict` "
@@ -57,6 +59,8 @@ def demo_cmd() -> None:
         f"{key_line}\n\n"
         "release:    gpcast status   |   gpcast audit   |   gpcast rollback --by <you> "
         "--reason ...\n"
+        "monitor:    gpcast actuals add <new months>   then   gpcast monitor   (production's "
+        "forecast is in the ledger)\n"
         f"MLflow:     mlflow ui --backend-store-uri {registry_uri}\n"
         f"state:      {settings.home.resolve()} (`gpcast stop`, then delete it to start "
         "clean)",

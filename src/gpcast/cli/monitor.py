@@ -149,6 +149,13 @@ def record_cmd(
 
 def _record(settings: Settings, env: str | None, version: str | None, role: str,
             future: str | None) -> None:
+    issued = _issue(settings, env, version, role, future)
+    console.print(f"recorded {role} version {issued.version}: {issued.forecast.h} months from "
+                  f"{issued.issue_month:%Y-%m} ({issued.new_rows} new rows)")
+
+
+def _issue(settings: Settings, env: str | None, version: str | None, role: str,
+           future: str | None) -> Any:
     from gpcast.monitoring.record import record_bundle
     from gpcast.registry.artifact import load_bundle
     from gpcast.release.resolve import resolve_artifact
@@ -156,9 +163,33 @@ def _record(settings: Settings, env: str | None, version: str | None, role: str,
     path, sha = resolve_artifact(settings, env, version)
     bundle = load_bundle(path, sha)
     plan = read_future_regressors(future, settings) if future else None
-    issued = record_bundle(_ledger(settings), bundle, settings.horizon, role, plan)
-    console.print(f"recorded {role} version {issued.version}: {issued.forecast.h} months from "
-                  f"{issued.issue_month:%Y-%m} ({issued.new_rows} new rows)")
+    ledger = _ledger(settings)
+    try:
+        return record_bundle(ledger, bundle, settings.horizon, role, plan)
+    finally:
+        ledger.close()
+
+
+def record_official(settings: Settings, version: str) -> None:
+    """After a promotion or rollback: the official forecast of the version production now
+    serves into the forecast ledger (once per version and issue month; a second call adds
+    no rows), so ``gpcast monitor`` judges it from now on.
+
+    Production has already moved when this runs, so a failure here is a warning with the
+    command that records by hand, not a failed promotion.
+    """
+    from gpcast.errors import GpcastError
+
+    try:
+        issued = _issue(settings, None, version, "production", None)
+    except GpcastError as exc:
+        console.print(f"[yellow]warning:[/] the forecast of v{version} was not recorded in "
+                      f"the forecast ledger: {exc.message}\n  record it with `gpcast "
+                      f"monitor-record --version {version}`")
+        return
+    console.print(f"forecast ledger: v{issued.version}'s official forecast, "
+                  f"{issued.forecast.h} months from {issued.issue_month:%Y-%m} "
+                  f"({issued.new_rows} new rows; `gpcast monitor` judges this version)")
 
 
 @shadow_app.command("start")

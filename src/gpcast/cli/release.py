@@ -128,15 +128,19 @@ def status_cmd() -> None:
 
 def approve_cmd(version: Annotated[str, typer.Argument(help="Version to promote.")],
                 by: ByOpt, note: NoteOpt = "") -> None:
-    """Promote VERSION (the artifact tested in staging, sha256 verified) to production."""
+    """Promote VERSION (the artifact tested in staging, sha256 verified) to production,
+    and record its official forecast in the forecast ledger."""
+    from gpcast.cli.monitor import record_official
     from gpcast.release.promotion import approve
 
+    settings = build_settings()
     with console.status(f"promoting v{version} to production…"), \
-            _release(build_settings()) as release:
+            _release(settings) as release:
         done = approve(release, version, by, note)
     console.print(f"[green]production now serves v{done.version.version}[/] "
                   f"(was {'v' + done.previous if done.previous else 'nothing'}) at "
                   f"{done.deployment.endpoint}; smoke test: {done.smoke.message}")
+    record_official(settings, done.version.version)
 
 
 def reject_cmd(version: Annotated[str, typer.Argument(help="Version to reject.")],
@@ -151,13 +155,17 @@ def reject_cmd(version: Annotated[str, typer.Argument(help="Version to reject.")
 
 def rollback_cmd(by: ByOpt, reason: Annotated[str, typer.Option(
         "--reason", help="Why: kept in the ledger and sent in the notification.")] = "") -> None:
-    """Move production back to the previously approved version and verify it."""
+    """Move production back to the previously approved version and verify it; the
+    monitor judges that version from now on."""
+    from gpcast.cli.monitor import record_official
     from gpcast.release.promotion import rollback
 
-    with console.status("rolling back production…"), _release(build_settings()) as release:
+    settings = build_settings()
+    with console.status("rolling back production…"), _release(settings) as release:
         done = rollback(release, by, reason)
     console.print(f"[yellow]production rolled back to v{done.version.version}[/] "
                   f"(from v{done.previous}); smoke test: {done.smoke.message}")
+    record_official(settings, done.version.version)
 
 
 def audit_cmd(

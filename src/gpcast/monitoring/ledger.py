@@ -7,6 +7,8 @@ Three tables in any SQLAlchemy database (SQLite under the home folder by default
     actual_values      one row per (series, month, revision): a revised value is a new
                        revision, never an update
     version_promises   what the backtest promised for a version, per horizon step
+    production_changes when a version became production (a promotion or a rollback), so
+                       the version judged is the one serving now, not the last recorded
 
 Recording the same forecast twice, or the same actual value twice, changes nothing.
 """
@@ -64,6 +66,12 @@ PROMISES = sa.Table(
     "version_promises", METADATA,
     sa.Column("version", sa.String(64), primary_key=True),
     sa.Column("promise", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+PRODUCTION_CHANGES = sa.Table(
+    "production_changes", METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("version", sa.String(64), nullable=False),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
 )
 
@@ -148,13 +156,30 @@ class ForecastLedger:
         return frame
 
     def versions(self, role: str = "production") -> list[str]:
-        """Versions with forecasts in ``role``, oldest issue first."""
+        """Versions with forecasts in ``role``, oldest first; the last is the current one.
+
+        A production version moves to the end when it becomes production again (a
+        rollback records no new forecast rows, its forecast is already in the ledger).
+        """
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(FORECASTS.c.version, sa.func.min(FORECASTS.c.id))
-                                .where(FORECASTS.c.role == role)
-                                .group_by(FORECASTS.c.version)
-                                .order_by(sa.func.min(FORECASTS.c.id)))
-            return [str(r[0]) for r in rows]
+            first = list(conn.execute(
+                sa.select(FORECASTS.c.version, sa.func.min(FORECASTS.c.id),
+                          sa.func.min(FORECASTS.c.recorded_at))
+                .where(FORECASTS.c.role == role).group_by(FORECASTS.c.version)
+                .order_by(sa.func.min(FORECASTS.c.id))))
+            moved = {str(version): at for version, at in conn.execute(
+                sa.select(PRODUCTION_CHANGES.c.version,
+                          sa.func.max(PRODUCTION_CHANGES.c.recorded_at))
+                .group_by(PRODUCTION_CHANGES.c.version))} if role == "production" else {}
+        keyed = [(max(at, moved.get(str(version), at)), first_id, str(version))
+                 for version, first_id, at in first]
+        return [version for _, _, version in sorted(keyed)]
+
+    def mark_production(self, version: str) -> None:
+        """Note that ``version`` serves production from now on (promotion or rollback)."""
+        with self.engine.begin() as conn:
+            conn.execute(PRODUCTION_CHANGES.insert().values(version=str(version),
+                                                            recorded_at=datetime.now(UTC)))
 
     # promises ------------------------------------------------------------------------
     def record_promise(self, version: str, promise: pd.DataFrame) -> None:
@@ -248,5 +273,5 @@ def _redact(url: str) -> str:
         return "<unparseable URL>"
 
 
-__all__ = ["ACTUALS", "FORECASTS", "LEVELS", "PROMISES", "ROLES", "ActualsChange",
-           "ForecastLedger", "plan_frame"]
+__all__ = ["ACTUALS", "FORECASTS", "LEVELS", "PRODUCTION_CHANGES", "PROMISES", "ROLES",
+           "ActualsChange", "ForecastLedger", "plan_frame"]

@@ -77,15 +77,15 @@ def promise_from_backtest(backtest: Backtest, selection: Selection | None = None
     return table.reset_index()
 
 
-
-
 def record_bundle(ledger: ForecastLedger, bundle: ModelBundle, h: int,
                   role: str = "production", future: FutureRegressors = None,
                   promise: pd.DataFrame | None = None) -> Issued:
-    """Record a registered version's forecast (the pipeline calls this on promotion).
+    """Record a registered version's forecast (``gpcast approve`` and ``gpcast rollback``
+    call this once production serves it).
 
     Without future regressor values the last known ones are carried forward, and the plan
-    recorded says so.
+    recorded says so. Recorded as production, the version becomes the one the monitor
+    judges, even when its forecast was already in the ledger (a rollback).
     """
     version = bundle.version or "unversioned"
     issued = record_forecast(ledger, bundle.fitted, bundle.panel, h, version, role, future,
@@ -93,6 +93,8 @@ def record_bundle(ledger: ForecastLedger, bundle: ModelBundle, h: int,
     promise = promise if promise is not None else promise_from_metadata(bundle.metadata)
     if promise is not None:
         ledger.record_promise(version, promise)
+    if role == "production":
+        ledger.mark_production(version)
     return issued
 
 
