@@ -101,8 +101,28 @@ class ForecastService:
 
     def answer_request(self, request: ForecastRequestBase) -> Answer:
         fc = self.forecast(request)
-        body = json.dumps(self.public(fc), separators=(",", ":")).encode()
+        public = self.public(fc)
+        if request.components:
+            self._add_components(public, request)
+        body = json.dumps(public, separators=(",", ":")).encode()
         return Answer(body, len(fc.unique_ids), fc.h)
+
+    def _add_components(self, public: dict[str, Any], request: ForecastRequestBase) -> None:
+        """Each series' GP parts under the same plan as its forecast (null and a note for
+        a series another model forecasts)."""
+        # imported on first use: it brings the GP and matplotlib, which serving a baseline
+        # model never needs (start-up time, bench/RESULTS.md)
+        from gpcast.serving.components import no_components_note, series_components
+
+        h = int(getattr(request, "h", 12))
+        regs = self._check_regressors(request.regressors, h)
+        future = None if regs is None else {name: list(vals) for name, vals in regs}
+        for row in public["forecasts"]:
+            uid = row["series"]
+            row["components"] = series_components(self.bundle.fitted, uid, h, future)
+            if row["components"] is None:
+                public["notes"][f"components.{uid}"] = no_components_note(
+                    self.bundle.fitted, uid, self.model)
 
     def forecast(self, request: ForecastRequestBase) -> Forecast:
         """The Forecast of the requested series (computed once per plan, then cached)."""
