@@ -1,6 +1,7 @@
 """A person uses the web page in headless Chromium (Debian's, driven by Playwright):
-signs in with a key, asks for a forecast, sees the chart and the table, and sees the
-server's message when the horizon is out of range."""
+signs in with a key, asks for a forecast, sees the chart, the GP's additive parts and the
+table, sees the server's message when the horizon is out of range, and reads the latest
+monitoring report: status, verdicts, accuracy per horizon, coverage, drift, shadow."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ import pytest
 
 from gpcast.config import SAMPLE_DATA, Settings
 from gpcast.data import load_panel
+from gpcast.evaluation.selection import SelectedForecaster
 from gpcast.models import make_forecaster
 from gpcast.registry.artifact import ModelBundle, save_bundle
+from monitoring_data import write_report
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -33,12 +36,19 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """``gpcast serve`` as a process, as users start it; yields (url, predict key)."""
+    """``gpcast serve`` as a process, as users start it; yields (url, predict key).
+
+    The model forecasts banking and healthcare with the GP, the rest seasonal-naive, as a
+    per-series selection does; the home holds a monitoring report.
+    """
     home = tmp_path_factory.mktemp("home")
     panel = load_panel(str(SAMPLE_DATA), Settings())
-    fitted = make_forecaster("seasonal_naive", 12).fit(panel)
-    sha = save_bundle(ModelBundle(fitted, panel, {"version": "12", "model": "seasonal_naive"}),
+    models = [make_forecaster("gp", 12), make_forecaster("seasonal_naive", 12)]
+    fitted = SelectedForecaster({"banking": "gp", "healthcare": "gp"}, models,
+                                "seasonal_naive").fit(panel)
+    sha = save_bundle(ModelBundle(fitted, panel, {"version": "12", "model": "selected"}),
                       home / "model")
+    write_report(home)
     env = {**os.environ, "GPCAST_HOME": str(home)}
     gpcast = [sys.executable, "-c", "from gpcast.cli import main; main()"]
     key = subprocess.run([*gpcast, "keys", "create", "--role", "predict"], env=env,
@@ -92,12 +102,20 @@ def test_a_person_gets_a_forecast_chart_and_sees_errors(served: tuple[str, str])
             expect(page.locator("[data-regressor=phone_lines]")).not_to_have_value("")
 
             page.fill("#horizon", "12")
+            page.check("input[name=series][value=telecom]")
             page.click("#run-forecast")
             expect(page.locator("#result")).to_be_visible()
-            expect(page.locator(".chart svg")).to_have_count(2)
+            expect(page.locator(".chart svg.fan-chart")).to_have_count(3)
             expect(page.locator(".chart svg .band-95").first).to_be_attached()
             expect(page.locator(".chart svg polyline.median").first).to_be_attached()
-            expect(page.locator("#forecast-table tbody tr")).to_have_count(24)
+            # the GP's parts under banking and healthcare; telecom says why it has none
+            expect(page.locator(".components-chart")).to_have_count(2)
+            expect(page.locator(".components-chart svg")).to_have_count(8)
+            expect(page.locator("[data-series=banking] .part-regressors polyline")
+                   .first).to_be_attached()
+            expect(page.locator("[data-series=telecom] .components-note")).to_contain_text(
+                "not the GP")
+            expect(page.locator("#forecast-table tbody tr")).to_have_count(36)
             expect(page.locator("#result-version")).to_contain_text("12")
             assert page.locator("#error").is_hidden()
             page.screenshot(path=str(ARTIFACTS / "web_page_forecast.png"), full_page=True)
@@ -106,13 +124,29 @@ def test_a_person_gets_a_forecast_chart_and_sees_errors(served: tuple[str, str])
                 page.click("#download")
             csv = Path(download.value.path()).read_text()
             assert csv.splitlines()[0].startswith("unique_id,ds,median,lo_80,hi_80")
-            assert len(csv.splitlines()) == 25
+            assert len(csv.splitlines()) == 37
 
             page.fill("#horizon", "999")
             page.click("#run-forecast")
             expect(page.locator("#error")).to_be_visible()
             expect(page.locator("#error")).to_contain_text("h: Input should be less than")
             page.screenshot(path=str(ARTIFACTS / "web_page_bad_horizon.png"), full_page=True)
+
+            # the monitoring view: the latest `gpcast monitor` report, drawn
+            monitoring = page.locator("#monitoring")
+            expect(monitoring).to_be_visible()
+            expect(page.locator("#monitoring-status")).to_contain_text("action needed")
+            expect(page.locator("#monitoring-status")).to_contain_text("version 1")
+            expect(page.locator("#verdicts li.action").first).to_contain_text("accuracy")
+            charts = page.locator("#monitoring-charts .monitor-chart svg")
+            expect(charts).to_have_count(3)  # accuracy per horizon, per series, coverage
+            expect(charts.nth(0).locator("polyline.line")).to_have_count(4)  # 1, 3, 6, 12
+            expect(charts.nth(0)).to_contain_text("12 months ahead")
+            expect(charts.nth(2)).to_contain_text("95 % nominal")
+            expect(page.locator("table.drift tbody tr").first).to_be_attached()
+            expect(page.locator("table.drift tr.flagged").first).to_contain_text("drift")
+            expect(page.locator(".shadow")).to_contain_text("challenger")
+            monitoring.screenshot(path=str(ARTIFACTS / "web_page_monitoring.png"))
             assert console_errors == []
         finally:
             browser.close()

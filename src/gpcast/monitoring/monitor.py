@@ -56,6 +56,8 @@ class Monitoring:
     promise: pd.DataFrame | None = None
     limit: float = 2.0  # the accuracy rule's limit on MASE / promised
     bias: pd.DataFrame = field(default_factory=pd.DataFrame)  # per series (the bias test)
+    # per target month x horizon step, over every series: accuracy over time per horizon
+    by_month_step: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def action_needed(self) -> bool:
@@ -82,6 +84,7 @@ class Monitoring:
             "series_calibration": records(self.series_calibration),
             "drift": [{k: _plain(v) for k, v in d.__dict__.items()} for d in self.drift],
             "plan_gaps": records(self.plan_gaps), "bias": records(self.bias),
+            "by_month_step": records(self.by_month_step),
             "shadow": None if self.shadow is None else self.shadow.to_dict(),
             "promise": None if self.promise is None else records(self.promise),
         }
@@ -144,9 +147,12 @@ def run_monitor(ledger: ForecastLedger, settings: Settings,
     if not by_step.empty:  # the promise beside what happened
         steps = by_step.index.get_level_values("step").to_series()
         by_step["promised_mase"] = promised(promises.get(version), steps)
+    by_month_step = (metrics_table(prod, ["target_month", "step"]) if not prod.empty
+                     else pd.DataFrame())
     return Monitoring(as_of, version, verdicts, points, by_step, history, calibration,
                       per_series, drifts, gaps, actuals_now, compare(points),
-                      promises.get(version), 1 + settings.monitor_tolerance, bias)
+                      promises.get(version), 1 + settings.monitor_tolerance, bias,
+                      by_month_step)
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,14 @@ from gpcast.serving.batch import (
 from gpcast.serving.capture import CaptureRecord
 from gpcast.serving.problems import (
     MalformedRequestError,
+    NotFoundError,
     RequestError,
     UnsupportedMediaTypeError,
     gpcast_problem,
     problem_response,
     validation_problems,
 )
-from gpcast.serving.service import Answer, ForecastService
+from gpcast.serving.service import Answer, ForecastService, jsonable
 from gpcast.serving.state import ServingState
 
 JSON = "application/json"
@@ -119,6 +120,17 @@ async def batch(state: ServingState, service: ForecastService, request: Request,
     await _capture(state, service, request, key, BATCH_ROUTE, 200, body, summary,
                    Answer(b"", n_ok, 0))
     return response
+
+
+def monitoring(state: ServingState) -> dict[str, Any]:
+    """The latest monitoring report (what ``gpcast monitor`` wrote under the home folder)."""
+    from gpcast.monitoring.report import latest_report
+
+    report = latest_report(state.settings.reports_dir)
+    if report is None:
+        raise NotFoundError("no monitoring report yet: `gpcast monitor` writes one once "
+                            "production's forecasts meet actuals")
+    return dict(jsonable(report))  # PSI can be infinite: JSON has no Infinity
 
 
 def _check_query(request: Request, allowed: tuple[str, ...]) -> None:

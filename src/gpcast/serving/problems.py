@@ -52,6 +52,13 @@ class NotReadyError(GpcastError):
     title = "not ready"
 
 
+class NotFoundError(GpcastError):
+    """What was asked for does not exist (yet)."""
+
+    http_status = 404
+    title = "not found"
+
+
 class FieldProblem(BaseModel):
     field: str
     message: str

@@ -28,6 +28,7 @@ from gpcast.serving.schemas import (
     ForecastRequestBase,
     Health,
     ModelPublic,
+    MonitoringPublic,
     SessionPublic,
 )
 from gpcast.serving.state import SESSION_COOKIE, SESSION_TTL_S
@@ -93,6 +94,15 @@ def build_router(request_model: type[ForecastRequestBase]) -> APIRouter:
                 responses=problem_responses(*AUTH_ERRORS, 503))
     async def model(state: State, service: Service, key: AdminKey) -> dict[str, Any]:
         return {**service.describe(), "environment": state.environment}
+
+    # predict, not admin: the planners who use the forecasts are the ones who should see
+    # whether they can still be trusted; the report holds figures, no lineage or keys.
+    @router.get("/v1/monitoring", response_model=MonitoringPublic, tags=["monitoring"],
+                summary="The latest monitoring report: verdicts, accuracy, coverage, drift",
+                responses=problem_responses(*AUTH_ERRORS, 404))
+    def monitoring(state: State, key: PredictKey) -> dict[str, Any]:
+        # plain def: FastAPI runs it in the thread pool, off the event loop (file read)
+        return endpoints.monitoring(state)
 
     @router.post("/v1/session", response_model=SessionPublic, tags=["session"],
                  summary="Open a browser session with an API key (sets a cookie)",

@@ -162,6 +162,45 @@ class Health(BaseModel):
     environment: str | None = None
 
 
+class VerdictPublic(BaseModel):
+    rule: str
+    severity: Literal["action", "warning"]
+    message: str
+    unique_id: str | None = None
+    figures: dict[str, Any] = Field(default_factory=dict)
+
+
+Rows = list[dict[str, Any]]
+
+
+class MonitoringPublic(BaseModel):
+    """The latest ``gpcast monitor`` report: verdicts and the figures behind the charts.
+
+    Tables are lists of rows; months are YYYY-MM; a figure that cannot be computed is null.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    as_of: str = Field(description="The latest actual month the report scores, YYYY-MM.")
+    version: str = Field(description="The production version judged.")
+    status: Literal["ok", "warning", "action_needed"]
+    accuracy_limit: float | None = None
+    verdicts: list[VerdictPublic] = Field(default_factory=list)
+    by_month_step: Rows = Field(default_factory=list, description="MAE, MASE, coverage ... "
+                                "per target month and horizon step over every series.")
+    accuracy: Rows = Field(default_factory=list, description="Rolling MASE against the "
+                           "promise per series, as of each month.")
+    calibration: Rows = Field(default_factory=list, description="Coverage per level and "
+                              "horizon step.")
+    by_step: Rows = Field(default_factory=list)
+    series_calibration: Rows = Field(default_factory=list)
+    drift: Rows = Field(default_factory=list)
+    plan_gaps: Rows = Field(default_factory=list)
+    bias: Rows = Field(default_factory=list)
+    shadow: dict[str, Any] | None = None
+    promise: Rows | None = None
+
+
 class SessionPublic(BaseModel):
     key_id: str
     role: str

@@ -218,10 +218,10 @@ class ForecastService:
         return {"version": self.version, "sha256": self.sha256, "model": self.model,
                 "series": list(self.series), "regressors": list(self.regressors),
                 "training_window": {str(k): str(v) for k, v in dict(window).items()},
-                "metrics": _jsonable(meta.get("metrics", {})),
+                "metrics": jsonable(meta.get("metrics", {})),
                 "card": str(meta.get("card", "")),
-                "approval": _jsonable(meta.get("approval", {})),
-                "metadata": _jsonable({k: v for k, v in meta.items()
+                "approval": jsonable(meta.get("approval", {})),
+                "metadata": jsonable({k: v for k, v in meta.items()
                                        if k not in ("metrics", "card", "approval")})}
 
 
@@ -233,12 +233,12 @@ def _floats(values: np.ndarray) -> list[float]:
     return [round(float(v), 6) for v in arr]
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """Metadata as plain JSON: containers kept, non-finite floats as null, rest as text."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, bool | int | str) or value is None:
         return value
     if isinstance(value, float | np.floating):
@@ -248,4 +248,4 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-__all__ = ["Answer", "BoundedCache", "ForecastService"]
+__all__ = ["Answer", "BoundedCache", "ForecastService", "jsonable"]

@@ -1,5 +1,6 @@
 // The forecast page: sign in with a key, choose domains, horizon and regressor plan,
-// see the fan chart and the table, download CSV. Every error is shown in #error.
+// see the fan chart, the GP's additive parts and the table, download CSV; and the latest
+// monitoring report (monitoring.js). Every forecast error is shown in #error.
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
@@ -81,6 +82,7 @@
       regs.appendChild(label);
     }
     showModel({ version: catalog.model_version, model: catalog.model });
+    window.gpcastMonitoring.load();
     if (role === "admin") {
       try { showModel(await (await call("/v1/model")).json()); } catch (e) { showError(e.message); }
     }
@@ -108,7 +110,7 @@
     const h = Number($("horizon").value);
     const series = [...document.querySelectorAll("input[name=series]:checked")].map((c) => c.value);
     const level = [...document.querySelectorAll("input[name=level]:checked")].map((c) => Number(c.value));
-    const body = { h: Number.isFinite(h) ? h : $("horizon").value, level };
+    const body = { h: Number.isFinite(h) ? h : $("horizon").value, level, components: true };
     if (series.length) body.series = series;
     const plan = document.querySelector("input[name=plan]:checked").value;
     if (plan === "carry_last") {
@@ -155,6 +157,7 @@
       title.textContent = s.series;
       box.appendChild(title);
       box.appendChild(window.gpcastChart.fanChart(history, s));
+      box.appendChild(explanation(s, fc.notes[`components.${s.series}`], keep));
       charts.appendChild(box);
     }
     const table = $("forecast-table");
@@ -172,6 +175,29 @@
       tbody.appendChild(tr);
     }
     table.appendChild(tbody);
+  }
+
+  // The GP's parts under the forecast chart, or why there are none.
+  function explanation(s, note, keep) {
+    const box = document.createElement("details");
+    box.className = "explain";
+    box.open = true;
+    const summary = document.createElement("summary");
+    summary.textContent = s.components ? "Why this forecast: the GP's additive parts " +
+      "(log scale: a part of +0.10 raises the forecast by about 10 %)" : "No additive parts";
+    box.appendChild(summary);
+    if (!s.components) {
+      const p = document.createElement("p");
+      p.className = "hint components-note";
+      p.textContent = note || "this series is not forecast with the GP";
+      box.appendChild(p);
+      return box;
+    }
+    const c = s.components, start = Math.max(0, c.months.length - keep - s.months.length);
+    const cut = {};
+    for (const [k, v] of Object.entries(c)) cut[k] = Array.isArray(v) ? v.slice(start) : v;
+    box.appendChild(window.gpcastChart.componentsChart(cut));
+    return box;
   }
 
   function tableRows(fc) {
