@@ -52,7 +52,8 @@ def monitor_cmd(
         help="Report folder (default GPCAST_HOME/reports/monitor).")] = None,
     explain: Annotated[bool, typer.Option(
         "--explain", help="Add the production GP's additive parts (trend, seasonality, "
-        "regressors) per series to the report.")] = False,
+        "regressors) per series, and each production version's regressor weights, to the "
+        "report.")] = False,
 ) -> None:
     """Score forecasts against actuals, test calibration, drift and plans; report, alert.
 
@@ -68,7 +69,9 @@ def monitor_cmd(
         console.print(f"captured API forecasts: {captured} new row(s) recorded")
     result = run_monitor(ledger, settings)
     explanations = _explanations(settings) if explain else None
-    path = write_monitor_report(result, out or settings.reports_dir / "monitor", explanations)
+    weights = _weights(settings, ledger.versions("production")) if explain else None
+    path = write_monitor_report(result, out or settings.reports_dir / "monitor", explanations,
+                                weights)
     table = Table(title=f"{result.as_of:%Y-%m}: {result.status.replace('_', ' ')} "
                         f"(production version {result.version})")
     for col in ("rule", "severity", "finding"):
@@ -88,11 +91,8 @@ def monitor_cmd(
 def _explanations(settings: Settings) -> dict[str, Any]:
     """GP components of every series the production version forecasts with a GP."""
     from gpcast.monitoring.explain import components, find_gp
-    from gpcast.registry.artifact import load_bundle
-    from gpcast.release.resolve import resolve_artifact
 
-    path, sha = resolve_artifact(settings, "production", None)
-    bundle = load_bundle(path, sha)
+    bundle = _bundle(settings, "production", None)
     out = {}
     for uid in bundle.fitted.unique_ids:
         gp = find_gp(bundle.fitted, uid)
@@ -101,6 +101,29 @@ def _explanations(settings: Settings) -> dict[str, Any]:
     if not out:
         console.print("explanations: production forecasts no series with the GP")
     return out
+
+
+def _weights(settings: Settings, versions: list[str]) -> Any:
+    """Regressor weights of every production version in the ledger that the registry has
+    (one recorded by `gpcast forecast --record` is not registered: it is left out)."""
+    from gpcast.errors import GpcastError
+    from gpcast.monitoring.explain import weights_by_version
+
+    fitted = {}
+    for version in versions:
+        try:
+            fitted[version] = _bundle(settings, None, version).fitted
+        except GpcastError as exc:
+            console.print(f"regressor weights: version {version} left out ({exc.message})")
+    return weights_by_version(fitted)
+
+
+def _bundle(settings: Settings, env: str | None, version: str | None) -> Any:
+    """The registered bundle of ``version`` or of the one ``env`` serves, sha256 checked."""
+    from gpcast.registry.artifact import load_bundle
+    from gpcast.release.resolve import resolve_artifact
+
+    return load_bundle(*resolve_artifact(settings, env, version))
 
 
 def _ingest_captured(settings: Settings, ledger: Any) -> int:
@@ -157,11 +180,8 @@ def _record(settings: Settings, env: str | None, version: str | None, role: str,
 def _issue(settings: Settings, env: str | None, version: str | None, role: str,
            future: str | None) -> Any:
     from gpcast.monitoring.record import record_bundle
-    from gpcast.registry.artifact import load_bundle
-    from gpcast.release.resolve import resolve_artifact
 
-    path, sha = resolve_artifact(settings, env, version)
-    bundle = load_bundle(path, sha)
+    bundle = _bundle(settings, env, version)
     plan = read_future_regressors(future, settings) if future else None
     ledger = _ledger(settings)
     try:

@@ -13,6 +13,7 @@ where ``level`` is the series' mean, ``trend`` the linear, bias and RBF terms,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -103,6 +104,38 @@ def regressor_weights(fitted: GPFitted) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def weights_by_version(fitted_by_version: Mapping[str, Any]) -> pd.DataFrame:
+    """Regressor weights of every version (in the given order, oldest first): one row per
+    version, series the version forecasts with the GP, and regressor.
+
+    What the report charts as the regressor effect per version: a weight that moves a lot
+    between versions fitted on similar data says the model leans on that regressor less
+    firmly than one that stays put.
+    """
+    frames = []
+    for order, (version, fitted) in enumerate(fitted_by_version.items()):
+        for gp in _gps(fitted):
+            weights = regressor_weights(gp)
+            if weights.shape[1] < 2:  # a GP without regressors
+                continue
+            long = weights.melt(id_vars="unique_id", var_name="regressor",
+                                value_name="variance")
+            frames.append(long.assign(version=str(version), order=order))
+    columns = ["version", "order", "unique_id", "regressor", "variance"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
+def _gps(fitted: Any) -> list[GPFitted]:
+    """The GPs inside a fitted model: itself, or those of a per-series selection."""
+    if isinstance(fitted, GPFitted):
+        return [fitted]
+    parts = getattr(fitted, "fitted", None)
+    return [p for p in parts.values() if isinstance(p, GPFitted)] if isinstance(
+        parts, dict) else []
+
+
 def components_figure(parts: pd.DataFrame, unique_id: str) -> Figure:
     """One panel per part over the history and the forecast months."""
     fig = Figure(figsize=(9, 6))
@@ -125,4 +158,5 @@ def components_figure(parts: pd.DataFrame, unique_id: str) -> Figure:
     return fig
 
 
-__all__ = ["PARTS", "components", "components_figure", "find_gp", "regressor_weights"]
+__all__ = ["PARTS", "components", "components_figure", "find_gp", "regressor_weights",
+           "weights_by_version"]

@@ -37,25 +37,33 @@ li.action{color:#a31515}li.warning{color:#8a6100}"""
 
 
 MAX_EXPLAINED = 6  # component charts shown; the JSON has every series
+WEIGHTS_TITLE = "Regressor effect per version (the GP's learned weight of each regressor)"
 
 
 def write_monitor_report(result: Monitoring, out_dir: Path,
-                         explanations: dict[str, pd.DataFrame] | None = None) -> Path:
+                         explanations: dict[str, pd.DataFrame] | None = None,
+                         weights: pd.DataFrame | None = None) -> Path:
     """Write monitor.html and monitor.json into ``out_dir``; return the HTML path.
 
     ``explanations`` maps a series to its GP components (:func:`~gpcast.monitoring.
-    explain.components`), shown as one chart each.
+    explain.components`), shown as one chart each; ``weights`` are the regressor weights
+    per version (:func:`~gpcast.monitoring.explain.weights_by_version`), charted across
+    versions once there are two.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     document = result.to_dict()
     if explanations:
-        document["explanations"] = {
-            uid: [{k: _cell(v) for k, v in row.items()} for row in frame.to_dict("records")]
-            for uid, frame in explanations.items()}
+        document["explanations"] = {uid: _records(frame) for uid, frame in explanations.items()}
+    if weights is not None and not weights.empty:
+        document["regressor_weights"] = _records(weights)
     atomic_write_text(out_dir / JSON_NAME, json.dumps(document, indent=2, default=str))
     path = out_dir / HTML_NAME
-    atomic_write_text(path, _html(result, explanations or {}))
+    atomic_write_text(path, _html(result, explanations or {}, weights))
     return path
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _cell(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def _cell(value: Any) -> Any:
@@ -75,7 +83,8 @@ def latest_report(reports_dir: Path) -> dict[str, Any] | None:
     return data
 
 
-def _html(result: Monitoring, explanations: dict[str, pd.DataFrame]) -> str:
+def _html(result: Monitoring, explanations: dict[str, pd.DataFrame],
+          weights: pd.DataFrame | None = None) -> str:
     verdicts = "".join(f"<li class='{v.severity}'><b>{html.escape(v.rule)}</b> "
                        f"({v.severity}): {html.escape(v.message)}</li>" for v in result.verdicts)
     parts = [
@@ -86,13 +95,14 @@ def _html(result: Monitoring, explanations: dict[str, pd.DataFrame]) -> str:
         "</div>",
         f"<h2>Verdicts</h2><ul>{verdicts or '<li>none: forecasts behave as promised</li>'}</ul>",
     ]
-    for title, fig in _figures(result):
+    figures = _figures(result)
+    figures += [(f"Why {uid}'s forecast: its additive parts (log scale)",
+                 components_figure(frame, uid))
+                for uid, frame in list(explanations.items())[:MAX_EXPLAINED]]
+    if weights is not None and weights["version"].nunique() >= 2:
+        figures.append((WEIGHTS_TITLE, _weights_figure(weights)))
+    for title, fig in figures:
         data = base64.b64encode(figure_png(fig)).decode("ascii")
-        parts.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' "
-                     f"src='data:image/png;base64,{data}'>")
-    for uid, frame in list(explanations.items())[:MAX_EXPLAINED]:
-        title = f"Why {uid}'s forecast: its additive parts (log scale)"
-        data = base64.b64encode(figure_png(components_figure(frame, uid))).decode("ascii")
         parts.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' "
                      f"src='data:image/png;base64,{data}'>")
     if result.shadow is not None:
@@ -206,6 +216,29 @@ def _bias_figure(result: Monitoring) -> Figure:
     ax.bar(bias[ID].astype(str), 100 * bias["bias_pct"], color=colours)
     ax.axhline(0, color="black", lw=.6)
     ax.set_ylabel("% (red: beyond chance)")
+    fig.tight_layout()
+    return fig
+
+
+def _weights_figure(weights: pd.DataFrame) -> Figure:
+    """One panel per regressor: a line per series across the versions, oldest first."""
+    names = sorted(weights["regressor"].unique())
+    versions = (weights.drop_duplicates("version").sort_values("order")["version"].tolist())
+    fig, axes = _grid(len(names))
+    for ax, name in zip(axes, names, strict=False):
+        part = weights[weights["regressor"] == name]
+        for uid, rows in part.groupby(ID):
+            rows = rows.sort_values("order")
+            ax.plot(rows["order"], rows["variance"], marker="o", label=str(uid))
+        ax.set_xticks(range(len(versions)), [f"v{v}" for v in versions])
+        ax.set_title(name, fontsize=10)
+        ax.set_ylabel("learned variance", fontsize=8)
+        if part["variance"].max() > 100 * max(part["variance"].min(), 1e-12):
+            ax.set_yscale("log")
+        else:  # from zero: a small change between versions should look small
+            ax.set_ylim(bottom=0)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
