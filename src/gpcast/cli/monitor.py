@@ -144,7 +144,7 @@ def _alert(settings: Settings) -> Any:
     notifier = Notifier(settings.home / "outbox.jsonl", settings.notify_urls)
 
     def send(title: str, body: str, facts: dict[str, Any]) -> bool:
-        note = Notification("monitor_action_needed", title, body,  # type: ignore[arg-type]
+        note = Notification("monitor_action_needed", title, body,
                             version=facts.get("version"), facts=facts)
         return notifier.send(note)
     return send
