@@ -157,3 +157,54 @@ def test_a_tampered_artifact_is_refused_and_production_keeps_serving(home: Path)
     assert run(["approve", "2", "--by", "alice"]) == 6
     assert served(home, "production")["version"] == "1"
     assert registry(home).alias("production").version == "1"  # type: ignore[union-attr]
+
+
+def test_a_monthly_run_redoes_only_the_series_whose_data_changed(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+
+    from panels import make_panel
+
+    monkeypatch.setenv("GPCAST_CANDIDATES", '["gp", "seasonal_naive"]')
+    frame = make_panel(n_series=5, n_months=49, seed=2)[0].frame
+    last = frame.groupby("unique_id").cumcount(ascending=False) == 0
+    new_month = last & frame["unique_id"].isin(["s0", "s1"])  # s0, s1 get a new month
+    before, after = tmp_path / "before.csv", tmp_path / "after.csv"
+    frame[~new_month].to_csv(before, index=False, date_format="%Y-%m")
+    frame.to_csv(after, index=False, date_format="%Y-%m")
+
+    assert run(["pipeline", "run", "--data", str(before)]) == 0
+    assert run(["approve", "1", "--by", "alice"]) == 0
+    assert run(["pipeline", "run", "--data", str(after)]) == 0
+
+    plans = Ledger.for_home(home, None).entries(["refit.planned"])
+    assert plans[0].detail["reused"] == 0 and plans[0].detail["changed"] == 5
+    plan = plans[-1].detail
+    assert (plan["changed"], plan["reused"], plan["reused_from"]) == (2, 3, "1")
+    assert plan["warm_started"] >= 1  # the GP of a changed series starts from v1's MAP
+
+    reg = registry(home)
+
+    def points(version: str) -> pd.DataFrame:
+        path = reg.run_artifact(str(reg.version(version).run_id),
+                                "reports/backtest/points.parquet")
+        p = pd.read_parquet(path)
+        return p.set_index(["model", "unique_id", "window", "step"]).sort_index()
+
+    p1, p2 = points("1"), points("2")
+    same = ["s2", "s3", "s4"]
+    pd.testing.assert_frame_equal(p2[p2.index.get_level_values(1).isin(same)],
+                                  p1[p1.index.get_level_values(1).isin(same)])
+    assert not p2.loc[("gp", "s0")]["cutoff"].equals(p1.loc[("gp", "s0")]["cutoff"])
+
+    def forecast(environment: str, series: str) -> list[float]:
+        record = json.loads((home / "deploy" / f"{environment}.json").read_text())
+        response = httpx.post(f"http://127.0.0.1:{record['port']}/v1/forecast",
+                              json={"h": 3, "series": [series],
+                                    "regressor_policy": "carry_last"},
+                              headers=auth_headers(record["api_key"]), timeout=30)
+        response.raise_for_status()
+        return list(response.json()["forecasts"][0]["median"])
+
+    assert forecast("staging", "s3") == forecast("production", "s3")  # reused fit
+    assert forecast("staging", "s0") != forecast("production", "s0")  # refitted

@@ -6,6 +6,7 @@ The long layout follows statsforecast: ``unique_id`` (str), ``ds`` (month start)
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -96,6 +97,13 @@ class Panel:
 
     def last_month(self, unique_id: str) -> pd.Timestamp:
         return pd.Timestamp(self.series(unique_id)[DS].iloc[-1])
+
+    def fingerprints(self) -> dict[str, str]:
+        """A digest per series of its rows (months, values, regressors): equal digests,
+        equal data, so work done on a series can be reused while its digest holds."""
+        rows = pd.util.hash_pandas_object(self.frame, index=False).to_numpy()
+        return {uid: hashlib.blake2b(rows[start:end].tobytes(), digest_size=16).hexdigest()
+                for uid, (start, end) in self._index.items()}
 
     def subset(self, unique_ids: Sequence[str]) -> Panel:
         for uid in unique_ids:

@@ -147,14 +147,17 @@ class MlflowRegistry:
                 pip_requirements=["gpcast", "mlflow"])
         return str(info.model_uri)
 
+    def run_artifact(self, run_id: str, artifact_path: str) -> Path:
+        """A run's artifact, downloaded under home/tmp (data only: nothing is executed)."""
+        return Path(self._call(self._mlflow.artifacts.download_artifacts, run_id=run_id,
+                               artifact_path=artifact_path,
+                               dst_path=str(self.home / "tmp" / run_id)))
+
     def run_json(self, run_id: str, artifact_path: str) -> Any:
         """A JSON artifact of a run, parsed."""
         import json
 
-        local = self._call(self._mlflow.artifacts.download_artifacts, run_id=run_id,
-                           artifact_path=artifact_path,
-                           dst_path=str(self.home / "tmp" / run_id))
-        return json.loads(Path(local).read_text())
+        return json.loads(self.run_artifact(run_id, artifact_path).read_text())
 
     def run_metrics(self, run_id: str) -> dict[str, float]:
         return dict(self._call(self.client.get_run, run_id).data.metrics)

@@ -30,17 +30,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import pandas as pd
+
 from gpcast.config import Settings
 from gpcast.data.panel import Panel
 from gpcast.deploy.base import Deployment, DeployTarget
 from gpcast.engine import open_engine
 from gpcast.errors import DataError, GateFailedError, GpcastError, RegistryError, ReleaseError
 from gpcast.evaluation.selection import NAIVE, SelectedModel
-from gpcast.registry.artifact import save_bundle
+from gpcast.registry.artifact import load_bundle, save_bundle
 from gpcast.registry.mlflow_store import TAG_PIPELINE, TAG_STATE, MlflowRegistry, ModelVersion
 from gpcast.release import gates as G
 from gpcast.release import stages as S
 from gpcast.release.acceptance import Expectation, run_acceptance
+from gpcast.release.incremental import POINTS_FILE, Previous, plan_refit
 from gpcast.release.ledger import Ledger
 from gpcast.release.notify import Notification, Notifier
 
@@ -134,6 +137,7 @@ class _Run:
         self.work = release.home / "work" / pipeline_id
         self.stage_name = "start"
         self.failures: list[S.Failure] = []
+        self.names: list[str] = []
 
     def log(self, event: str, **kw: object) -> None:
         self.r.ledger.append(event, SYSTEM, pipeline_id=self.pid, **kw)  # type: ignore[arg-type]
@@ -167,11 +171,17 @@ class _Run:
             "champion_version": champion.version if champion else "none"})
         self.stage("backtest")
         names = list(dict.fromkeys([*s.candidates, *(champion.models if champion else ())]))
-        self.r.hooks.total(2 * panel.n_series)
+        plan = plan_refit(panel, names, s, self._previous() if s.incremental else None)
+        self.log("refit.planned", **plan.to_dict())
+        self.r.hooks.total(2 * len(plan.changed))
+        spec = S.backtest_spec(s)
+        changed = panel.subset(plan.changed)
         with open_engine(s.engine, s.engine_workers) as engine:
             self.log("engine.opened", engine=s.engine, workers=engine.workers)
-            backtest, failures = S.backtest_candidates(panel, names, s, engine,
-                                                       self.r.hooks.advance)
+            new, failures = (S.backtest_candidates(changed, names, s, engine,
+                                                   self.r.hooks.advance, plan.warm)
+                             if plan.changed else (None, []))
+            backtest = plan.merge_backtest(new, panel, spec, names)
             self.stage("select")
             selection = S.select_models(backtest, s.candidates, s.selection_metric)
             self.stage("gates")
@@ -185,8 +195,11 @@ class _Run:
                 reg.log_artifacts(self.run_id, self.work / "reports", "reports")
                 G.require(ev.verdicts)
             self.stage("fit")
-            model, fit_failures = S.fit_selected(panel, selection, s, engine,
-                                                 self.r.hooks.advance)
+            fitted, fit_failures = (S.fit_selected(changed, selection, s, engine,
+                                                   self.r.hooks.advance, plan.warm)
+                                    if plan.changed else (None, []))
+        model = plan.merge_model(fitted, panel)
+        self.names = names
         self.failures = [*failures, *fit_failures]
         if self.failures:
             self.log("series.failed", count=len(self.failures),
@@ -204,6 +217,21 @@ class _Run:
         shutil.rmtree(self.work, ignore_errors=True)
         return PipelineResult(self.pid, self.run_id, version, staging, ev, verdict)
 
+    def _previous(self) -> Previous | None:
+        """The production version's bundle (sha256 checked) and backtest points."""
+        current = self.r.registry.alias("production")
+        if current is None or current.run_id is None:
+            return None
+        artifact = self.r.registry.download_bundle(current, self.r.home / "artifacts")
+        bundle = load_bundle(artifact, current.sha256)
+        try:
+            path = self.r.registry.run_artifact(current.run_id,
+                                                f"reports/backtest/{POINTS_FILE}")
+            points = pd.read_parquet(path)
+        except (GpcastError, OSError, ValueError):  # a version from before points were kept
+            points = None
+        return Previous(current.version, bundle, points)
+
     def _champion(self) -> S.Champion | None:
         current = self.r.registry.alias("production")
         if current is None or current.run_id is None:
@@ -219,7 +247,7 @@ class _Run:
         existing = reg.versions()
         number = str(max((int(v.version) for v in existing), default=0) + 1)
         card = S.make_card(s, panel, ev, model, number, "", champion)
-        bundle = S.make_bundle(panel, model, ev.selection, card, s)
+        bundle = S.make_bundle(panel, model, ev.selection, card, s, self.names)
         bundle_dir = self.work / "bundle"
         sha = save_bundle(bundle, bundle_dir)
         card = S.make_card(s, panel, ev, model, number, sha, champion)

@@ -34,6 +34,7 @@ from gpcast.evaluation.selection import NAIVE, SelectedModel, Selection, select
 from gpcast.registry.artifact import ModelBundle
 from gpcast.registry.card import ModelCard
 from gpcast.release import gates as G
+from gpcast.release.incremental import POINTS_FILE, backtest_key
 from gpcast.reports.backtest_report import write_backtest_report
 from gpcast.reports.validation import validation_report, write_validation_report
 
@@ -80,13 +81,16 @@ def ingest_validate(settings: Settings, report_path: Path) -> Panel:
     return panel
 
 
+def backtest_spec(settings: Settings) -> BacktestSpec:
+    return BacktestSpec(settings.horizon, settings.n_windows, settings.step_size,
+                        tuple(settings.levels), settings.season_length)
+
+
 def backtest_candidates(panel: Panel, names: Sequence[str], settings: Settings,
                         engine: Engine, advance: Advance | None = None,
                         warm: WarmStart | None = None) -> tuple[Backtest, list[Failure]]:
     """Rolling-origin backtest of ``names`` on every series, fanned out on ``engine``."""
-    spec = BacktestSpec(settings.horizon, settings.n_windows, settings.step_size,
-                        tuple(settings.levels), settings.season_length)
-    return backtest_panel(panel, names, spec, engine, advance, warm)
+    return backtest_panel(panel, names, backtest_spec(settings), engine, advance, warm)
 
 
 def restrict(backtest: Backtest, names: Sequence[str]) -> Backtest:
@@ -178,9 +182,11 @@ def _selected_coverage(backtest: Backtest, selection: Selection) -> dict[int, fl
 
 
 def make_bundle(panel: Panel, model: SelectedModel, selection: Selection, card: ModelCard,
-                settings: Settings) -> ModelBundle:
+                settings: Settings, names: Sequence[str]) -> ModelBundle:
+    """The version's artifact; ``names`` are the models its backtest scored."""
     months = panel.frame["ds"]
     return ModelBundle(fitted=model, panel=panel, metadata={
+        "backtest_key": backtest_key(names, settings, panel.regressors),
         "version": card.version, "model": "selected", "model_name": settings.registered_model,
         "models": dict(model.models), "default_model": selection.default_model,
         "data_uri": settings.data_uri, "data_sha256": panel.sha256,
@@ -195,10 +201,13 @@ def write_reports(out: Path, ev: Evaluation, card: ModelCard | None,
     series whose models failed."""
     import json
 
-    from gpcast.data.files import atomic_write_text
+    from gpcast.data.files import atomic_write_bytes, atomic_write_text
 
     atomic_write_text(out / "failures" / "failures.json",
                       json.dumps([f.to_dict() for f in failures], indent=2))
+    # every scored model's points, for the next run to reuse (gpcast.release.incremental)
+    atomic_write_bytes(out / "backtest" / POINTS_FILE,
+                       ev.backtest.points.to_parquet(index=False, compression="zstd"))
 
     write_backtest_report(restrict(ev.backtest, ev.selection.candidates), ev.selection,
                           out / "backtest")
@@ -219,7 +228,6 @@ def git_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
-__all__ = ["Champion", "Evaluation", "Failure", "backtest_candidates", "evaluate_gates",
-           "fit_selected",
-           "ingest_validate", "make_bundle", "make_card", "metrics_summary", "restrict",
-           "select_models", "write_reports"]
+__all__ = ["Champion", "Evaluation", "Failure", "backtest_candidates", "backtest_spec",
+           "evaluate_gates", "fit_selected", "ingest_validate", "make_bundle", "make_card",
+           "metrics_summary", "restrict", "select_models", "write_reports"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,12 +53,13 @@ class Chart:
 
 
 def write_backtest_report(backtest: Backtest, selection: Selection, out_dir: Path | str,
-                          max_series_plots: int | None = 200) -> Path:
+                          max_series_plots: int | None = 48) -> Path:
     """Write the HTML, markdown and JSON reports into ``out_dir``; returns the HTML path.
 
-    Each series gets a chart (the first ``max_series_plots``; ``None``: all): its history
-    and the forecast its chosen model issued at the last cutoff, with the other
-    candidates' medians. The tables always cover every series.
+    Each series gets a chart (``None``: all; else at most ``max_series_plots``, those
+    whose chosen model did worst, which is where a reader of a large panel should look):
+    its history and the forecast its chosen model issued at the last cutoff, with the
+    other candidates' medians. The tables always cover every series.
     """
     out = Path(out_dir)
     charts = _charts(backtest, selection, max_series_plots)
@@ -84,7 +86,10 @@ def _charts(backtest: Backtest, selection: Selection, limit: int | None) -> list
         charts.append(Chart("metric", "mase by horizon step", "mase_by_step.png",
                             figure_png(metric_by_step_figure(backtest, "mase"))))
     last = {m: backtest.forecast_at(m) for m in backtest.candidates}
-    choices = selection.choices if limit is None else selection.choices[:limit]
+    choices = list(selection.choices)
+    if limit is not None and len(choices) > limit:
+        worst = sorted(range(len(choices)), key=lambda i: -_finite(choices[i].mase))[:limit]
+        choices = [choices[i] for i in sorted(worst)]
     for k, choice in enumerate(choices):
         own = last[choice.model]
         others = [fc for m, fc in last.items() if m != choice.model]
@@ -92,6 +97,10 @@ def _charts(backtest: Backtest, selection: Selection, limit: int | None) -> list
         charts.append(Chart("series", f"{choice.unique_id}: {choice.model} at the last cutoff",
                             f"series_{k:04d}_{_safe(choice.unique_id)}.png", figure_png(fig)))
     return charts
+
+
+def _finite(x: float) -> float:
+    return x if math.isfinite(x) else -math.inf
 
 
 def _tables(backtest: Backtest, selection: Selection) -> dict[str, pd.DataFrame]:
@@ -192,8 +201,9 @@ def _html(backtest: Backtest, selection: Selection, tables: dict[str, pd.DataFra
 def _charts_note(selection: Selection, charts: list[Chart]) -> str:
     shown = sum(c.kind == "series" for c in charts)
     total = len(selection.choices)
-    return (f"Charts for {shown} of {total} series" + (" (the rest are in the tables)."
-                                                       if shown < total else "."))
+    return (f"Charts for {shown} of {total} series" + (
+        ": those whose chosen model has the highest backtest MASE (every series is in "
+        "the tables)." if shown < total else "."))
 
 
 def _img(chart: Chart) -> str:
