@@ -79,7 +79,8 @@ def test_a_version_reaches_production_only_through_gates_staging_and_approval(
     assert {g["gate"] for g in card} == {"data_validation", "beats_naive", "champion",
                                          "coverage_95"}
     names = {a.path for a in reg.client.list_artifacts(run_id, "reports/card")}
-    assert names == {"reports/card/model_card.md", "reports/card/model_card.html"}
+    assert names == {"reports/card/model_card.md", "reports/card/model_card.html",
+                     "reports/card/hyperparameters.json"}
     metrics = reg.run_metrics(run_id)
     assert "selected.mase" in metrics and "series.banking.seasonal_naive.mase" in metrics
     import mlflow.pyfunc

@@ -77,3 +77,15 @@ def test_the_model_card_renders_markdown_and_self_contained_html() -> None:
         assert text in md
     page = card.to_html()
     assert page.startswith("<!doctype html>") and "<table>" in page and "http" not in page
+
+
+def test_the_card_of_a_large_panel_counts_models_instead_of_listing_series() -> None:
+    series = {f"N{i:04d}": ("gp" if i % 3 else "auto_ets") for i in range(300)}
+    params = {u: {"noise": float(i)} for i, u in enumerate(series) if series[u] == "gp"}
+    card = ModelCard(model_name="gpcast", version="1", sha256="f" * 64, data_uri="m3.parquet",
+                     data_sha256="a" * 64, window=("1990-01", "2024-12"), series=series,
+                     hyperparameters=params, metrics={}, gates=[])
+    md = card.to_markdown()
+    assert "| gp | 200 |" in md and "| auto_ets | 100 |" in md
+    assert "N0001" not in md and "Median over the 200 GP series" in md
+    assert len(md.splitlines()) < 60

@@ -77,6 +77,8 @@ def test_series_charts_can_be_capped_for_large_panels(tmp_path: Path) -> None:
     html = write_backtest_report(bt, select(bt), tmp_path, max_series_plots=1).read_text()
     assert html.count("<img") == 2  # metric by step + one series
     assert "Charts for 1 of 3 series" in html
+    worst = max(select(bt).choices, key=lambda c: c.mase).unique_id
+    assert f"{worst}: seasonal_naive at the last cutoff" in html  # where to look first
 
 
 def test_plot_forecast_writes_a_png_with_every_series(tmp_path: Path) -> None:

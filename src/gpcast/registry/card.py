@@ -22,6 +22,9 @@ LIMITATIONS = (
     "seen in training cannot be forecast.")
 
 
+LISTED_SERIES = 50  # larger panels get counts and medians instead of one line a series
+
+
 @dataclass(frozen=True)
 class ModelCard:
     """The facts of one version, rendered for people."""
@@ -51,13 +54,11 @@ class ModelCard:
                  f"- backtest: h={self.backtest.get('h')}, "
                  f"n_windows={self.backtest.get('n_windows')}, "
                  f"step_size={self.backtest.get('step_size')}", "",
-                 "## Model per series", "", "| series | model |", "|---|---|"]
-        lines += [f"| {u} | {m} |" for u, m in self.series.items()]
+                 "## Model per series", ""]
+        lines += self._series_lines()
         if self.hyperparameters:
             lines += ["", "## Learned hyperparameters", ""]
-            for uid, params in self.hyperparameters.items():
-                values = ", ".join(f"{k}={_num(v)}" for k, v in params.items())
-                lines.append(f"- **{uid}**: {values}")
+            lines += self._hyperparameter_lines()
         lines += ["", "## Backtest metrics (mean over series)", ""]
         lines += _md_table(self.metrics)
         title = (f"champion: v{self.champion_version}" if self.champion_version
@@ -72,6 +73,29 @@ class ModelCard:
         lines += ["", "## Intended use", "", INTENDED_USE, "", "## Limitations", "",
                   LIMITATIONS, ""]
         return "\n".join(lines)
+
+    def _series_lines(self) -> list[str]:
+        if len(self.series) <= LISTED_SERIES:
+            return ["| series | model |", "|---|---|",
+                    *(f"| {u} | {m} |" for u, m in self.series.items())]
+        counts: dict[str, int] = {}
+        for model in self.series.values():
+            counts[model] = counts.get(model, 0) + 1
+        return [f"{len(self.series)} series (each one's choice and why: the run's "
+                "`reports/selection/selection.json`).", "", "| model | series |", "|---|---|",
+                *(f"| {m} | {n} |" for m, n in sorted(counts.items(), key=lambda kv: -kv[1]))]
+
+    def _hyperparameter_lines(self) -> list[str]:
+        if len(self.hyperparameters) <= LISTED_SERIES:
+            return [f"- **{uid}**: " + ", ".join(f"{k}={_num(v)}" for k, v in params.items())
+                    for uid, params in self.hyperparameters.items()]
+        names = sorted({k for params in self.hyperparameters.values() for k in params})
+        lines = [f"Median over the {len(self.hyperparameters)} GP series (each series' "
+                 "values: the run's `reports/card/hyperparameters.json`).", ""]
+        for name in names:
+            values = sorted(p[name] for p in self.hyperparameters.values() if name in p)
+            lines.append(f"- {name}: {_num(values[len(values) // 2])}")
+        return lines
 
     def to_html(self) -> str:
         """The markdown's content as a self-contained page (no external assets)."""

@@ -217,6 +217,8 @@ def write_reports(out: Path, ev: Evaluation, card: ModelCard | None,
     if card is not None:
         atomic_write_text(out / "card" / "model_card.md", card.to_markdown())
         atomic_write_text(out / "card" / "model_card.html", card.to_html())
+        atomic_write_text(out / "card" / "hyperparameters.json",
+                          json.dumps(card.hyperparameters, indent=2))
 
 
 def git_commit() -> str:
