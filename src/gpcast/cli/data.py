@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
@@ -15,6 +15,11 @@ from gpcast.config import Settings
 from gpcast.data import load_panel
 from gpcast.errors import GpcastError
 from gpcast.reports.validation import validation_report, write_validation_report
+
+if TYPE_CHECKING:
+    from gpcast.evaluation.selection import Selection
+
+LISTED_SERIES = 50  # larger panels get a per-model summary of the selection
 
 console = Console()
 
@@ -156,26 +161,51 @@ def backtest_cmd(
 
     Regressors are used ex post (their true future values), as the report says.
     """
-    from gpcast.evaluation.train import evaluate, make_candidates
+    from gpcast.engine import open_engine
+    from gpcast.evaluation.panelwise import BacktestSpec, backtest_panel
+    from gpcast.evaluation.selection import select
+    from gpcast.evaluation.train import make_candidates
     from gpcast.reports.backtest_report import write_backtest_report
 
     settings = _settings(data, regressor, no_regressors)
     panel = load_panel(settings.data_uri, settings)
-    candidates = make_candidates(model or settings.candidates, settings.season_length)
-    with progress_bar() as progress:
-        backtest, selection = evaluate(panel, candidates, h, n_windows, step_size,
-                                       level or settings.levels, metric, progress)
+    names = [c.name for c in make_candidates(model or settings.candidates,
+                                             settings.season_length)]
+    spec = BacktestSpec(h, n_windows, step_size, tuple(level or settings.levels),
+                        settings.season_length)
+    with progress_bar() as progress, \
+            open_engine(settings.engine, settings.engine_workers) as engine:
+        task = progress.add_task(f"backtest ({engine.name}, {engine.workers} workers)",
+                                 total=panel.n_series)
+        backtest, failures = backtest_panel(
+            panel, names, spec, engine,
+            lambda description, n: progress.update(task, advance=n, description=description))
+    selection = select(backtest, metric)
     console.print(_metrics_table("backtest: every candidate, all series", backtest.per_model()))
-    chosen = Table(title=f"selection on {metric}")
-    for col in ("series", "model", "margin", "MASE", "beats SeasonalNaive"):
-        chosen.add_column(col)
-    for c in selection.choices:
-        chosen.add_row(c.unique_id, c.model, "" if c.margin is None else f"{c.margin:.3f}",
-                       f"{c.mase:.3f}", {True: "yes", False: "NO", None: "n/a"}[c.beats_naive])
-    console.print(chosen)
+    for f in failures:
+        console.print(f"[yellow]{f.model} failed on series {f.unique_id}[/]: {f.error}")
+    console.print(_selection_table(selection, metric))
     console.print(selection.verdict)
     path = write_backtest_report(backtest, selection, out or settings.reports_dir / "backtest")
     console.print(f"report: {path}")
+
+
+def _selection_table(selection: Selection, metric: str) -> Table:
+    """One row a series, or, for a large panel, one row a model with its series count."""
+    if len(selection.choices) > LISTED_SERIES:
+        table = Table("model", "series", "beat SeasonalNaive",
+                      title=f"selection on {metric}: {len(selection.choices)} series")
+        for name in selection.candidates:
+            mine = [c for c in selection.choices if c.model == name]
+            if mine:
+                table.add_row(name, str(len(mine)), str(sum(bool(c.beats_naive) for c in mine)))
+        return table
+    table = Table("series", "model", "margin", "MASE", "beats SeasonalNaive",
+                  title=f"selection on {metric}")
+    for c in selection.choices:
+        table.add_row(c.unique_id, c.model, "" if c.margin is None else f"{c.margin:.3f}",
+                      f"{c.mase:.3f}", {True: "yes", False: "NO", None: "n/a"}[c.beats_naive])
+    return table
 
 
 def register(app: typer.Typer) -> None:
