@@ -46,12 +46,16 @@ def one_cell(panel: Panel, engine_name: str, workers: int) -> dict[str, float]:
     with open_engine(engine_name, workers) as engine:
         opened = time.perf_counter()
         backtest, failures = backtest_panel(panel, CANDIDATES, SPEC, engine)
+        backtested = time.perf_counter()
         model, fit_failures = fit_panel(panel, select(backtest), 12, engine)
+        fitted = time.perf_counter()
     forecast = model.forecast(18, None, regressor_policy="carry_last")
     wall = time.perf_counter() - started
     assert len(forecast.unique_ids) == panel.n_series
     return {"series": panel.n_series, "wall_s": round(wall, 1),
             "engine_start_s": round(opened - started, 1),
+            "backtest_s": round(backtested - opened, 1), "fit_s": round(fitted - backtested, 1),
+            "forecast_s": round(wall - (fitted - started), 1),
             "series_per_s": round(panel.n_series / wall, 2),
             "failures": len(failures) + len(fit_failures)}
 
@@ -91,15 +95,17 @@ def main() -> None:
         print(json.dumps(results["warm_start"]))
     else:
         cells = []
-        print("| engine | series | wall s | engine start s | series/s | failures |")
-        print("|---|---:|---:|---:|---:|---:|")
+        print("| engine | series | wall s | engine start s | backtest s | fit s | forecast s "
+              "| series/s | failures |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for n in args.sizes:
             panel = panel_of(n)
             for engine_name in args.engines:
                 cell = {"engine": engine_name, **one_cell(panel, engine_name, args.workers)}
                 cells.append(cell)
-                print(f"| {engine_name} | {n} | {cell['wall_s']} | {cell['engine_start_s']} |"
-                      f" {cell['series_per_s']} | {cell['failures']} |", flush=True)
+                print(f"| {engine_name} | {n} | {cell['wall_s']} | {cell['engine_start_s']} | "
+                      f"{cell['backtest_s']} | {cell['fit_s']} | {cell['forecast_s']} | "
+                      f"{cell['series_per_s']} | {cell['failures']} |", flush=True)
         results["cells"] = cells
     previous = json.loads(args.out.read_text()) if args.out.exists() else {}
     previous.update(results)
