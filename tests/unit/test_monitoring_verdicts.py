@@ -77,3 +77,16 @@ def test_forecasts_running_steadily_above_the_actuals_are_a_bias_warning(
     assert row["bias_pct"] < -0.3 and row["n"] == 12  # version 2 is 50 % too high
     bias = next(v for v in result.verdicts if v.rule == "bias")
     assert bias.severity == "warning" and "above the actuals" in bias.message
+
+
+def test_a_large_panels_report_draws_the_series_a_verdict_names_first(tmp_path: Path) -> None:
+    from gpcast.monitoring.report import charted_series
+    from monitoring_data import monitored
+
+    result, ledger = monitored(tmp_path)
+    ledger.close()
+    every = charted_series(result)
+    assert len(every) == 5  # a small panel: all of them
+    two = charted_series(result, limit=2)
+    assert two[0] == "telecom"  # its level shift is named by a verdict
+    assert len(two) == 2 and set(two) <= set(every)

@@ -37,6 +37,7 @@ li.action{color:#a31515}li.warning{color:#8a6100}"""
 
 
 MAX_EXPLAINED = 6  # component charts shown; the JSON has every series
+CHARTED_SERIES = 12  # series drawn one by one in a large panel's report
 WEIGHTS_TITLE = "Regressor effect per version (the GP's learned weight of each regressor)"
 
 
@@ -122,10 +123,30 @@ def _html(result: Monitoring, explanations: dict[str, pd.DataFrame],
     return "".join(parts)
 
 
+def charted_series(result: Monitoring, limit: int = CHARTED_SERIES) -> list[str]:
+    """The series drawn one by one: all of a small panel; of a large one, those a
+    verdict names (actions first), then the least accurate against their promise."""
+    uids = sorted(str(u) for u in result.actuals[ID].unique())
+    if len(uids) <= limit:
+        return uids
+    named = [v.unique_id for v in sorted(result.verdicts, key=lambda v: v.severity != "action")
+             if v.unique_id]
+    worst: list[str] = []
+    if not result.accuracy.empty:
+        latest = result.accuracy[result.accuracy["as_of"] == result.accuracy["as_of"].max()]
+        worst = [str(u) for u in latest.sort_values("ratio", ascending=False)[ID]]
+    return list(dict.fromkeys([*named, *worst, *uids]))[:limit]
+
+
 def _figures(result: Monitoring) -> list[tuple[str, Figure]]:
-    figs = [("Actuals against the freshest forecast, with 80/95 % bands",
-             _forecast_figure(result)),
-            ("Rolling MASE as a multiple of the backtest's promise", _accuracy_figure(result))]
+    shown = charted_series(result)
+    total = result.actuals[ID].nunique()
+    which = (f" ({len(shown)} of {total} series: those named by a verdict, then the least "
+             "accurate)" if len(shown) < total else "")
+    figs = [("Actuals against the freshest forecast, with 80/95 % bands" + which,
+             _forecast_figure(result, shown)),
+            ("Rolling MASE as a multiple of the backtest's promise" + which,
+             _accuracy_figure(result, shown))]
     if not result.calibration.empty:
         figs.append(("Interval coverage by horizon step", _coverage_figure(result)))
     if not result.bias.empty:
@@ -146,9 +167,8 @@ def _grid(n: int) -> tuple[Figure, np.ndarray]:
     return fig, axes
 
 
-def _forecast_figure(result: Monitoring) -> Figure:
+def _forecast_figure(result: Monitoring, uids: list[str]) -> Figure:
     fresh = freshest(result.points[result.points["role"] == "production"])
-    uids = sorted(result.actuals[ID].unique())
     fig, axes = _grid(max(len(uids), 1))
     start = fresh["target_month"].min() - pd.DateOffset(months=12) if len(fresh) else None
     for ax, uid in zip(axes, uids, strict=False):
@@ -179,10 +199,15 @@ def _concise_dates(ax: Axes) -> None:
     ax.xaxis.set_major_formatter(formatter)
 
 
-def _accuracy_figure(result: Monitoring) -> Figure:
+def _accuracy_figure(result: Monitoring, uids: list[str]) -> Figure:
     fig = Figure(figsize=(9, 3.2))
     ax = fig.subplots()
     hist = result.accuracy
+    if not hist.empty and hist[ID].nunique() > len(uids):
+        median = hist.groupby("as_of")["ratio"].median()
+        ax.plot(median.index, median.to_numpy(), color="black", lw=2,
+                label=f"median of {hist[ID].nunique()} series")
+        hist = hist[hist[ID].astype(str).isin(uids)]
     for uid, part in hist.groupby(ID):
         ax.plot(part["as_of"], part["ratio"], marker=".", label=str(uid))
     ax.axhline(1.0, color="grey", lw=.8)
@@ -212,6 +237,10 @@ def _bias_figure(result: Monitoring) -> Figure:
     fig = Figure(figsize=(9, 2.8))
     ax = fig.subplots()
     bias = result.bias
+    if len(bias) > 2 * CHARTED_SERIES:  # the largest biases, either way
+        bias = bias.loc[bias["bias_pct"].abs().sort_values(ascending=False).index]
+        bias = bias.head(2 * CHARTED_SERIES)
+        ax.set_title(f"the {len(bias)} largest of {len(result.bias)} series", fontsize=9)
     colours = ["tab:red" if p < 0.01 else "tab:grey" for p in bias["p_value"]]
     ax.bar(bias[ID].astype(str), 100 * bias["bias_pct"], color=colours)
     ax.axhline(0, color="black", lw=.6)
