@@ -32,6 +32,7 @@ def record_captured(ledger: ForecastLedger, records: Iterable[Mapping[str, Any]]
             continue  # not a forecast answer (a batch summary, a truncated body)
         if not isinstance(answer, dict) or "forecasts" not in answer:
             continue
+        unplanned: dict[pd.Timestamp, list[Forecast]] = {}  # one write per issue month
         for series in answer["forecasts"]:
             fc = _forecast(series, answer)
             months = pd.DatetimeIndex(fc.months[0])
@@ -41,8 +42,15 @@ def record_captured(ledger: ForecastLedger, records: Iterable[Mapping[str, Any]]
                 values = {k: list(v)[: len(months)] for k, v in body["regressors"].items()}
                 if all(len(v) == len(months) for v in values.values()):
                     plan = plan_frame(values, months)
+            if plan is None:
+                unplanned.setdefault(issue, []).append(fc)
+                continue
             new += ledger.record_forecast(fc, issue, str(answer["model_version"]), "captured",
                                           plan)
+        for issue, parts in unplanned.items():
+            joined = Forecast.concat(parts, model=parts[0].model)
+            new += ledger.record_forecast(joined, issue, str(answer["model_version"]),
+                                          "captured")
     return new
 
 

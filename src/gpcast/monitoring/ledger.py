@@ -34,6 +34,7 @@ LEVELS = (80, 95, 99)
 ROLES = ("production", "challenger", "captured", "adhoc")
 
 METADATA = sa.MetaData()
+LOOKUP_IDS = 500  # record_forecast: up to this many series, look up their rows only
 FORECASTS = sa.Table(
     "forecast_records", METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -133,10 +134,12 @@ class ForecastLedger:
                     row[f"{side}_{lv}"] = None if value is None else float(value)
             rows.append(row)
         with self.engine.begin() as conn:
-            existing = {(r.unique_id, r.step) for r in conn.execute(
-                sa.select(FORECASTS.c.unique_id, FORECASTS.c.step).where(
-                    FORECASTS.c.role == role, FORECASTS.c.version == str(version),
-                    FORECASTS.c.issue_month == issue))}
+            query = sa.select(FORECASTS.c.unique_id, FORECASTS.c.step).where(
+                FORECASTS.c.role == role, FORECASTS.c.version == str(version),
+                FORECASTS.c.issue_month == issue)
+            if len(fc.unique_ids) <= LOOKUP_IDS:  # the unique index, not every series' rows
+                query = query.where(FORECASTS.c.unique_id.in_([str(u) for u in fc.unique_ids]))
+            existing = {(r.unique_id, r.step) for r in conn.execute(query)}
             new = [r for r in rows if (r["unique_id"], r["step"]) not in existing]
             if new:
                 conn.execute(FORECASTS.insert(), new)
