@@ -47,7 +47,7 @@ def test_chunks_cover_every_series_once_in_order() -> None:
     ids = [f"s{i}" for i in range(1001)]
     chunks = chunk_ids(ids, workers=2)
     assert [u for c in chunks for u in c] == ids
-    assert max(map(len, chunks)) <= 50 and len(chunks) >= 8
+    assert max(map(len, chunks)) <= 20 and len(chunks) >= 16
 
 
 def test_a_chunked_backtest_equals_one_backtest_of_the_whole_panel() -> None:

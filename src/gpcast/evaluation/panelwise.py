@@ -33,8 +33,8 @@ from gpcast.models.base import Forecaster
 
 # Chunks per worker: enough to balance uneven series, few enough to keep the per-task
 # overhead (pickling, statsforecast's setup) small; a chunk holds at most MAX_CHUNK series.
-CHUNKS_PER_WORKER = 4
-MAX_CHUNK = 50
+CHUNKS_PER_WORKER = 8
+MAX_CHUNK = 20
 # What a failing third-party model may raise besides our own errors (numerical failures).
 MODEL_FAILURES = (GpcastError, ArithmeticError, ValueError, np.linalg.LinAlgError)
 
