@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from gpcast.cli import run
-from gpcast.deploy.local import LocalProcessTarget, auth_headers
+from gpcast.deploy.local import auth_headers
 from gpcast.release.ledger import Ledger
-from servers import free_port
+from release_home import release_home
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,23 +29,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture()
 def m3_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    home = tmp_path / "home"
-    ports = {"staging": free_port(), "production": free_port()}
-    env = {"GPCAST_HOME": str(home), "GPCAST_STAGING_PORT": str(ports["staging"]),
-           "GPCAST_PRODUCTION_PORT": str(ports["production"]),
-           "GPCAST_APPROVERS": '["ana"]', "GPCAST_REGRESSORS": "[]",
-           "GPCAST_HORIZON": "18", "GPCAST_N_WINDOWS": "2", "GPCAST_STEP_SIZE": "6",
-           "GPCAST_ENGINE": "dask", "GPCAST_ENGINE_WORKERS": "2"}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    for key in ("GPCAST_TRACKING_URI", "GPCAST_DATABASE_URL", "GPCAST_DATA_URI"):
-        monkeypatch.delenv(key, raising=False)
-    try:
+    monkeypatch.delenv("GPCAST_DATA_URI", raising=False)
+    with release_home(tmp_path, monkeypatch, GPCAST_APPROVERS='["ana"]',
+                      GPCAST_REGRESSORS="[]", GPCAST_HORIZON="18", GPCAST_N_WINDOWS="2",
+                      GPCAST_STEP_SIZE="6", GPCAST_ENGINE="dask",
+                      GPCAST_ENGINE_WORKERS="2") as home:
         yield home
-    finally:
-        target = LocalProcessTarget(home, ports)
-        for environment in ports:
-            target.stop(environment)
 
 
 def test_an_m3_panel_goes_from_data_to_a_monitored_production_forecast(

@@ -21,10 +21,10 @@ import httpx
 import pytest
 
 from gpcast.cli import run
-from gpcast.deploy.local import LocalProcessTarget, auth_headers
+from gpcast.deploy.local import auth_headers
 from gpcast.registry.mlflow_store import MlflowRegistry
 from gpcast.release.ledger import Ledger
-from servers import free_port
+from release_home import release_home
 
 pytestmark = pytest.mark.slow
 
@@ -36,22 +36,10 @@ CLI = [sys.executable, "-c", "from gpcast.cli import main; main()"]
 
 @pytest.fixture()
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    home = tmp_path / "home"
-    ports = {"staging": free_port(), "production": free_port()}
-    env = {"GPCAST_HOME": str(home), "GPCAST_STAGING_PORT": str(ports["staging"]),
-           "GPCAST_PRODUCTION_PORT": str(ports["production"]), "GPCAST_APPROVERS": '["alice"]',
-           "GPCAST_CANDIDATES": '["seasonal_naive"]', "GPCAST_GATE_COVERAGE_95": "[0, 1]",
-           "GPCAST_N_WINDOWS": "2", "GPCAST_ENGINE": "inline"}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("GPCAST_TRACKING_URI", raising=False)
-    monkeypatch.delenv("GPCAST_DATABASE_URL", raising=False)
-    try:
+    with release_home(tmp_path, monkeypatch, GPCAST_APPROVERS='["alice"]',
+                      GPCAST_CANDIDATES='["seasonal_naive"]', GPCAST_GATE_COVERAGE_95="[0, 1]",
+                      GPCAST_N_WINDOWS="2", GPCAST_ENGINE="inline") as home:
         yield home
-    finally:
-        target = LocalProcessTarget(home, ports)
-        for environment in ports:
-            target.stop(environment)
 
 
 def kill_at(point: str) -> None:

@@ -14,34 +14,20 @@ import pytest
 
 from gpcast.cli import run
 from gpcast.config import SAMPLE_DATA
-from gpcast.deploy.local import LocalProcessTarget
 from gpcast.monitoring.ledger import ForecastLedger
-from servers import free_port
+from release_home import release_home
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture()
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    home = tmp_path / "home"
-    ports = {"staging": free_port(), "production": free_port()}
-    env = {"GPCAST_HOME": str(home), "GPCAST_STAGING_PORT": str(ports["staging"]),
-           "GPCAST_PRODUCTION_PORT": str(ports["production"]),
-           "GPCAST_APPROVERS": '["alice"]',
-           "GPCAST_CANDIDATES": '["seasonal_naive", "auto_theta"]',
-           "GPCAST_GATE_COVERAGE_95": "[0.3, 1.0]", "GPCAST_N_WINDOWS": "3",
-           "GPCAST_CAPTURE_URL": "off"}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("GPCAST_TRACKING_URI", raising=False)
-    monkeypatch.delenv("GPCAST_DATABASE_URL", raising=False)
     monkeypatch.chdir(tmp_path)
-    target = LocalProcessTarget(home, ports)
-    try:
+    with release_home(tmp_path, monkeypatch, GPCAST_APPROVERS='["alice"]',
+                      GPCAST_CANDIDATES='["seasonal_naive", "auto_theta"]',
+                      GPCAST_GATE_COVERAGE_95="[0.3, 1.0]", GPCAST_N_WINDOWS="3",
+                      GPCAST_CAPTURE_URL="off") as home:
         yield home
-    finally:
-        for environment in ports:
-            target.stop(environment)
 
 
 def _months_after_the_data(path: Path, factor: float, n: int) -> None:

@@ -8,31 +8,17 @@ from pathlib import Path
 import pytest
 
 from gpcast.cli import run
-from gpcast.deploy.local import LocalProcessTarget
 from gpcast.registry.mlflow_store import MlflowRegistry
-from servers import free_port
+from release_home import release_home
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture()
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    home = tmp_path / "home"
-    ports = {"staging": free_port(), "production": free_port()}
-    env = {"GPCAST_HOME": str(home), "GPCAST_STAGING_PORT": str(ports["staging"]),
-           "GPCAST_PRODUCTION_PORT": str(ports["production"]),
-           "GPCAST_CANDIDATES": '["gp", "seasonal_naive"]', "GPCAST_N_WINDOWS": "2",
-           "GPCAST_HORIZON": "6"}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("GPCAST_TRACKING_URI", raising=False)
-    monkeypatch.delenv("GPCAST_DATABASE_URL", raising=False)
-    try:
+    with release_home(tmp_path, monkeypatch, GPCAST_CANDIDATES='["gp", "seasonal_naive"]',
+                      GPCAST_N_WINDOWS="2", GPCAST_HORIZON="6") as home:
         yield home
-    finally:
-        target = LocalProcessTarget(home, ports)
-        for environment in ports:
-            target.stop(environment)
 
 
 def test_the_gp_is_selected_gated_and_its_hyperparameters_are_on_the_card(

@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from gpcast.cli import run
-from gpcast.deploy.local import LocalProcessTarget, auth_headers
+from gpcast.deploy.local import auth_headers
 from gpcast.registry.mlflow_store import MlflowRegistry
 from gpcast.release.ledger import Ledger
-from servers import free_port
+from release_home import release_home
 
 pytestmark = pytest.mark.slow
 
@@ -25,23 +25,10 @@ pytestmark = pytest.mark.slow
 @pytest.fixture()
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A release home with fast candidates; every serving process is stopped afterwards."""
-    home = tmp_path / "home"
-    ports = {"staging": free_port(), "production": free_port()}
-    env = {"GPCAST_HOME": str(home), "GPCAST_STAGING_PORT": str(ports["staging"]),
-           "GPCAST_PRODUCTION_PORT": str(ports["production"]),
-           "GPCAST_APPROVERS": '["alice", "bob"]',
-           "GPCAST_CANDIDATES": '["seasonal_naive", "auto_theta"]',
-           "GPCAST_GATE_COVERAGE_95": "[0.3, 1.0]", "GPCAST_N_WINDOWS": "3"}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("GPCAST_TRACKING_URI", raising=False)
-    monkeypatch.delenv("GPCAST_DATABASE_URL", raising=False)
-    target = LocalProcessTarget(home, ports)
-    try:
+    with release_home(tmp_path, monkeypatch, GPCAST_APPROVERS='["alice", "bob"]',
+                      GPCAST_CANDIDATES='["seasonal_naive", "auto_theta"]',
+                      GPCAST_GATE_COVERAGE_95="[0.3, 1.0]", GPCAST_N_WINDOWS="3") as home:
         yield home
-    finally:
-        for environment in ports:
-            target.stop(environment)
 
 
 def served(home: Path, environment: str) -> dict[str, object]:

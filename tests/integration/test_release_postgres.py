@@ -19,9 +19,9 @@ import pytest
 import sqlalchemy as sa
 
 from gpcast.cli import run
-from gpcast.deploy.local import LocalProcessTarget
 from gpcast.registry.mlflow_store import MlflowRegistry
 from gpcast.release.ledger import Ledger
+from release_home import release_home
 from servers import free_port
 
 pytestmark = pytest.mark.slow
@@ -63,21 +63,12 @@ def mlflow_server(postgres_url: str, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture()
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_server: str,
          postgres_url: str) -> Iterator[Path]:
-    home = tmp_path / "home"
-    ports = {"staging": free_port(), "production": free_port()}
-    env = {"GPCAST_HOME": str(home), "GPCAST_STAGING_PORT": str(ports["staging"]),
-           "GPCAST_PRODUCTION_PORT": str(ports["production"]), "GPCAST_APPROVERS": '["alice"]',
-           "GPCAST_CANDIDATES": '["seasonal_naive", "auto_theta"]',
-           "GPCAST_GATE_COVERAGE_95": "[0.3, 1]", "GPCAST_N_WINDOWS": "3",
-           "GPCAST_TRACKING_URI": mlflow_server, "GPCAST_DATABASE_URL": postgres_url}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    try:
+    with release_home(tmp_path, monkeypatch, GPCAST_APPROVERS='["alice"]',
+                      GPCAST_CANDIDATES='["seasonal_naive", "auto_theta"]',
+                      GPCAST_GATE_COVERAGE_95="[0.3, 1]", GPCAST_N_WINDOWS="3",
+                      GPCAST_TRACKING_URI=mlflow_server,
+                      GPCAST_DATABASE_URL=postgres_url) as home:
         yield home
-    finally:
-        target = LocalProcessTarget(home, ports)
-        for environment in ports:
-            target.stop(environment)
 
 
 def test_the_pipeline_runs_against_an_mlflow_server_on_postgresql(
