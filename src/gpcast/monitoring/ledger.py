@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from gpcast.data.database import open_database
 from gpcast.data.panel import DS, ID, Panel, Y
 from gpcast.errors import MonitoringError
 from gpcast.models.base import Forecast
@@ -92,15 +93,7 @@ class ForecastLedger:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.engine = sa.create_engine(url, future=True)
-            METADATA.create_all(self.engine)
-        except (sa.exc.SQLAlchemyError, ImportError) as exc:
-            raise MonitoringError(f"cannot open the forecast ledger at {_redact(url)}: "
-                                  f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}",
-                                  database=_redact(url)) from None
+        self.engine = open_database(url, METADATA, "forecast ledger", MonitoringError)
 
     @classmethod
     def for_home(cls, home: Path, database_url: str | None) -> ForecastLedger:
@@ -267,13 +260,6 @@ def plan_frame(values: Mapping[str, Sequence[float]], months: Iterable[pd.Timest
                ) -> pd.DataFrame:
     """A plan from ``name -> h values`` shared by every series (the API's form)."""
     return pd.DataFrame({DS: list(months), **{k: list(v) for k, v in values.items()}})
-
-
-def _redact(url: str) -> str:
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return "<unparseable URL>"
 
 
 __all__ = ["ACTUALS", "FORECASTS", "LEVELS", "PRODUCTION_CHANGES", "PROMISES", "ROLES",

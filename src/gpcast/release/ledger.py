@@ -29,6 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from gpcast.data.database import open_database, redact
 from gpcast.errors import ReleaseError
 
 METADATA = sa.MetaData()
@@ -84,20 +85,17 @@ class Ledger:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.engine = sa.create_engine(url, future=True)
-            METADATA.create_all(self.engine)
+        self.engine = open_database(url, METADATA, "release ledger", ReleaseError)
+        try:  # append-only, enforced by the database itself
             guards = {"sqlite": _SQLITE_GUARDS, "postgresql": _PG_GUARDS}.get(
                 self.engine.dialect.name, [])
             with self.engine.begin() as conn:
                 for statement in guards:
                     conn.execute(sa.text(statement))
         except sa.exc.SQLAlchemyError as exc:
-            raise ReleaseError(f"cannot open the release ledger at {_redact(url)}: "
+            raise ReleaseError(f"cannot open the release ledger at {redact(url)}: "
                                f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}",
-                               database=_redact(url)) from None
+                               database=redact(url)) from None
 
     @classmethod
     def for_home(cls, home: Path, database_url: str | None) -> Ledger:
@@ -156,13 +154,6 @@ def _entry(row: dict[str, Any]) -> LedgerEntry:
                        version=row["version"], from_version=row["from_version"],
                        to_version=row["to_version"], sha256=row["sha256"],
                        detail=json.loads(detail) if isinstance(detail, str) else dict(detail))
-
-
-def _redact(url: str) -> str:
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return "<unparseable URL>"
 
 
 def production_history(ledger: Ledger) -> list[str]:
