@@ -153,10 +153,13 @@ class DaskEngine:
 
         futures = [self.client.submit(call, fn, item, pure=False) for item in items]
         index = {f.key: i for i, f in enumerate(futures)}
-        for future in as_completed(futures):
+        done: dict[int, R] = {}
+        for future in as_completed(futures):  # each result is fetched once, as it lands
+            i = index[future.key]
+            done[i] = future.result()
             if on_result:
-                on_result(index[future.key], future.result())
-        return list(self.client.gather(futures))
+                on_result(i, done[i])
+        return [done[i] for i in range(len(items))]
 
     def close(self) -> None:
         self.client.close()
