@@ -23,6 +23,9 @@ pipeline_app = typer.Typer(help="The release pipeline: from data to a staged, ga
 
 ByOpt = Annotated[str, typer.Option("--by", help="Who decides (must be in GPCAST_APPROVERS).")]
 NoteOpt = Annotated[str, typer.Option("--note", help="Why: kept in the ledger and on MLflow.")]
+WaitOpt = Annotated[float | None, typer.Option(
+    "--wait", help="Seconds to wait for another release command on this home to finish "
+    "(default GPCAST_LOCK_WAIT_S, 0: fail at once with exit code 11).")]
 
 
 @contextmanager
@@ -127,13 +130,13 @@ def status_cmd() -> None:
 
 
 def approve_cmd(version: Annotated[str, typer.Argument(help="Version to promote.")],
-                by: ByOpt, note: NoteOpt = "") -> None:
+                by: ByOpt, note: NoteOpt = "", wait: WaitOpt = None) -> None:
     """Promote VERSION (the artifact tested in staging, sha256 verified) to production,
     and record its official forecast in the forecast ledger."""
     from gpcast.cli.monitor import record_official
     from gpcast.release.promotion import approve
 
-    settings = build_settings()
+    settings = build_settings(lock_wait_s=wait)
     with console.status(f"promoting v{version} to production…"), \
             _release(settings) as release:
         done = approve(release, version, by, note)
@@ -144,23 +147,24 @@ def approve_cmd(version: Annotated[str, typer.Argument(help="Version to promote.
 
 
 def reject_cmd(version: Annotated[str, typer.Argument(help="Version to reject.")],
-               by: ByOpt, note: NoteOpt = "") -> None:
+               by: ByOpt, note: NoteOpt = "", wait: WaitOpt = None) -> None:
     """Reject VERSION: it will never be promoted; production is unchanged."""
     from gpcast.release.promotion import reject
 
-    with _release(build_settings()) as release:
+    with _release(build_settings(lock_wait_s=wait)) as release:
         mv = reject(release, version, by, note)
     console.print(f"v{mv.version} rejected by {by}")
 
 
 def rollback_cmd(by: ByOpt, reason: Annotated[str, typer.Option(
-        "--reason", help="Why: kept in the ledger and sent in the notification.")] = "") -> None:
+        "--reason", help="Why: kept in the ledger and sent in the notification.")] = "",
+        wait: WaitOpt = None) -> None:
     """Move production back to the previously approved version and verify it; the
     monitor judges that version from now on."""
     from gpcast.cli.monitor import record_official
     from gpcast.release.promotion import rollback
 
-    settings = build_settings()
+    settings = build_settings(lock_wait_s=wait)
     with console.status("rolling back production…"), _release(settings) as release:
         done = rollback(release, by, reason)
     console.print(f"[yellow]production rolled back to v{done.version.version}[/] "
@@ -212,14 +216,16 @@ def _pct(v: Any) -> str:
 
 
 def stop_cmd(environment: Annotated[list[str] | None, typer.Argument(
-        help="Environments to stop (default: every one).")] = None) -> None:
+        help="Environments to stop (default: every one).")] = None,
+        wait: WaitOpt = None) -> None:
     """Stop the serving processes of environments (the aliases and the ledger stay)."""
     from gpcast.registry.mlflow_store import ENVIRONMENTS
-    from gpcast.release.session import make_target
+    from gpcast.release.session import stop_environments
 
-    target = make_target(build_settings())
-    for env in environment or list(ENVIRONMENTS):
-        target.stop(env)
+    envs = environment or list(ENVIRONMENTS)
+    with _release(build_settings(lock_wait_s=wait)) as release:
+        stop_environments(release, envs)
+    for env in envs:
         console.print(f"{env}: stopped")
 
 

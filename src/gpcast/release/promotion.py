@@ -53,6 +53,11 @@ def pending(release: Release) -> list[LedgerEntry]:
 
 def approve(release: Release, version: str, actor: str, note: str) -> Promotion:
     """Promote ``version`` (the one staging accepted) to production."""
+    with release.locked(f"approve {version}"):
+        return _approve(release, version, actor, note)
+
+
+def _approve(release: Release, version: str, actor: str, note: str) -> Promotion:
     require_approver(release, actor)
     mv = _awaiting(release, version)
     release.ledger.append("approved", actor, version=mv.version, sha256=mv.sha256, note=note)
@@ -63,6 +68,11 @@ def approve(release: Release, version: str, actor: str, note: str) -> Promotion:
 
 
 def reject(release: Release, version: str, actor: str, note: str) -> ModelVersion:
+    with release.locked(f"reject {version}"):
+        return _reject(release, version, actor, note)
+
+
+def _reject(release: Release, version: str, actor: str, note: str) -> ModelVersion:
     require_approver(release, actor)
     mv = _awaiting(release, version, check_staging=False)
     release.ledger.append("rejected", actor, version=mv.version, sha256=mv.sha256, note=note)
@@ -77,6 +87,11 @@ def reject(release: Release, version: str, actor: str, note: str) -> ModelVersio
 
 def rollback(release: Release, actor: str, reason: str) -> Promotion:
     """Production back to the previously approved version, verified."""
+    with release.locked("rollback"):
+        return _rollback(release, actor, reason)
+
+
+def _rollback(release: Release, actor: str, reason: str) -> Promotion:
     require_approver(release, actor)
     history = production_history(release.ledger)
     if not history:

@@ -25,7 +25,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -45,12 +45,14 @@ from gpcast.release import stages as S
 from gpcast.release.acceptance import Expectation, run_acceptance
 from gpcast.release.incremental import POINTS_FILE, Previous, plan_refit
 from gpcast.release.ledger import Ledger
+from gpcast.release.lock import Holder, release_lock
 from gpcast.release.notify import Notification, Notifier
 
 SYSTEM = "gpcast"
 STAGES = ("validate", "backtest", "select", "gates", "fit", "register", "staging",
           "acceptance", "approval")
 FAILURES_LOGGED = 100  # failed series listed in the ledger event; the report has them all
+PIPELINE_LOCK_WAIT_S = 600.0  # a pipeline that reached staging waits this long for the lock
 TERMINAL = ("pipeline.completed", "pipeline.failed", "pipeline.crashed")
 
 
@@ -80,10 +82,18 @@ class Release:
     target: KeyedTarget
     notifier: Notifier
     hooks: Hooks = field(default_factory=Hooks)
+    actor: str = SYSTEM  # who runs this command (the pipeline's runner is recorded)
 
     @property
     def home(self) -> Path:
         return self.settings.home
+
+    def locked(self, command: str, wait_s: float | None = None
+               ) -> AbstractContextManager[Holder]:
+        """The home's release lock (:mod:`gpcast.release.lock`), held by ``command``."""
+        wait = self.settings.lock_wait_s if wait_s is None else wait_s
+        return release_lock(self.home, command, wait, self.ledger.engine,
+                            self.settings.registered_model)
 
 
 @dataclass(frozen=True)
@@ -115,22 +125,24 @@ def run_pipeline(release: Release) -> PipelineResult:
     with pipeline_lock(release.home):
         reconcile(release)
         pipeline_id = uuid.uuid4().hex[:12]
-        run = _Run(release, pipeline_id)
-        try:
-            return run.execute()
-        except GpcastError as exc:
-            run.fail(exc)
-            raise
-        except BaseException as exc:
-            run.crash(exc)
-            raise
+        with ExitStack() as stack:
+            run = _Run(release, pipeline_id, stack)
+            try:
+                return run.execute()
+            except GpcastError as exc:
+                run.fail(exc)
+                raise
+            except BaseException as exc:
+                run.crash(exc)
+                raise
 
 
 class _Run:
     """One pipeline run: its id, MLflow run and working folder."""
 
-    def __init__(self, release: Release, pipeline_id: str) -> None:
+    def __init__(self, release: Release, pipeline_id: str, stack: ExitStack) -> None:
         self.r = release
+        self.stack = stack
         self.s = release.settings
         self.pid = pipeline_id
         self.run_id: str | None = None
@@ -206,6 +218,9 @@ class _Run:
                      failures=[f.to_dict() for f in self.failures[:FAILURES_LOGGED]])
         self.stage("register")
         version = self._register(panel, ev, model, champion)
+        # From staging on, the run is a release operation: one at a time per home.
+        self.stack.enter_context(self.r.locked(
+            "pipeline run", max(self.s.lock_wait_s, PIPELINE_LOCK_WAIT_S)))
         self.stage("staging")
         staging = self._deploy_staging(version)
         self.stage("acceptance")

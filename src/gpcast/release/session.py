@@ -75,6 +75,14 @@ class Status:
     pending: tuple[LedgerEntry, ...]
 
 
+def stop_environments(release: Release, environments: list[str]) -> None:
+    """Stop the environments' serving processes, under the release lock; the ledger says so."""
+    with release.locked("stop"):
+        for env in environments:
+            release.target.stop(env)
+            release.ledger.append("environment.stopped", release.actor, environment=env)
+
+
 def status(release: Release) -> Status:
     envs = []
     for env in ENVIRONMENTS:
@@ -99,4 +107,5 @@ def status(release: Release) -> Status:
     return Status(tuple(envs), tuple(pending(release)))
 
 
-__all__ = ["EnvironmentStatus", "Status", "make_target", "open_release", "status"]
+__all__ = ["EnvironmentStatus", "Status", "make_target", "open_release", "status",
+           "stop_environments"]
