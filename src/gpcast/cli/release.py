@@ -130,7 +130,8 @@ def status_cmd() -> None:
 
 
 def approve_cmd(version: Annotated[str, typer.Argument(help="Version to promote.")],
-                by: ByOpt, note: NoteOpt = "", wait: WaitOpt = None) -> None:
+                by: ByOpt, note: NoteOpt = "", wait: WaitOpt = None,
+                pause_at: Annotated[str | None, typer.Option(hidden=True)] = None) -> None:
     """Promote VERSION (the artifact tested in staging, sha256 verified) to production,
     and record its official forecast in the forecast ledger."""
     from gpcast.cli.monitor import record_official
@@ -138,7 +139,7 @@ def approve_cmd(version: Annotated[str, typer.Argument(help="Version to promote.
 
     settings = build_settings(lock_wait_s=wait)
     with console.status(f"promoting v{version} to production…"), \
-            _release(settings) as release:
+            _release(settings, checkpoint=_pause(pause_at)) as release:
         done = approve(release, version, by, note)
     console.print(f"[green]production now serves v{done.version.version}[/] "
                   f"(was {'v' + done.previous if done.previous else 'nothing'}) at "
@@ -158,14 +159,16 @@ def reject_cmd(version: Annotated[str, typer.Argument(help="Version to reject.")
 
 def rollback_cmd(by: ByOpt, reason: Annotated[str, typer.Option(
         "--reason", help="Why: kept in the ledger and sent in the notification.")] = "",
-        wait: WaitOpt = None) -> None:
+        wait: WaitOpt = None,
+        pause_at: Annotated[str | None, typer.Option(hidden=True)] = None) -> None:
     """Move production back to the previously approved version and verify it; the
     monitor judges that version from now on."""
     from gpcast.cli.monitor import record_official
     from gpcast.release.promotion import rollback
 
     settings = build_settings(lock_wait_s=wait)
-    with console.status("rolling back production…"), _release(settings) as release:
+    with console.status("rolling back production…"), \
+            _release(settings, checkpoint=_pause(pause_at)) as release:
         done = rollback(release, by, reason)
     console.print(f"[yellow]production rolled back to v{done.version.version}[/] "
                   f"(from v{done.previous}); smoke test: {done.smoke.message}")

@@ -11,8 +11,10 @@ the ledger: promotions push, rollbacks pop) and verifies it the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from gpcast.deploy.base import Deployment
+from gpcast.deploy.local import LocalProcessTarget
 from gpcast.errors import GpcastError, PermissionDeniedError, ReleaseError
 from gpcast.registry.mlflow_store import ModelVersion
 from gpcast.release import gates as G
@@ -130,34 +132,47 @@ def _awaiting(release: Release, version: str, check_staging: bool = True) -> Mod
 
 def promote(release: Release, mv: ModelVersion, actor: str, event: str,
             reason: str) -> Promotion:
-    """Deploy ``mv`` to production, smoke-test it, then move the alias and record it."""
+    """Deploy ``mv`` to production, smoke-test it, then move the alias and record it.
+
+    On the local target the new version is started beside the old one and smoke-tested
+    on its own port before production's address is switched to it (blue/green); the
+    hook points named below are where a test stops the command to kill it.
+    """
     reg, ledger, target = release.registry, release.ledger, release.target
+    hook = release.hooks.checkpoint
     before = reg.alias("production")
     previous = before.version if before else None
     verb = "rollback" if event == "rolled_back" else "promotion"
     ledger.append(f"{verb}.started", actor, environment="production", version=mv.version,
                   from_version=previous, to_version=mv.version, sha256=mv.sha256,
                   reason=reason)
-    # Fetch and verify before touching the running production process.
-    artifact = reg.download_bundle(mv, release.home / "artifacts")
+    hook(f"{verb}.started")
     try:
-        deployment = target.deploy("production", mv.version, artifact, mv.sha256)
-        smoke = smoke_test(release, deployment, mv)
-        G.require([smoke])
+        # Fetch and verify before touching the running production process.
+        artifact = reg.download_bundle(mv, release.home / "artifacts")
+        hook("artifact.verified")
+        if isinstance(target, LocalProcessTarget):
+            deployment, smoke = _blue_green(release, target, mv, artifact)
+        else:
+            deployment = target.deploy("production", mv.version, artifact, mv.sha256)
+            smoke = smoke_test(release, deployment, mv)
+            G.require([smoke])
     except GpcastError as exc:
         ledger.append("promotion.failed", actor, environment="production",
                       version=mv.version, from_version=previous, to_version=mv.version,
-                      error=exc.message)
+                      sha256=mv.sha256, error=exc.message, error_type=type(exc).__name__,
+                      operation=verb)
         restored = _restore(release, before)
         release.notifier.send(Notification(
             "promotion_failed", f"{release.settings.registered_model}: {verb} to "
             f"v{mv.version} failed", f"{exc.message}\n{restored}", version=mv.version))
-        raise ReleaseError(f"{verb} to v{mv.version} failed: {exc.message}; {restored}",
-                           version=mv.version) from None
+        raise type(exc)(f"{verb} to v{mv.version} failed: {exc.message}; {restored}",
+                        **{**exc.details, "version": mv.version}) from None
     reg.set_alias("production", mv.version)
     reg.set_version_tags(mv.version, {"gpcast.production_since": now_iso()})
     if previous and previous != mv.version:
         reg.set_version_tags(previous, {"gpcast.production_until": now_iso()})
+    hook("alias.moved")
     ledger.append(event, actor, environment="production", version=mv.version,
                   from_version=previous, to_version=mv.version, sha256=mv.sha256,
                   reason=reason, endpoint=deployment.endpoint, smoke=smoke.figures["checks"])
@@ -170,16 +185,41 @@ def promote(release: Release, mv: ModelVersion, actor: str, event: str,
     return Promotion(mv, previous, deployment, smoke)
 
 
-def smoke_test(release: Release, deployment: Deployment, mv: ModelVersion) -> G.GateVerdict:
+def _blue_green(release: Release, target: LocalProcessTarget, mv: ModelVersion,
+                artifact: Path) -> tuple[Deployment, G.GateVerdict]:
+    """Start ``mv`` beside production, smoke-test it there, switch, drain the old one."""
+    hook = release.hooks.checkpoint
+    candidate = target.start_candidate("production", mv.version, artifact, mv.sha256)
+    hook("candidate.ready")
+    smoke = smoke_test(release, target.deployment(candidate, public=False), mv,
+                       candidate.api_key)
+    if not smoke.passed:
+        target.discard("production")
+        G.require([smoke])
+    hook("smoke.passed")
+    old = target.switch(candidate)
+    hook("switched")
+    target.retire(old, wait=False)  # SIGTERM: the old backend finishes what it serves
+    hook("draining")
+    target.retire(old)
+    return target.deployment(candidate), smoke
+
+
+def smoke_test(release: Release, deployment: Deployment, mv: ModelVersion,
+               api_key: str | None = None) -> G.GateVerdict:
     series = tuple(mv.tags.get("gpcast.series", "").split(",")) if mv.tags.get(
         "gpcast.series") else ()
     expect = Expectation(mv.version, mv.sha256, series, release.settings.horizon,
                          tuple(release.settings.levels), release.settings.acceptance_latency_s)
-    checks = run_acceptance(deployment.endpoint, release.target.api_key("production"), expect)
+    key = api_key if api_key is not None else release.target.api_key("production")
+    checks = run_acceptance(deployment.endpoint, key, expect)
     return G.acceptance(checks, deployment.endpoint)
 
 
 def _restore(release: Release, before: ModelVersion | None) -> str:
+    current = release.target.current("production")
+    if before is not None and current is not None and current.sha256 == before.sha256:
+        return f"production still serves v{before.version}"
     if before is None:
         release.target.stop("production")
         return "production serves nothing, as before"
