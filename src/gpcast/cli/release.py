@@ -127,6 +127,24 @@ def status_cmd() -> None:
         console.print(pend)
     else:
         console.print("no approvals pending")
+    for f in report.findings:
+        console.print(f"[red]mismatch[/] {f.environment}: {f.message} (repair: {f.repair})")
+    if report.findings:
+        console.print("run [bold]gpcast doctor[/] to repair (any release command also does)")
+
+
+def doctor_cmd(wait: WaitOpt = None) -> None:
+    """Make the records (ledger, registry aliases, deploy records) agree with what actually
+    serves: complete or close interrupted promotions, redeploy environments that do not
+    serve their alias's version, stop processes of this home that nothing records."""
+    from gpcast.release.session import doctor
+
+    with _release(build_settings(lock_wait_s=wait)) as release:
+        findings = doctor(release)
+    for f in findings:
+        console.print(f"repaired {f.environment}: {f.message} → {f.repair}")
+    if not findings:
+        console.print("[green]records and reality agree[/]")
 
 
 def approve_cmd(version: Annotated[str, typer.Argument(help="Version to promote.")],
@@ -240,3 +258,4 @@ def register(app: typer.Typer) -> None:
     app.command("rollback")(rollback_cmd)
     app.command("audit")(audit_cmd)
     app.command("stop")(stop_cmd)
+    app.command("doctor")(doctor_cmd)

@@ -255,6 +255,13 @@ class LocalProcessTarget:
         return [p.pid for p in home_processes(self.home)
                 if p.environment == environment and p.pid not in known]
 
+    def stop_strays(self, environment: str) -> list[int]:
+        """Stop the processes :meth:`strays` finds; returns their pids."""
+        strays = self.strays(environment)
+        for pid in strays:
+            _terminate(pid)
+        return strays
+
     def port(self, environment: str) -> int:
         try:
             return self.ports[environment]

@@ -21,6 +21,7 @@ from gpcast.release import gates as G
 from gpcast.release.acceptance import Expectation, run_acceptance
 from gpcast.release.ledger import LedgerEntry, production_history
 from gpcast.release.notify import Notification
+from gpcast.release.reconcile import operation
 from gpcast.release.runner import Release, now_iso
 
 
@@ -55,22 +56,32 @@ def pending(release: Release) -> list[LedgerEntry]:
 
 def approve(release: Release, version: str, actor: str, note: str) -> Promotion:
     """Promote ``version`` (the one staging accepted) to production."""
-    with release.locked(f"approve {version}"):
+    with operation(release, f"approve {version}"):
         return _approve(release, version, actor, note)
 
 
 def _approve(release: Release, version: str, actor: str, note: str) -> Promotion:
     require_approver(release, actor)
     mv = _awaiting(release, version)
+    release.ledger.append("approval.started", actor, version=mv.version, sha256=mv.sha256,
+                          note=note)
+    try:
+        done = promote(release, mv, actor, "promoted", note)
+    except GpcastError as exc:
+        release.ledger.append("approval.failed", actor, version=mv.version, sha256=mv.sha256,
+                              reason=exc.message, note=note)
+        raise
+    # Approved only once production serves it: a refused or failed promotion leaves the
+    # version awaiting approval, to be approved again once the cause is repaired.
     release.ledger.append("approved", actor, version=mv.version, sha256=mv.sha256, note=note)
     release.registry.set_version_tags(mv.version, {
         "gpcast.approval": "approved", "gpcast.approved_by": actor,
         "gpcast.approved_at": now_iso(), "gpcast.approval_note": note[:4000]})
-    return promote(release, mv, actor, "promoted", note)
+    return done
 
 
 def reject(release: Release, version: str, actor: str, note: str) -> ModelVersion:
-    with release.locked(f"reject {version}"):
+    with operation(release, f"reject {version}"):
         return _reject(release, version, actor, note)
 
 
@@ -89,7 +100,7 @@ def _reject(release: Release, version: str, actor: str, note: str) -> ModelVersi
 
 def rollback(release: Release, actor: str, reason: str) -> Promotion:
     """Production back to the previously approved version, verified."""
-    with release.locked("rollback"):
+    with operation(release, "rollback"):
         return _rollback(release, actor, reason)
 
 

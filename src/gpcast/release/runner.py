@@ -219,8 +219,11 @@ class _Run:
         self.stage("register")
         version = self._register(panel, ev, model, champion)
         # From staging on, the run is a release operation: one at a time per home.
-        self.stack.enter_context(self.r.locked(
-            "pipeline run", max(self.s.lock_wait_s, PIPELINE_LOCK_WAIT_S)))
+        from gpcast.release.reconcile import operation
+
+        self.stack.enter_context(operation(
+            self.r, "pipeline run", max(self.s.lock_wait_s, PIPELINE_LOCK_WAIT_S),
+            environments=("production",)))
         self.stage("staging")
         staging = self._deploy_staging(version)
         self.stage("acceptance")
