@@ -26,6 +26,7 @@ from gpcast.deploy.local import LocalProcessTarget
 from gpcast.deploy.ports import home_processes
 from gpcast.errors import DeployError
 from gpcast.registry.mlflow_store import MlflowRegistry
+from gpcast.release.ledger import Ledger
 from gpcast.serving.auth import new_key, write_keys_file
 from release_home import release_home
 
@@ -58,9 +59,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             GPCAST_ENGINE="inline") as home:
         token, key = new_key("predict", "load test")
         write_keys_file(home / "api_keys.json", [key])
-        assert run(["pipeline", "run"]) == 0
+        assert run(["pipeline", "run", "--by", "alice"]) == 0
+        mp.setenv("GPCAST_ALLOW_SELF_APPROVAL", "true")  # a one-person team, this once
         assert run(["approve", "1", "--by", "alice"]) == 0
-        assert run(["pipeline", "run"]) == 0
+        mp.delenv("GPCAST_ALLOW_SELF_APPROVAL")
+        assert run(["pipeline", "run", "--by", "bob"]) == 0
         yield Live(home, token)
 
 
@@ -102,9 +105,27 @@ def under_load(live: Live, args: list[str]) -> tuple[int, Counter[str]]:
     return code, outcomes
 
 
+def test_approvals_separate_duties_and_refuse_blank_actors(live: Live) -> None:
+    ledger = Ledger.for_home(live.home, None)
+    requested = ledger.last(["approval.requested"], version="2")
+    assert requested is not None and requested.detail["runner"] == "bob"
+    own = ledger.last(["approved"], version="1")
+    assert own is not None and own.detail["self_approval"] is True
+    assert own.detail["allowed_by"] == "GPCAST_ALLOW_SELF_APPROVAL"
+
+    assert run(["approve", "2", "--by", "bob"]) == 8  # bob ran the pipeline of v2
+    assert run(["approve", "2", "--by", "  "]) == 8
+    assert run(["reject", "2", "--by", ""]) == 8
+    assert run(["pipeline", "run", "--by", " "]) == 8
+    refused = ledger.entries(["approval.refused"], version="2")
+    assert [r.actor for r in refused] == ["bob", "(blank)"]
+    assert "ran the pipeline" in refused[0].detail["reason"]
+    assert ledger.last(["approved", "rejected"], version="2") is None  # still awaiting
+
+
 def test_a_second_release_command_is_refused_while_one_runs(
         live: Live, capsys: pytest.CaptureFixture[str]) -> None:
-    first = subprocess.Popen([*CLI, "approve", "2", "--by", "bob", "--pause-at",
+    first = subprocess.Popen([*CLI, "approve", "2", "--by", "alice", "--pause-at",
                               "candidate.ready"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     assert first.stderr is not None
@@ -125,7 +146,7 @@ def test_a_second_release_command_is_refused_while_one_runs(
 
 
 def test_production_answers_every_request_during_approve_and_rollback(live: Live) -> None:
-    code, during_approve = under_load(live, ["approve", "2", "--by", "bob"])
+    code, during_approve = under_load(live, ["approve", "2", "--by", "alice"])
     assert code == 0
     assert set(during_approve) == {"v1", "v2"}, during_approve  # no error of any kind
     code, during_rollback = under_load(live, ["rollback", "--by", "bob", "--reason", "load"])

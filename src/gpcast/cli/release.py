@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -29,11 +30,13 @@ WaitOpt = Annotated[float | None, typer.Option(
 
 
 @contextmanager
-def _release(settings: Settings, **hooks: Any) -> Iterator[Any]:
+def _release(settings: Settings, by: str | None = None, **hooks: Any) -> Iterator[Any]:
+    from gpcast.release.actors import pipeline_runner
     from gpcast.release.runner import Hooks
     from gpcast.release.session import open_release
 
     release = open_release(settings, Hooks(**hooks))
+    release.actor = pipeline_runner(by, os.environ)
     try:
         yield release
     finally:
@@ -56,6 +59,10 @@ def run_cmd(
     candidate: Annotated[list[str] | None, typer.Option(
         "--candidate", "-c", help="Candidate model (repeat; default: GPCAST_CANDIDATES).")
     ] = None,
+    by: Annotated[str | None, typer.Option(
+        "--by", help="Who runs it (default: GITHUB_ACTOR in GitHub Actions, "
+        "CODEBUILD_INITIATOR in CodeBuild, else the OS user); this person cannot approve "
+        "the version unless GPCAST_ALLOW_SELF_APPROVAL=true.")] = None,
     pause_at: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Ingest → validate → backtest candidates → gates → register → deploy staging →
@@ -83,7 +90,7 @@ def run_cmd(
         def advance(description: str, n: int = 1) -> None:
             progress.update(bt_task, advance=n, description=description)
 
-        with _release(settings, stage=on_stage, advance=advance, total=total,
+        with _release(settings, by, stage=on_stage, advance=advance, total=total,
                       checkpoint=_pause(pause_at)) as release:
             result = run_pipeline(release)
         progress.update(stage_task, completed=9, description="done")

@@ -10,15 +10,19 @@ the ledger: promotions push, rollbacks pop) and verifies it the same way.
 
 from __future__ import annotations
 
+import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from gpcast.deploy.base import Deployment
 from gpcast.deploy.local import LocalProcessTarget
 from gpcast.errors import GpcastError, PermissionDeniedError, ReleaseError
+from gpcast.registry.artifact import MODEL_FILE, sha256_file
 from gpcast.registry.mlflow_store import ModelVersion
 from gpcast.release import gates as G
 from gpcast.release.acceptance import Expectation, run_acceptance
+from gpcast.release.actors import require_actor
 from gpcast.release.ledger import LedgerEntry, production_history
 from gpcast.release.notify import Notification
 from gpcast.release.reconcile import operation
@@ -36,11 +40,27 @@ class Promotion:
 
 
 def require_approver(release: Release, actor: str) -> None:
+    actor = require_actor(actor)
     if actor not in release.settings.approvers:
         raise PermissionDeniedError(
             f"'{actor}' does not have the approver role (approvers: "
             f"{', '.join(release.settings.approvers) or 'none configured; set GPCAST_APPROVERS'})",
             actor=actor)
+
+
+def require_not_runner(release: Release, version: str, actor: str) -> bool:
+    """Separation of duties: the pipeline's runner may not approve its own version unless
+    ``GPCAST_ALLOW_SELF_APPROVAL`` allows it; returns whether this is a self-approval."""
+    request = release.ledger.last(["approval.requested"], version=version)
+    runner = request.detail.get("runner") if request else None
+    if runner is None or runner != actor:
+        return False
+    if not release.settings.allow_self_approval:
+        raise PermissionDeniedError(
+            f"'{actor}' ran the pipeline that produced v{version} and cannot approve it too; "
+            "another approver must (a one-person team sets GPCAST_ALLOW_SELF_APPROVAL=true, "
+            "and the ledger then records the self-approval)", actor=actor, version=version)
+    return True
 
 
 def pending(release: Release) -> list[LedgerEntry]:
@@ -61,10 +81,16 @@ def approve(release: Release, version: str, actor: str, note: str) -> Promotion:
 
 
 def _approve(release: Release, version: str, actor: str, note: str) -> Promotion:
-    require_approver(release, actor)
-    mv = _awaiting(release, version)
+    try:
+        require_approver(release, actor)
+        mv = _awaiting(release, version)
+        own = require_not_runner(release, mv.version, actor)
+    except GpcastError as exc:
+        release.ledger.append("approval.refused", actor.strip() or "(blank)", version=version,
+                              reason=exc.message, error_type=type(exc).__name__, note=note)
+        raise
     release.ledger.append("approval.started", actor, version=mv.version, sha256=mv.sha256,
-                          note=note)
+                          note=note, self_approval=own)
     try:
         done = promote(release, mv, actor, "promoted", note)
     except GpcastError as exc:
@@ -73,10 +99,13 @@ def _approve(release: Release, version: str, actor: str, note: str) -> Promotion
         raise
     # Approved only once production serves it: a refused or failed promotion leaves the
     # version awaiting approval, to be approved again once the cause is repaired.
-    release.ledger.append("approved", actor, version=mv.version, sha256=mv.sha256, note=note)
+    release.ledger.append("approved", actor, version=mv.version, sha256=mv.sha256, note=note,
+                          self_approval=own, **(
+                              {"allowed_by": "GPCAST_ALLOW_SELF_APPROVAL"} if own else {}))
     release.registry.set_version_tags(mv.version, {
         "gpcast.approval": "approved", "gpcast.approved_by": actor,
-        "gpcast.approved_at": now_iso(), "gpcast.approval_note": note[:4000]})
+        "gpcast.approved_at": now_iso(), "gpcast.approval_note": note[:4000],
+        **({"gpcast.self_approval": "true"} if own else {})})
     return done
 
 
@@ -160,7 +189,7 @@ def promote(release: Release, mv: ModelVersion, actor: str, event: str,
     hook(f"{verb}.started")
     try:
         # Fetch and verify before touching the running production process.
-        artifact = reg.download_bundle(mv, release.home / "artifacts")
+        artifact = verified_artifact(release, mv)
         hook("artifact.verified")
         if isinstance(target, LocalProcessTarget):
             deployment, smoke = _blue_green(release, target, mv, artifact)
@@ -194,6 +223,32 @@ def promote(release: Release, mv: ModelVersion, actor: str, event: str,
         f"production: v{previous or '-'} → v{mv.version} ({deployment.endpoint}). {reason}",
         version=mv.version, facts={"from": previous, "to": mv.version, "actor": actor}))
     return Promotion(mv, previous, deployment, smoke)
+
+
+def verified_artifact(release: Release, mv: ModelVersion) -> Path:
+    """The bundle to serve: fetched afresh from the registry, its sha256 checked against
+    the digest recorded at registration; the local copy is replaced by it if they differ.
+
+    The registry's own copy is what is checked (a local copy alone could hide a registry
+    that was tampered with, and the other way round); a mismatch raises
+    :class:`~gpcast.errors.ArtifactIntegrityError` before anything is deployed.
+    """
+    folder = release.home / "artifacts"
+    incoming = folder / f".incoming-{uuid.uuid4().hex[:8]}"
+    try:
+        fresh = release.registry.download_bundle(mv, incoming)  # raises on a mismatch
+        final = folder / f"v{mv.version}"
+        cached = sorted(final.rglob(f"bundle/{MODEL_FILE}"))
+        if cached and sha256_file(cached[0]) == mv.sha256:
+            return cached[0].parent
+        stale = folder / f".stale-{uuid.uuid4().hex[:8]}"
+        if final.exists():
+            final.rename(stale)
+        (incoming / f"v{mv.version}").rename(final)
+        shutil.rmtree(stale, ignore_errors=True)
+        return final / fresh.relative_to(incoming / f"v{mv.version}")
+    finally:
+        shutil.rmtree(incoming, ignore_errors=True)
 
 
 def _blue_green(release: Release, target: LocalProcessTarget, mv: ModelVersion,
@@ -243,4 +298,4 @@ def _restore(release: Release, before: ModelVersion | None) -> str:
 
 
 __all__ = ["Promotion", "approve", "pending", "promote", "reject", "require_approver",
-           "rollback", "smoke_test"]
+           "require_not_runner", "rollback", "smoke_test", "verified_artifact"]

@@ -165,6 +165,7 @@ class _Run:
         champion = self._champion()
         self.run_id = reg.start_run(f"pipeline-{self.pid}", {TAG_PIPELINE: self.pid})
         self.log("pipeline.started", run_id=self.run_id, data_uri=s.data_uri,
+                 runner=self.r.actor,
                  candidates=list(s.candidates),
                  champion=champion.version if champion else None)
         self.stage("validate")
@@ -318,10 +319,11 @@ class _Run:
     def _request_approval(self, version: ModelVersion, ev: S.Evaluation,
                           champion: S.Champion | None) -> None:
         self.log("approval.requested", version=version.version, sha256=version.sha256,
-                 mase=ev.candidate.mase,
+                 runner=self.r.actor, mase=ev.candidate.mase,
                  champion_mase=ev.champion.mase if ev.champion else None)
         self.r.registry.set_version_tags(version.version, {"gpcast.approval": "pending",
-                                                           "gpcast.requested_at": now_iso()})
+                                                           "gpcast.requested_at": now_iso(),
+                                                           "gpcast.run_by": self.r.actor})
         versus = (f"champion v{champion.version} MASE {ev.champion.mase:.3f}"
                   if champion and ev.champion else "no champion (first version)")
         card = self.work / "reports" / "card" / "model_card.md"
