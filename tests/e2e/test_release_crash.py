@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,6 +51,8 @@ def kill_at(args: list[str], point: str) -> None:
         os.close(read)
         os.dup2(write, 2)
         os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+        sys.stdout = os.fdopen(1, "w")
+        sys.stderr = os.fdopen(2, "w", buffering=1)  # not pytest's capture of the parent
         os._exit(run([*args, "--pause-at", point]))
     os.close(write)
     try:

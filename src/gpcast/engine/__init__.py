@@ -23,6 +23,9 @@ Dask rather than Ray: it is a pip-only, pure-Python install, a LocalCluster list
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
@@ -70,6 +73,34 @@ def _indexed(fn: Callable[[T], R], index: int, item: T) -> tuple[int, R]:
     return index, call(fn, item)
 
 
+_WATCHED: list[int] = []  # the parent pid a worker process watches (set once per worker)
+
+
+def watch_parent(interval: float = 1.0) -> None:
+    """In a worker process: exit as soon as the process that started it is gone.
+
+    A worker whose parent was killed (SIGKILL gives it no chance to shut its executor
+    down) would otherwise finish its task and idle on, holding hundreds of MB; when the
+    parent dies the worker is re-parented, which this thread notices within ``interval``.
+    """
+    if _WATCHED:
+        return
+    parent = os.getppid()
+    _WATCHED.append(parent)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(70)
+
+    threading.Thread(target=watch, name="gpcast-parent-watch", daemon=True).start()
+
+
+def _worker_task(fn: Callable[[T], R], index: int, item: T) -> tuple[int, R]:
+    watch_parent()
+    return _indexed(fn, index, item)
+
+
 class InlineEngine:
     """Every task in this process: the reference the other engines must match."""
 
@@ -110,7 +141,7 @@ class ProcessEngine:
             run = Parallel(n_jobs=min(self.workers, len(pending)), backend="loky",
                            return_as="generator_unordered", inner_max_num_threads=1)
             try:
-                for i, result in run(delayed(_indexed)(fn, i, items[i]) for i in pending):
+                for i, result in run(delayed(_worker_task)(fn, i, items[i]) for i in pending):
                     done[i] = result
                     if on_result:
                         on_result(i, result)
@@ -120,7 +151,13 @@ class ProcessEngine:
         return [done[i] for i in range(len(items))]
 
     def close(self) -> None:
-        pass  # loky's executor is shared and shuts down with the interpreter
+        """Stop the worker processes now (loky keeps them for reuse otherwise, and they
+        outlive a command that ends before its interpreter's exit handlers run)."""
+        from joblib.externals.loky import reusable_executor
+
+        executor = reusable_executor._executor  # None if no task ever ran
+        if executor is not None:
+            executor.shutdown(wait=True, kill_workers=True)
 
 
 class DaskEngine:

@@ -10,8 +10,11 @@ the ledger: promotions push, rollbacks pop) and verifies it the same way.
 
 from __future__ import annotations
 
+import itertools
 import shutil
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,7 +182,8 @@ def promote(release: Release, mv: ModelVersion, actor: str, event: str,
     hook points named below are where a test stops the command to kill it.
     """
     reg, ledger, target = release.registry, release.ledger, release.target
-    hook = release.hooks.checkpoint
+    steps = Steps(release.hooks.checkpoint)
+    hook = steps.mark
     before = reg.alias("production")
     previous = before.version if before else None
     verb = "rollback" if event == "rolled_back" else "promotion"
@@ -192,7 +196,7 @@ def promote(release: Release, mv: ModelVersion, actor: str, event: str,
         artifact = verified_artifact(release, mv)
         hook("artifact.verified")
         if isinstance(target, LocalProcessTarget):
-            deployment, smoke = _blue_green(release, target, mv, artifact)
+            deployment, smoke = _blue_green(release, target, mv, artifact, hook)
         else:
             deployment = target.deploy("production", mv.version, artifact, mv.sha256)
             smoke = smoke_test(release, deployment, mv)
@@ -215,7 +219,8 @@ def promote(release: Release, mv: ModelVersion, actor: str, event: str,
     hook("alias.moved")
     ledger.append(event, actor, environment="production", version=mv.version,
                   from_version=previous, to_version=mv.version, sha256=mv.sha256,
-                  reason=reason, endpoint=deployment.endpoint, smoke=smoke.figures["checks"])
+                  reason=reason, endpoint=deployment.endpoint, smoke=smoke.figures["checks"],
+                  steps_s=steps.seconds())
     word = "rolled back to" if event == "rolled_back" else "promoted"
     release.notifier.send(Notification(
         "rolled_back" if event == "rolled_back" else "promoted",
@@ -252,9 +257,9 @@ def verified_artifact(release: Release, mv: ModelVersion) -> Path:
 
 
 def _blue_green(release: Release, target: LocalProcessTarget, mv: ModelVersion,
-                artifact: Path) -> tuple[Deployment, G.GateVerdict]:
+                artifact: Path, hook: Callable[[str], None]
+                ) -> tuple[Deployment, G.GateVerdict]:
     """Start ``mv`` beside production, smoke-test it there, switch, drain the old one."""
-    hook = release.hooks.checkpoint
     candidate = target.start_candidate("production", mv.version, artifact, mv.sha256)
     hook("candidate.ready")
     smoke = smoke_test(release, target.deployment(candidate, public=False), mv,
@@ -268,7 +273,25 @@ def _blue_green(release: Release, target: LocalProcessTarget, mv: ModelVersion,
     target.retire(old, wait=False)  # SIGTERM: the old backend finishes what it serves
     hook("draining")
     target.retire(old)
+    hook("drained")
     return target.deployment(candidate), smoke
+
+
+class Steps:
+    """The named points of a promotion: passed to the test hook, and timed (each step's
+    seconds go to the ledger, which is where the benchmark reads where the time goes)."""
+
+    def __init__(self, checkpoint: Callable[[str], None]) -> None:
+        self.checkpoint = checkpoint
+        self.marks = [("", time.perf_counter())]
+
+    def mark(self, name: str) -> None:
+        self.marks.append((name, time.perf_counter()))
+        self.checkpoint(name)
+
+    def seconds(self) -> dict[str, float]:
+        return {name: round(t - prev, 3)
+                for (_, prev), (name, t) in itertools.pairwise(self.marks)}
 
 
 def smoke_test(release: Release, deployment: Deployment, mv: ModelVersion,
