@@ -182,10 +182,10 @@ class LocalProcessTarget:
     def switch(self, candidate: LocalRecord) -> LocalRecord | None:
         """Route the public address to ``candidate``; returns the backend it replaced."""
         env = candidate.environment
+        self.ensure_front(env)  # before the switch: a port held by someone else fails here
         old = _read(self.route_path(env))
         _write(self.route_path(env), candidate)  # the switch: one atomic rename
         self.candidate_path(env).unlink(missing_ok=True)
-        self.ensure_front(env)
         self._confirm(candidate)
         return old if old is not None and old.pid != candidate.pid else None
 

@@ -12,7 +12,7 @@ from gpcast.registry.mlflow_store import ENVIRONMENTS, MlflowRegistry, ModelVers
 from gpcast.release.ledger import Ledger, LedgerEntry
 from gpcast.release.notify import Notifier
 from gpcast.release.promotion import pending
-from gpcast.release.reconcile import Finding, inspect, operation, reconcile
+from gpcast.release.reconcile import Finding, inspect, reconcile
 from gpcast.release.runner import Hooks, KeyedTarget, Release
 
 
@@ -84,8 +84,9 @@ def doctor(release: Release) -> list[Finding]:
 
 
 def stop_environments(release: Release, environments: list[str]) -> None:
-    """Stop the environments' serving processes, under the release lock; the ledger says so."""
-    with operation(release, "stop"):
+    """Stop the environments' serving processes, under the release lock; the ledger says so
+    (reconciliation then leaves them stopped)."""
+    with release.locked("stop"):
         for env in environments:
             release.target.stop(env)
             release.ledger.append("environment.stopped", release.actor, environment=env)
