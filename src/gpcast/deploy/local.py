@@ -367,6 +367,14 @@ def _release_key() -> tuple[str, str]:
     return f"gpc_{key_id}_{secret}", f"{key_id}:admin:{digest}"
 
 
+# The spawned process first closes every inherited descriptor but stdin/stdout/stderr,
+# then becomes the command (same pid). Without it a server would keep open whatever the
+# deploying command held, e.g. the pipe of the process engine's resource tracker, which
+# then never sees its parent go and outlives the run.
+_CLEAN_EXEC = ("import os, sys; os.closerange(3, os.sysconf('SC_OPEN_MAX')); "
+               "os.execv(sys.argv[1], sys.argv[1:])")
+
+
 def _spawn(cmd: list[str], env: dict[str, str], log: Path) -> int:
     """Start ``cmd`` in its own session, output to ``log``; no Popen object to outlive.
 
@@ -377,7 +385,8 @@ def _spawn(cmd: list[str], env: dict[str, str], log: Path) -> int:
                (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
                 0o600),
                (os.POSIX_SPAWN_DUP2, 1, 2)]
-    return os.posix_spawn(cmd[0], cmd, env, file_actions=actions, setsid=True)
+    argv = [sys.executable, "-S", "-c", _CLEAN_EXEC, *cmd]
+    return os.posix_spawn(argv[0], argv, env, file_actions=actions, setsid=True)
 
 
 def _alive(pid: int) -> bool:
