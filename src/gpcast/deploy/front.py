@@ -12,9 +12,10 @@ Why this and not a handed-over socket or an in-process hot swap: the front holds
 model and no state but the route file, so it never needs restarting for a release, and a
 release command killed at any step leaves a route file that is either the old or the new
 one, never half of each; the serving app stays the same program as `gpcast serve`.
-A request whose backend refuses the connection or drops it before answering (it was
-just stopped) is retried on the current route for up to :data:`RETRY_S` seconds, so a
-switch or a backend restart costs no failed request.
+A request whose backend refuses the connection or drops it before the whole answer was
+read (it was just stopped) is retried on the current route for up to :data:`RETRY_S`
+seconds, so a switch or a backend restart costs no failed request. Answers are read whole
+before they are passed on (they are small JSON documents), for that reason.
 
     python -c "from gpcast.deploy.front import main; main()" ROUTE_FILE PORT
 """
@@ -80,7 +81,7 @@ class Front:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.client = httpx.AsyncClient(
-                    timeout=httpx.Timeout(300.0, connect=2.0),
+                    timeout=httpx.Timeout(300.0, connect=10.0),
                     limits=httpx.Limits(max_connections=512, max_keepalive_connections=128))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -109,26 +110,25 @@ class Front:
         client = scope.get("client")
         if client:
             headers.append((b"x-forwarded-for", client[0].encode()))
-        response = await self._send(scope["method"], target, headers, bytes(body))
-        if response is None:
+        answer = await self._send(scope["method"], target, headers, bytes(body))
+        if answer is None:
             await _answer(send, 503, json.dumps({
                 "type": "about:blank", "title": "no backend", "status": 503,
                 "detail": f"{self.environment}: no serving process answers"}).encode(),
                 b"application/problem+json")
             return
-        try:
-            out = [(k.lower(), v) for k, v in response.headers.raw
-                   if k.lower() not in HOP_BY_HOP or k.lower() == b"content-length"]
-            await send({"type": "http.response.start", "status": response.status_code,
-                        "headers": out})
-            async for chunk in response.aiter_raw():
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
-        finally:
-            await response.aclose()
+        response, raw = answer
+        out = [(k.lower(), v) for k, v in response.headers.raw
+               if k.lower() not in HOP_BY_HOP]
+        out.append((b"content-length", str(len(raw)).encode()))
+        await send({"type": "http.response.start", "status": response.status_code,
+                    "headers": out})
+        await send({"type": "http.response.body", "body": raw})
 
     async def _send(self, method: str, target: str, headers: list[tuple[bytes, bytes]],
-                    body: bytes) -> httpx.Response | None:
+                    body: bytes) -> tuple[httpx.Response, bytes] | None:
+        """The backend's whole response (read before the client gets a byte, so that a
+        backend stopping mid-answer costs a retry, not a broken response)."""
         assert self.client is not None  # set at startup
         deadline = time.monotonic() + RETRY_S
         while True:
@@ -137,9 +137,15 @@ class Front:
                 request = self.client.build_request(method, upstream + target,
                                                     headers=headers, content=body)
                 try:
-                    return await self.client.send(request, stream=True)
-                except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError,
-                        httpx.WriteError):
+                    response = await self.client.send(request, stream=True)
+                    try:  # raw bytes: the backend's content-encoding is passed on as is
+                        raw = b"".join([chunk async for chunk in response.aiter_raw()])
+                    finally:
+                        await response.aclose()
+                    return response, raw
+                except httpx.ReadTimeout:
+                    return None  # the backend is working on it: a retry would do it twice
+                except httpx.TransportError:
                     pass  # the backend is stopping or just stopped: ask the route again
             if time.monotonic() >= deadline:
                 return None
