@@ -73,20 +73,19 @@ def _indexed(fn: Callable[[T], R], index: int, item: T) -> tuple[int, R]:
     return index, call(fn, item)
 
 
-_WATCHED: list[int] = []  # the parent pid a worker process watches (set once per worker)
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
-def watch_parent(interval: float = 1.0) -> None:
-    """In a worker process: exit as soon as the process that started it is gone.
+def watch_parent(parent: int, interval: float = 0.5) -> None:
+    """In a worker process (its initializer): exit as soon as ``parent`` is gone.
 
     A worker whose parent was killed (SIGKILL gives it no chance to shut its executor
     down) would otherwise finish its task and idle on, holding hundreds of MB; when the
     parent dies the worker is re-parented, which this thread notices within ``interval``.
     """
-    if _WATCHED:
-        return
-    parent = os.getppid()
-    _WATCHED.append(parent)
+    if os.getppid() != parent:  # the parent died while this worker was starting
+        os._exit(70)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -94,11 +93,6 @@ def watch_parent(interval: float = 1.0) -> None:
         os._exit(70)
 
     threading.Thread(target=watch, name="gpcast-parent-watch", daemon=True).start()
-
-
-def _worker_task(fn: Callable[[T], R], index: int, item: T) -> tuple[int, R]:
-    watch_parent()
-    return _indexed(fn, index, item)
 
 
 class InlineEngine:
@@ -121,7 +115,8 @@ class InlineEngine:
 
 
 class ProcessEngine:
-    """Local worker processes (joblib/loky, reused between calls)."""
+    """Local worker processes (loky, reused between calls of one run, shut down at its
+    end; each worker exits by itself if the run is killed)."""
 
     name = "processes"
 
@@ -130,7 +125,9 @@ class ProcessEngine:
 
     def map(self, fn: Callable[[T], R], items: Sequence[T],
             on_result: OnResult | None = None) -> list[R]:
-        from joblib import Parallel, delayed
+        from concurrent.futures import as_completed
+
+        from joblib.externals.loky import get_reusable_executor
         from joblib.externals.loky.process_executor import TerminatedWorkerError
 
         done: dict[int, R] = {}
@@ -138,10 +135,13 @@ class ProcessEngine:
             pending = [i for i in range(len(items)) if i not in done]
             if not pending:
                 break
-            run = Parallel(n_jobs=min(self.workers, len(pending)), backend="loky",
-                           return_as="generator_unordered", inner_max_num_threads=1)
+            executor = get_reusable_executor(
+                max_workers=min(self.workers, len(pending)), initializer=watch_parent,
+                initargs=(os.getpid(),), env=dict.fromkeys(THREAD_VARS, "1"))
+            futures = [executor.submit(_indexed, fn, i, items[i]) for i in pending]
             try:
-                for i, result in run(delayed(_worker_task)(fn, i, items[i]) for i in pending):
+                for future in as_completed(futures):
+                    i, result = future.result()
                     done[i] = result
                     if on_result:
                         on_result(i, result)
