@@ -1,10 +1,13 @@
-"""Benchmark: the whole `gpcast pipeline run` on the bundled data, then `gpcast approve`.
+"""Benchmark: the whole `gpcast pipeline run` on the bundled data, then `gpcast approve`
+and `gpcast rollback` while production is under load.
 
 Runs the real CLI as a subprocess in a scratch home with the default settings (all four
 candidates, h=12, 6 windows), one warm-up run first (MLflow store created, imports in
-the page cache), then ``--runs`` timed runs, each approved to production. Stage timings
-come from the release ledger (each ``stage.started`` row), so they are the pipeline's
-own record, not a separate instrumentation.
+the page cache), then ``--runs`` timed runs, each approved to production and rolled back
+while ``--connections`` clients call production non-stop (``GET /healthz``; every
+response must be 2xx and name its version). Stage timings come from the release ledger
+(each ``stage.started`` row), and so do the promotion's step timings (``steps_s`` of the
+``promoted`` / ``rolled_back`` rows), so they are the commands' own record.
 
     .venv/bin/python bench/pipeline/run.py            # writes bench/pipeline/results.json
 """
@@ -12,6 +15,7 @@ own record, not a separate instrumentation.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -21,7 +25,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -56,6 +62,47 @@ def timed(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, started
 
 
+def under_load(args: list[str], env: dict[str, str], port: int,
+               connections: int) -> tuple[float, Counter[str]]:
+    """Wall seconds of ``gpcast ARGS`` while ``connections`` clients call production, and
+    the outcomes (the version a response names, or the error)."""
+    import httpx
+
+    outcomes: Counter[str] = Counter()
+    done, started = threading.Event(), threading.Barrier(2)
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60,
+                                     limits=httpx.Limits(max_connections=connections)) as http:
+            async def worker() -> None:
+                while not done.is_set():
+                    try:
+                        r = await http.get("/healthz")
+                        outcomes[f"v{r.headers.get('x-model-version')}"
+                                 if r.is_success else f"HTTP {r.status_code}"] += 1
+                    except httpx.HTTPError as exc:
+                        outcomes[type(exc).__name__] += 1
+
+            tasks = [asyncio.create_task(worker()) for _ in range(connections)]
+            await asyncio.sleep(0.5)
+            started.wait()
+            await asyncio.gather(*tasks)
+
+    thread = threading.Thread(target=lambda: asyncio.run(client()))
+    thread.start()
+    started.wait()
+    try:
+        wall, _ = timed(args, env)
+    finally:
+        done.set()
+        thread.join()
+    return wall, outcomes
+
+
+def failed(outcomes: Counter[str]) -> int:
+    return sum(n for k, n in outcomes.items() if not k.startswith("v") or k == "vNone")
+
+
 def stage_seconds(ledger: Ledger, started: float) -> dict[str, float]:
     """Seconds per stage of the last pipeline, plus start-up before the first stage."""
     pid = ledger.entries(["pipeline.started"])[-1].pipeline_id
@@ -71,6 +118,7 @@ def stage_seconds(ledger: Ledger, started: float) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results.json")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="gpcast-bench-"))
@@ -81,7 +129,7 @@ def main() -> None:
     for key in ("GPCAST_TRACKING_URI", "GPCAST_DATABASE_URL", "GPCAST_CANDIDATES"):
         env.pop(key, None)
     ledger = Ledger.for_home(home, None)
-    runs, approvals = [], []
+    runs, approvals, rollbacks, moves = [], [], [], []
     try:
         warm, _ = timed(["pipeline", "run"], env)
         print(f"warm-up run (creates the MLflow store): {warm:.1f} s", flush=True)
@@ -91,11 +139,23 @@ def main() -> None:
             cpu = CPU[-1]
             stages = stage_seconds(ledger, started)
             version = ledger.entries(["approval.requested"])[-1].version
-            approve_wall, _ = timed(["approve", str(version), "--by", "bench"], env)
+            port = ports["production"]
+            approve_wall, seen_a = under_load(["approve", str(version), "--by", "bench"], env,
+                                              port, args.connections)
+            approve_steps = ledger.entries(["promoted"])[-1].detail.get("steps_s", {})
+            rollback_wall, seen_r = under_load(["rollback", "--by", "bench"], env, port,
+                                               args.connections)
+            rollback_steps = ledger.entries(["rolled_back"])[-1].detail.get("steps_s", {})
             runs.append({"wall_s": wall, "cpu_s": cpu, "stages_s": stages})
             approvals.append(approve_wall)
+            rollbacks.append(rollback_wall)
+            moves.append({"approve": {"wall_s": approve_wall, "requests": dict(seen_a),
+                                      "failed": failed(seen_a), "steps_s": approve_steps},
+                          "rollback": {"wall_s": rollback_wall, "requests": dict(seen_r),
+                                       "failed": failed(seen_r), "steps_s": rollback_steps}})
             print(f"run {k + 1}: pipeline {wall:.1f} s ({cpu:.1f} CPU s), "
-                  f"approve v{version} {approve_wall:.1f} s"
+                  f"approve v{version} {approve_wall:.1f} s {dict(seen_a)} {approve_steps}, "
+                  f"rollback {rollback_wall:.1f} s {dict(seen_r)} {rollback_steps}"
                   f"  ({', '.join(f'{n} {s:.1f}' for n, s in stages.items())})", flush=True)
     finally:
         target = LocalProcessTarget(home, ports)
@@ -112,6 +172,10 @@ def main() -> None:
         "pipeline_cpu_s": [r["cpu_s"] for r in runs],
         "load_average_1min_at_end": os.getloadavg()[0],
         "approve_wall_s": approvals, "approve_median_s": statistics.median(approvals),
+        "rollback_wall_s": rollbacks, "rollback_median_s": statistics.median(rollbacks),
+        "connections": args.connections,
+        "failed_requests": sum(m[c]["failed"] for m in moves for c in ("approve", "rollback")),
+        "releases_under_load": moves,
         "median_run_stages_s": median_run["stages_s"],
     }
     args.out.write_text(json.dumps(result, indent=2))

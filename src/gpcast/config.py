@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     deploy_target: str = "local"
     staging_port: int = 8101
     production_port: int = 8102
+    lock_wait_s: float = Field(0.0, ge=0, description="Seconds a release command waits for "
+                               "another one on the same home to finish (0: fail at once).")
+    allow_self_approval: bool = Field(False, description="Let the person who ran the "
+                                      "pipeline approve its version (one-person teams).")
 
     # execution engine of the per-series work (issue 7)
     engine: str = Field("processes", description="Where backtests and fits run: 'inline', "

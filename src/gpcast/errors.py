@@ -12,7 +12,8 @@
     │   └── ArtifactIntegrityError   sha256 mismatch: refuse to load (exit 6)
     ├── ReleaseError                 gates, approval, promotion, rollback (exit 7)
     │   ├── GateFailedError
-    │   └── PermissionDeniedError    actor lacks the role (exit 8, HTTP 403)
+    │   ├── PermissionDeniedError    actor lacks the role (exit 8, HTTP 403)
+    │   └── ReleaseBusyError         another release operation holds the home (exit 11)
     ├── DeployError                  a deploy target failed (exit 9)
     └── MonitoringError              forecast ledger, actuals or monitor problems (exit 10)
 
@@ -136,6 +137,12 @@ class PermissionDeniedError(ReleaseError):
     exit_code = 8
     http_status = 403
     title = "permission denied"
+
+
+class ReleaseBusyError(ReleaseError):
+    exit_code = 11
+    http_status = 423
+    title = "another release operation is running"
 
 
 class DeployError(GpcastError):

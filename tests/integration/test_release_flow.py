@@ -136,15 +136,32 @@ def test_a_failed_gate_stops_the_run_notifies_and_leaves_production_alone(
     assert served(home, "production") == before
 
 
-def test_a_tampered_artifact_is_refused_and_production_keeps_serving(home: Path) -> None:
+def test_a_tampered_registry_copy_is_refused_and_the_version_stays_approvable(
+        home: Path) -> None:
     assert run(["pipeline", "run"]) == 0
     assert run(["approve", "1", "--by", "alice"]) == 0
     assert run(["pipeline", "run"]) == 0
-    model_file = next((home / "artifacts" / "v2").rglob("bundle/model.pkl"))
-    model_file.write_bytes(model_file.read_bytes() + b"tampered")
+    reg = registry(home)
+    uri = reg.client.get_model_version_download_uri("gpcast", "2")
+    stored = next(Path(uri.removeprefix("file://")).rglob("bundle/model.pkl"))
+    original = stored.read_bytes()
+    stored.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))  # one flipped bit
+
     assert run(["approve", "2", "--by", "alice"]) == 6
     assert served(home, "production")["version"] == "1"
-    assert registry(home).alias("production").version == "1"  # type: ignore[union-attr]
+    assert reg.alias("production").version == "1"  # type: ignore[union-attr]
+    ledger = Ledger.for_home(home, None)
+    failed = ledger.last(["approval.failed"], version="2")
+    assert failed is not None and "sha256" in failed.detail["reason"]
+    assert ledger.last(["approved"], version="2") is None
+
+    # repaired in the registry: approvable again; a tampered local copy is replaced
+    stored.write_bytes(original)
+    local = next((home / "artifacts").rglob("v2/**/bundle/model.pkl"), None)
+    if local is not None:
+        local.write_bytes(b"tampered")
+    assert run(["approve", "2", "--by", "alice"]) == 0
+    assert served(home, "production")["sha256"] == reg.version("2").sha256
 
 
 def test_a_monthly_run_redoes_only_the_series_whose_data_changed(

@@ -35,7 +35,7 @@ def demo_cmd() -> None:
     if not read_keys_file(keys_path):
         token, record = new_key("predict", "created by gpcast demo")
         write_keys_file(keys_path, [record])
-    run_cmd(data=None, candidate=None, pause_at=None)
+    run_cmd(data=None, candidate=None, by=None, pause_at=None)
     demo = build_settings(approvers=[*settings.approvers, DEMO_APPROVER])
     with _release(demo) as release:
         pending = status(release).pending

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -23,14 +24,19 @@ pipeline_app = typer.Typer(help="The release pipeline: from data to a staged, ga
 
 ByOpt = Annotated[str, typer.Option("--by", help="Who decides (must be in GPCAST_APPROVERS).")]
 NoteOpt = Annotated[str, typer.Option("--note", help="Why: kept in the ledger and on MLflow.")]
+WaitOpt = Annotated[float | None, typer.Option(
+    "--wait", help="Seconds to wait for another release command on this home to finish "
+    "(default GPCAST_LOCK_WAIT_S, 0: fail at once with exit code 11).")]
 
 
 @contextmanager
-def _release(settings: Settings, **hooks: Any) -> Iterator[Any]:
+def _release(settings: Settings, by: str | None = None, **hooks: Any) -> Iterator[Any]:
+    from gpcast.release.actors import pipeline_runner
     from gpcast.release.runner import Hooks
     from gpcast.release.session import open_release
 
     release = open_release(settings, Hooks(**hooks))
+    release.actor = pipeline_runner(by, os.environ)
     try:
         yield release
     finally:
@@ -53,6 +59,10 @@ def run_cmd(
     candidate: Annotated[list[str] | None, typer.Option(
         "--candidate", "-c", help="Candidate model (repeat; default: GPCAST_CANDIDATES).")
     ] = None,
+    by: Annotated[str | None, typer.Option(
+        "--by", help="Who runs it (default: GITHUB_ACTOR in GitHub Actions, "
+        "CODEBUILD_INITIATOR in CodeBuild, else the OS user); this person cannot approve "
+        "the version unless GPCAST_ALLOW_SELF_APPROVAL=true.")] = None,
     pause_at: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Ingest → validate → backtest candidates → gates → register → deploy staging →
@@ -80,7 +90,7 @@ def run_cmd(
         def advance(description: str, n: int = 1) -> None:
             progress.update(bt_task, advance=n, description=description)
 
-        with _release(settings, stage=on_stage, advance=advance, total=total,
+        with _release(settings, by, stage=on_stage, advance=advance, total=total,
                       checkpoint=_pause(pause_at)) as release:
             result = run_pipeline(release)
         progress.update(stage_task, completed=9, description="done")
@@ -124,18 +134,37 @@ def status_cmd() -> None:
         console.print(pend)
     else:
         console.print("no approvals pending")
+    for f in report.findings:
+        console.print(f"[red]mismatch[/] {f.environment}: {f.message} (repair: {f.repair})")
+    if report.findings:
+        console.print("run [bold]gpcast doctor[/] to repair (any release command also does)")
+
+
+def doctor_cmd(wait: WaitOpt = None) -> None:
+    """Make the records (ledger, registry aliases, deploy records) agree with what actually
+    serves: complete or close interrupted promotions, redeploy environments that do not
+    serve their alias's version, stop processes of this home that nothing records."""
+    from gpcast.release.session import doctor
+
+    with _release(build_settings(lock_wait_s=wait)) as release:
+        findings = doctor(release)
+    for f in findings:
+        console.print(f"repaired {f.environment}: {f.message} → {f.repair}")
+    if not findings:
+        console.print("[green]records and reality agree[/]")
 
 
 def approve_cmd(version: Annotated[str, typer.Argument(help="Version to promote.")],
-                by: ByOpt, note: NoteOpt = "") -> None:
+                by: ByOpt, note: NoteOpt = "", wait: WaitOpt = None,
+                pause_at: Annotated[str | None, typer.Option(hidden=True)] = None) -> None:
     """Promote VERSION (the artifact tested in staging, sha256 verified) to production,
     and record its official forecast in the forecast ledger."""
     from gpcast.cli.monitor import record_official
     from gpcast.release.promotion import approve
 
-    settings = build_settings()
+    settings = build_settings(lock_wait_s=wait)
     with console.status(f"promoting v{version} to production…"), \
-            _release(settings) as release:
+            _release(settings, checkpoint=_pause(pause_at)) as release:
         done = approve(release, version, by, note)
     console.print(f"[green]production now serves v{done.version.version}[/] "
                   f"(was {'v' + done.previous if done.previous else 'nothing'}) at "
@@ -144,24 +173,27 @@ def approve_cmd(version: Annotated[str, typer.Argument(help="Version to promote.
 
 
 def reject_cmd(version: Annotated[str, typer.Argument(help="Version to reject.")],
-               by: ByOpt, note: NoteOpt = "") -> None:
+               by: ByOpt, note: NoteOpt = "", wait: WaitOpt = None) -> None:
     """Reject VERSION: it will never be promoted; production is unchanged."""
     from gpcast.release.promotion import reject
 
-    with _release(build_settings()) as release:
+    with _release(build_settings(lock_wait_s=wait)) as release:
         mv = reject(release, version, by, note)
     console.print(f"v{mv.version} rejected by {by}")
 
 
 def rollback_cmd(by: ByOpt, reason: Annotated[str, typer.Option(
-        "--reason", help="Why: kept in the ledger and sent in the notification.")] = "") -> None:
+        "--reason", help="Why: kept in the ledger and sent in the notification.")] = "",
+        wait: WaitOpt = None,
+        pause_at: Annotated[str | None, typer.Option(hidden=True)] = None) -> None:
     """Move production back to the previously approved version and verify it; the
     monitor judges that version from now on."""
     from gpcast.cli.monitor import record_official
     from gpcast.release.promotion import rollback
 
-    settings = build_settings()
-    with console.status("rolling back production…"), _release(settings) as release:
+    settings = build_settings(lock_wait_s=wait)
+    with console.status("rolling back production…"), \
+            _release(settings, checkpoint=_pause(pause_at)) as release:
         done = rollback(release, by, reason)
     console.print(f"[yellow]production rolled back to v{done.version.version}[/] "
                   f"(from v{done.previous}); smoke test: {done.smoke.message}")
@@ -212,14 +244,16 @@ def _pct(v: Any) -> str:
 
 
 def stop_cmd(environment: Annotated[list[str] | None, typer.Argument(
-        help="Environments to stop (default: every one).")] = None) -> None:
+        help="Environments to stop (default: every one).")] = None,
+        wait: WaitOpt = None) -> None:
     """Stop the serving processes of environments (the aliases and the ledger stay)."""
     from gpcast.registry.mlflow_store import ENVIRONMENTS
-    from gpcast.release.session import make_target
+    from gpcast.release.session import stop_environments
 
-    target = make_target(build_settings())
-    for env in environment or list(ENVIRONMENTS):
-        target.stop(env)
+    envs = environment or list(ENVIRONMENTS)
+    with _release(build_settings(lock_wait_s=wait)) as release:
+        stop_environments(release, envs)
+    for env in envs:
         console.print(f"{env}: stopped")
 
 
@@ -231,3 +265,4 @@ def register(app: typer.Typer) -> None:
     app.command("rollback")(rollback_cmd)
     app.command("audit")(audit_cmd)
     app.command("stop")(stop_cmd)
+    app.command("doctor")(doctor_cmd)

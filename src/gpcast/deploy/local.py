@@ -1,15 +1,31 @@
-"""The ``local`` deploy target: one ``gpcast serve`` process per environment on 127.0.0.1.
+"""The ``local`` deploy target: blue/green serving processes on 127.0.0.1, behind a front.
 
-Each environment has its own port. A deployment starts the serving app as a background
-process (its own session, so it outlives the command that started it), waits until
-``/readyz`` answers and ``/v1/model`` reports the expected sha256, and keeps a record
-under ``<home>/deploy/<environment>.json``: pid, port, version, sha256, artifact folder
-and a release API key (``admin`` role, which ``/v1/model`` needs) that acceptance and smoke
-tests use. The record is written atomically as soon as the process exists (so a deployer
-killed while waiting leaves nothing unfindable); a record whose process died is ignored.
+Each environment has a public port (``GPCAST_STAGING_PORT``, ``GPCAST_PRODUCTION_PORT``)
+owned by a small *front* process (:mod:`gpcast.deploy.front`) that forwards every request
+to the backend its route file names. A deployment:
+
+1. starts the new version as a *candidate* backend (``gpcast serve``) on a fresh port,
+   recorded in ``<home>/deploy/<env>.candidate.json`` before it is waited for, and waits
+   until ``/readyz`` answers and ``/v1/model`` reports the expected sha256;
+2. (the caller smoke-tests the candidate on its own endpoint);
+3. *switches*: the route file ``<home>/deploy/<env>.json`` is replaced atomically, so the
+   front sends every later request to the candidate; the switch is confirmed through the
+   public address;
+4. *retires* the old backend: SIGTERM, it finishes its in-flight requests, then exits.
+
+The public address never stops answering: before the switch the old backend serves, after
+it the new one, and a request caught in between is retried by the front. Any step can be
+killed: the route file is the old or the new one, and a candidate or an old backend left
+behind is found (records, or ``GPCAST_DEPLOY_HOME`` in its environment) and stopped by
+the next release command's reconciliation.
+
+Ports belong to their home: before a front starts, its port must be free; if another
+home's server or a foreign process holds it, the deployment fails at once naming the
+port, the holder and the setting to change. Backends listen on ports the operating system
+hands out, so they never collide.
 
 The release key's token is kept in the record (mode 0600) and its hash is given to the
-server through ``GPCAST_API_KEYS``, next to the keys the operator configured.
+backend through ``GPCAST_API_KEYS``, next to the keys the operator configured.
 """
 
 from __future__ import annotations
@@ -30,32 +46,48 @@ import httpx
 
 from gpcast.data.files import atomic_write_text
 from gpcast.deploy.base import Deployment
+from gpcast.deploy.front import INFO_PATH
+from gpcast.deploy.ports import (
+    ENV_VAR,
+    HOME_VAR,
+    ROLE_VAR,
+    free_port,
+    home_processes,
+    require_free,
+)
 from gpcast.errors import DeployError
 
 SERVE = [sys.executable, "-c", "from gpcast.cli import main; main()", "serve"]
+FRONT = [sys.executable, "-c", "from gpcast.deploy.front import main; main()"]
+PORT_SETTINGS = {"staging": "GPCAST_STAGING_PORT", "production": "GPCAST_PRODUCTION_PORT"}
 
 
 @dataclass(frozen=True)
 class LocalRecord:
-    """What ``<home>/deploy/<environment>.json`` holds."""
+    """A backend: what ``<home>/deploy/<environment>.json`` (the route) holds."""
 
     environment: str
     version: str
     sha256: str
-    port: int
-    pid: int
+    port: int  # the environment's public port (the front's)
+    pid: int  # the backend process
     artifact_dir: str
     api_key: str
     started_at: str
     log: str
+    backend_port: int = 0
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def backend_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.backend_port}"
+
 
 class LocalProcessTarget:
-    """Serving processes on 127.0.0.1, one per environment, with their records."""
+    """Fronts and blue/green backends on 127.0.0.1, one front per environment."""
 
     name = "local"
 
@@ -65,69 +97,170 @@ class LocalProcessTarget:
         self.ready_timeout = ready_timeout
         self.folder = home / "deploy"
 
-    def _record_path(self, environment: str) -> Path:
+    # -- records -----------------------------------------------------------------------
+    def route_path(self, environment: str) -> Path:
         return self.folder / f"{environment}.json"
 
+    def candidate_path(self, environment: str) -> Path:
+        return self.folder / f"{environment}.candidate.json"
+
+    def front_path(self, environment: str) -> Path:
+        return self.folder / f"{environment}.front.json"
+
     def record(self, environment: str) -> LocalRecord | None:
-        """The environment's record if its process is still alive."""
-        path = self._record_path(environment)
+        """The environment's routed backend if its process is still alive."""
+        record = _read(self.route_path(environment))
+        return record if record is not None and _alive(record.pid) else None
+
+    def candidate(self, environment: str) -> LocalRecord | None:
+        return _read(self.candidate_path(environment))
+
+    def front_pid(self, environment: str) -> int | None:
+        """The environment's front if it is alive and listens on the configured port."""
         try:
-            record = LocalRecord(**json.loads(path.read_text()))
-        except (OSError, ValueError, TypeError):
+            doc = json.loads(self.front_path(environment).read_text())
+            pid, port = int(doc["pid"]), int(doc["port"])
+        except (OSError, ValueError, KeyError, TypeError):
             return None
-        return record if _alive(record.pid) else None
+        if not _alive(pid) or port != self.ports.get(environment):
+            return None
+        return pid
 
     def current(self, environment: str) -> Deployment | None:
         record = self.record(environment)
-        if record is None:
+        front = self.front_pid(environment)
+        if record is None or front is None:
             return None
         return Deployment(environment, record.version, record.sha256, record.endpoint,
-                          self.name, detail=f"pid {record.pid}")
+                          self.name, detail=f"pid {record.pid} behind front pid {front}")
 
     def api_key(self, environment: str) -> str | None:
         record = self.record(environment)
         return None if record is None else record.api_key
 
+    # -- blue/green ----------------------------------------------------------------------
     def deploy(self, environment: str, version: str, artifact_dir: Path,
                sha256: str) -> Deployment:
-        """Replace the environment's process with one serving ``artifact_dir``."""
-        port = self.port(environment)
-        self.stop(environment)
+        """Start ``artifact_dir`` beside what serves, switch to it, retire the old one."""
+        candidate = self.start_candidate(environment, version, artifact_dir, sha256)
+        old = self.switch(candidate)
+        self.retire(old)
+        return self.deployment(candidate)
+
+    def deployment(self, record: LocalRecord, public: bool = True) -> Deployment:
+        return Deployment(record.environment, record.version, record.sha256,
+                          record.endpoint if public else record.backend_endpoint, self.name,
+                          detail=f"pid {record.pid}")
+
+    def start_candidate(self, environment: str, version: str, artifact_dir: Path,
+                        sha256: str) -> LocalRecord:
+        """A new backend serving ``artifact_dir`` on a fresh port, ready and verified."""
+        public = self.port(environment)
+        self.discard(environment)  # a candidate a killed deployer left
         token, entry = _release_key()
-        log = self.folder / f"{environment}.log"
         self.folder.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ)
-        env["GPCAST_HOME"] = str(self.home.resolve())
+        log = self.folder / f"{environment}.log"
+        env = self._env("backend", environment)
         env["GPCAST_API_KEYS"] = ",".join(filter(None, [env.get("GPCAST_API_KEYS", ""), entry]))
+        port = free_port()
         cmd = [*SERVE, "--model-path", str(artifact_dir.resolve()), "--sha256", sha256,
                "--port", str(port), "--env", environment]
         pid = _spawn(cmd, env, log)
-        record = LocalRecord(environment, str(version), sha256, port, pid,
+        record = LocalRecord(environment, str(version), sha256, public, pid,
                              str(artifact_dir.resolve()), token,
-                             datetime.now(UTC).isoformat(timespec="seconds"), str(log))
+                             datetime.now(UTC).isoformat(timespec="seconds"), str(log), port)
         # Recorded before waiting: a deployer killed meanwhile leaves a process that the
-        # next deploy or stop can find and end.
-        path = self._record_path(environment)
-        atomic_write_text(path, json.dumps(asdict(record), indent=2))
-        path.chmod(0o600)
+        # next command can find and end.
+        _write(self.candidate_path(environment), record)
         try:
             self._wait_ready(record)
         except DeployError:
-            self.stop(environment)
+            self.discard(environment)
             raise
-        return Deployment(environment, record.version, sha256, record.endpoint, self.name,
-                          detail=f"pid {pid}")
+        return record
+
+    def switch(self, candidate: LocalRecord) -> LocalRecord | None:
+        """Route the public address to ``candidate``; returns the backend it replaced."""
+        env = candidate.environment
+        self.ensure_front(env)  # before the switch: a port held by someone else fails here
+        old = _read(self.route_path(env))
+        _write(self.route_path(env), candidate)  # the switch: one atomic rename
+        self.candidate_path(env).unlink(missing_ok=True)
+        self._confirm(candidate)
+        return old if old is not None and old.pid != candidate.pid else None
+
+    def retire(self, old: LocalRecord | None, wait: bool = True) -> None:
+        """Stop a replaced backend gracefully: it finishes its in-flight requests first."""
+        if old is not None:
+            if wait:
+                _terminate(old.pid)
+            else:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(old.pid, signal.SIGTERM)
+
+    def discard(self, environment: str) -> None:
+        """Stop and forget the environment's candidate, if any."""
+        candidate = self.candidate(environment)
+        if candidate is not None:
+            routed = _read(self.route_path(environment))
+            if routed is None or routed.pid != candidate.pid:
+                _terminate(candidate.pid)
+        self.candidate_path(environment).unlink(missing_ok=True)
+
+    def ensure_front(self, environment: str) -> int:
+        """The environment's front, started on its public port if it is not running."""
+        pid = self.front_pid(environment)
+        if pid is not None:
+            return pid
+        self._stop_front(environment)  # a front on a port no longer configured
+        port = self.port(environment)
+        require_free(port, environment, PORT_SETTINGS.get(environment, "the port setting"))
+        log = self.folder / f"{environment}.front.log"
+        pid = _spawn([*FRONT, str(self.route_path(environment).resolve()), str(port)],
+                     self._env("front", environment), log)
+        atomic_write_text(self.front_path(environment),
+                          json.dumps({"pid": pid, "port": port, "log": str(log)}))
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            _reap(pid)
+            if not _alive(pid):
+                raise DeployError(f"{environment}: the front on port {port} exited; see "
+                                  f"{log}:\n{_tail(log)}", environment=environment, log=str(log))
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                info = httpx.get(f"http://127.0.0.1:{port}{INFO_PATH}", timeout=1).json()
+                if info.get("pid") == pid:
+                    return pid
+            time.sleep(0.05)
+        raise DeployError(f"{environment}: the front did not answer on port {port}; see {log}",
+                          environment=environment, log=str(log))
 
     def stop(self, environment: str) -> None:
-        path = self._record_path(environment)
-        try:
-            pid = int(json.loads(path.read_text())["pid"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pid = None
-        if pid is not None:
+        """Stop the environment's front and backends (idempotent)."""
+        self._stop_front(environment)
+        for path in (self.route_path(environment), self.candidate_path(environment)):
+            record = _read(path)
+            if record is not None:
+                _terminate(record.pid)
+            path.unlink(missing_ok=True)
+        for proc in self.strays(environment):
+            _terminate(proc)
+
+    def strays(self, environment: str) -> list[int]:
+        """Live processes of this home for ``environment`` that no record names."""
+        known = {r.pid for r in (_read(self.route_path(environment)),
+                                 self.candidate(environment)) if r is not None}
+        front = self.front_pid(environment)
+        if front is not None:
+            known.add(front)
+        return [p.pid for p in home_processes(self.home)
+                if p.environment == environment and p.pid not in known]
+
+    def stop_strays(self, environment: str) -> list[int]:
+        """Stop the processes :meth:`strays` finds; returns their pids."""
+        strays = self.strays(environment)
+        for pid in strays:
             _terminate(pid)
-        path.unlink(missing_ok=True)
-        self._free_port(self.port(environment))
+        return strays
 
     def port(self, environment: str) -> int:
         try:
@@ -136,11 +269,35 @@ class LocalProcessTarget:
             raise DeployError(f"no port configured for environment '{environment}'",
                               environment=environment) from None
 
+    # -- helpers -------------------------------------------------------------------------
+    def _stop_front(self, environment: str) -> None:
+        path = self.front_path(environment)
+        try:
+            pid = int(json.loads(path.read_text())["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pid = None
+        if pid is not None:
+            _terminate(pid)
+        path.unlink(missing_ok=True)
+
+    def _env(self, role: str, environment: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env["GPCAST_HOME"] = str(self.home.resolve())
+        env[HOME_VAR], env[ROLE_VAR], env[ENV_VAR] = str(self.home.resolve()), role, environment
+        return env
+
+    def _confirm(self, record: LocalRecord) -> None:
+        """The public address now serves ``record``'s sha256."""
+        sha = _served_sha(record.endpoint, record.api_key)
+        if sha != record.sha256:
+            raise DeployError(f"{record.environment}: after the switch the public address "
+                              f"{record.endpoint} serves sha256 {sha!s:.16}…, expected "
+                              f"{record.sha256:.16}…", environment=record.environment)
+
     def _wait_ready(self, record: LocalRecord) -> None:
         deadline = time.monotonic() + self.ready_timeout
         last = "no answer"
-        headers = auth_headers(record.api_key)
-        with httpx.Client(base_url=record.endpoint, timeout=2.0) as client:
+        with httpx.Client(base_url=record.backend_endpoint, timeout=2.0) as client:
             while time.monotonic() < deadline:
                 _reap(record.pid)
                 if not _alive(record.pid):
@@ -151,8 +308,7 @@ class LocalProcessTarget:
                 try:
                     ready = client.get("/readyz")
                     if ready.status_code == 200:
-                        served = client.get("/v1/model", headers=headers)
-                        sha = served.json().get("sha256") if served.status_code == 200 else None
+                        sha = _served_sha(record.backend_endpoint, record.api_key)
                         if sha != record.sha256:
                             raise DeployError(
                                 f"{record.environment}: the server reports sha256 {sha!s:.16}"
@@ -162,20 +318,42 @@ class LocalProcessTarget:
                     last = f"/readyz {ready.status_code}"
                 except httpx.HTTPError as exc:
                     last = type(exc).__name__
-                time.sleep(0.2)
-        raise DeployError(f"{record.environment}: not ready on {record.endpoint} after "
-                          f"{self.ready_timeout:.0f} s ({last}); see {record.log}",
+                time.sleep(0.05)
+        raise DeployError(f"{record.environment}: not ready on {record.backend_endpoint} "
+                          f"after {self.ready_timeout:.0f} s ({last}); see {record.log}",
                           environment=record.environment, log=record.log)
 
-    def _free_port(self, port: int) -> None:
-        # A process killed with its parent may still hold the port for a moment.
-        deadline = time.monotonic() + 10.0
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.3)
-            except httpx.HTTPError:
-                return
-            time.sleep(0.1)
+
+def served_model(endpoint: str, api_key: str | None) -> dict[str, object] | None:
+    """``/v1/model`` of ``endpoint``, or None if it does not answer it."""
+    try:
+        response = httpx.get(f"{endpoint}/v1/model", timeout=5.0,
+                             headers=auth_headers(api_key) if api_key else {})
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    try:
+        return dict(response.json())
+    except ValueError:
+        return None
+
+
+def _served_sha(endpoint: str, api_key: str) -> object:
+    model = served_model(endpoint, api_key)
+    return None if model is None else model.get("sha256")
+
+
+def _read(path: Path) -> LocalRecord | None:
+    try:
+        return LocalRecord(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _write(path: Path, record: LocalRecord) -> None:
+    atomic_write_text(path, json.dumps(asdict(record), indent=2))
+    path.chmod(0o600)
 
 
 def auth_headers(token: str) -> dict[str, str]:
@@ -189,6 +367,14 @@ def _release_key() -> tuple[str, str]:
     return f"gpc_{key_id}_{secret}", f"{key_id}:admin:{digest}"
 
 
+# The spawned process first closes every inherited descriptor but stdin/stdout/stderr,
+# then becomes the command (same pid). Without it a server would keep open whatever the
+# deploying command held, e.g. the pipe of the process engine's resource tracker, which
+# then never sees its parent go and outlives the run.
+_CLEAN_EXEC = ("import os, sys; os.closerange(3, os.sysconf('SC_OPEN_MAX')); "
+               "os.execv(sys.argv[1], sys.argv[1:])")
+
+
 def _spawn(cmd: list[str], env: dict[str, str], log: Path) -> int:
     """Start ``cmd`` in its own session, output to ``log``; no Popen object to outlive.
 
@@ -199,7 +385,8 @@ def _spawn(cmd: list[str], env: dict[str, str], log: Path) -> int:
                (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
                 0o600),
                (os.POSIX_SPAWN_DUP2, 1, 2)]
-    return os.posix_spawn(cmd[0], cmd, env, file_actions=actions, setsid=True)
+    argv = [sys.executable, "-S", "-c", _CLEAN_EXEC, *cmd]
+    return os.posix_spawn(argv[0], argv, env, file_actions=actions, setsid=True)
 
 
 def _alive(pid: int) -> bool:
@@ -245,4 +432,4 @@ def _tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
-__all__ = ["LocalProcessTarget", "LocalRecord", "auth_headers"]
+__all__ = ["PORT_SETTINGS", "LocalProcessTarget", "LocalRecord", "auth_headers", "served_model"]

@@ -23,6 +23,9 @@ Dask rather than Ray: it is a pip-only, pure-Python install, a LocalCluster list
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
@@ -70,6 +73,28 @@ def _indexed(fn: Callable[[T], R], index: int, item: T) -> tuple[int, R]:
     return index, call(fn, item)
 
 
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def watch_parent(parent: int, interval: float = 0.5) -> None:
+    """In a worker process (its initializer): exit as soon as ``parent`` is gone.
+
+    A worker whose parent was killed (SIGKILL gives it no chance to shut its executor
+    down) would otherwise finish its task and idle on, holding hundreds of MB; when the
+    parent dies the worker is re-parented, which this thread notices within ``interval``.
+    """
+    if os.getppid() != parent:  # the parent died while this worker was starting
+        os._exit(70)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(70)
+
+    threading.Thread(target=watch, name="gpcast-parent-watch", daemon=True).start()
+
+
 class InlineEngine:
     """Every task in this process: the reference the other engines must match."""
 
@@ -90,7 +115,8 @@ class InlineEngine:
 
 
 class ProcessEngine:
-    """Local worker processes (joblib/loky, reused between calls)."""
+    """Local worker processes (loky, reused between calls of one run, shut down at its
+    end; each worker exits by itself if the run is killed)."""
 
     name = "processes"
 
@@ -99,7 +125,9 @@ class ProcessEngine:
 
     def map(self, fn: Callable[[T], R], items: Sequence[T],
             on_result: OnResult | None = None) -> list[R]:
-        from joblib import Parallel, delayed
+        from concurrent.futures import as_completed
+
+        from joblib.externals.loky import get_reusable_executor
         from joblib.externals.loky.process_executor import TerminatedWorkerError
 
         done: dict[int, R] = {}
@@ -107,10 +135,13 @@ class ProcessEngine:
             pending = [i for i in range(len(items)) if i not in done]
             if not pending:
                 break
-            run = Parallel(n_jobs=min(self.workers, len(pending)), backend="loky",
-                           return_as="generator_unordered", inner_max_num_threads=1)
+            executor = get_reusable_executor(
+                max_workers=min(self.workers, len(pending)), initializer=watch_parent,
+                initargs=(os.getpid(),), env=dict.fromkeys(THREAD_VARS, "1"))
+            futures = [executor.submit(_indexed, fn, i, items[i]) for i in pending]
             try:
-                for i, result in run(delayed(_indexed)(fn, i, items[i]) for i in pending):
+                for future in as_completed(futures):
+                    i, result = future.result()
                     done[i] = result
                     if on_result:
                         on_result(i, result)
@@ -120,7 +151,13 @@ class ProcessEngine:
         return [done[i] for i in range(len(items))]
 
     def close(self) -> None:
-        pass  # loky's executor is shared and shuts down with the interpreter
+        """Stop the worker processes now (loky keeps them for reuse otherwise, and they
+        outlive a command that ends before its interpreter's exit handlers run)."""
+        from joblib.externals.loky import reusable_executor
+
+        executor = reusable_executor._executor  # None if no task ever ran
+        if executor is not None:
+            executor.shutdown(wait=True, kill_workers=True)
 
 
 class DaskEngine:

@@ -13,9 +13,12 @@ Events (``event`` column)::
     version.registering / version.registered
     deploy.started / deploy.done         (environment, to_version)
     acceptance.passed / acceptance.failed
-    approval.requested / approved / rejected
-    promotion.started / promoted / promotion.failed
+    approval.requested / approval.refused / approval.started / approved / approval.failed
+    rejected
+    promotion.started / promoted / promotion.failed      (detail.operation: promotion|rollback)
     rollback.started / rolled_back
+    environment.stopped                  (gpcast stop)
+    reconcile.found / reconcile.repaired / reconcile.failed
 """
 
 from __future__ import annotations

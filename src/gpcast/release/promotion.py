@@ -10,15 +10,25 @@ the ledger: promotions push, rollbacks pop) and verifies it the same way.
 
 from __future__ import annotations
 
+import itertools
+import shutil
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from gpcast.deploy.base import Deployment
+from gpcast.deploy.local import LocalProcessTarget
 from gpcast.errors import GpcastError, PermissionDeniedError, ReleaseError
+from gpcast.registry.artifact import MODEL_FILE, sha256_file
 from gpcast.registry.mlflow_store import ModelVersion
 from gpcast.release import gates as G
 from gpcast.release.acceptance import Expectation, run_acceptance
+from gpcast.release.actors import require_actor
 from gpcast.release.ledger import LedgerEntry, production_history
 from gpcast.release.notify import Notification
+from gpcast.release.reconcile import operation
 from gpcast.release.runner import Release, now_iso
 
 
@@ -33,11 +43,27 @@ class Promotion:
 
 
 def require_approver(release: Release, actor: str) -> None:
+    actor = require_actor(actor)
     if actor not in release.settings.approvers:
         raise PermissionDeniedError(
             f"'{actor}' does not have the approver role (approvers: "
             f"{', '.join(release.settings.approvers) or 'none configured; set GPCAST_APPROVERS'})",
             actor=actor)
+
+
+def require_not_runner(release: Release, version: str, actor: str) -> bool:
+    """Separation of duties: the pipeline's runner may not approve its own version unless
+    ``GPCAST_ALLOW_SELF_APPROVAL`` allows it; returns whether this is a self-approval."""
+    request = release.ledger.last(["approval.requested"], version=version)
+    runner = request.detail.get("runner") if request else None
+    if runner is None or runner != actor:
+        return False
+    if not release.settings.allow_self_approval:
+        raise PermissionDeniedError(
+            f"'{actor}' ran the pipeline that produced v{version} and cannot approve it too; "
+            "another approver must (a one-person team sets GPCAST_ALLOW_SELF_APPROVAL=true, "
+            "and the ledger then records the self-approval)", actor=actor, version=version)
+    return True
 
 
 def pending(release: Release) -> list[LedgerEntry]:
@@ -53,16 +79,45 @@ def pending(release: Release) -> list[LedgerEntry]:
 
 def approve(release: Release, version: str, actor: str, note: str) -> Promotion:
     """Promote ``version`` (the one staging accepted) to production."""
-    require_approver(release, actor)
-    mv = _awaiting(release, version)
-    release.ledger.append("approved", actor, version=mv.version, sha256=mv.sha256, note=note)
+    with operation(release, f"approve {version}"):
+        return _approve(release, version, actor, note)
+
+
+def _approve(release: Release, version: str, actor: str, note: str) -> Promotion:
+    try:
+        require_approver(release, actor)
+        mv = _awaiting(release, version)
+        own = require_not_runner(release, mv.version, actor)
+    except GpcastError as exc:
+        release.ledger.append("approval.refused", actor.strip() or "(blank)", version=version,
+                              reason=exc.message, error_type=type(exc).__name__, note=note)
+        raise
+    release.ledger.append("approval.started", actor, version=mv.version, sha256=mv.sha256,
+                          note=note, self_approval=own)
+    try:
+        done = promote(release, mv, actor, "promoted", note)
+    except GpcastError as exc:
+        release.ledger.append("approval.failed", actor, version=mv.version, sha256=mv.sha256,
+                              reason=exc.message, note=note)
+        raise
+    # Approved only once production serves it: a refused or failed promotion leaves the
+    # version awaiting approval, to be approved again once the cause is repaired.
+    release.ledger.append("approved", actor, version=mv.version, sha256=mv.sha256, note=note,
+                          self_approval=own, **(
+                              {"allowed_by": "GPCAST_ALLOW_SELF_APPROVAL"} if own else {}))
     release.registry.set_version_tags(mv.version, {
         "gpcast.approval": "approved", "gpcast.approved_by": actor,
-        "gpcast.approved_at": now_iso(), "gpcast.approval_note": note[:4000]})
-    return promote(release, mv, actor, "promoted", note)
+        "gpcast.approved_at": now_iso(), "gpcast.approval_note": note[:4000],
+        **({"gpcast.self_approval": "true"} if own else {})})
+    return done
 
 
 def reject(release: Release, version: str, actor: str, note: str) -> ModelVersion:
+    with operation(release, f"reject {version}"):
+        return _reject(release, version, actor, note)
+
+
+def _reject(release: Release, version: str, actor: str, note: str) -> ModelVersion:
     require_approver(release, actor)
     mv = _awaiting(release, version, check_staging=False)
     release.ledger.append("rejected", actor, version=mv.version, sha256=mv.sha256, note=note)
@@ -77,6 +132,11 @@ def reject(release: Release, version: str, actor: str, note: str) -> ModelVersio
 
 def rollback(release: Release, actor: str, reason: str) -> Promotion:
     """Production back to the previously approved version, verified."""
+    with operation(release, "rollback"):
+        return _rollback(release, actor, reason)
+
+
+def _rollback(release: Release, actor: str, reason: str) -> Promotion:
     require_approver(release, actor)
     history = production_history(release.ledger)
     if not history:
@@ -115,37 +175,52 @@ def _awaiting(release: Release, version: str, check_staging: bool = True) -> Mod
 
 def promote(release: Release, mv: ModelVersion, actor: str, event: str,
             reason: str) -> Promotion:
-    """Deploy ``mv`` to production, smoke-test it, then move the alias and record it."""
+    """Deploy ``mv`` to production, smoke-test it, then move the alias and record it.
+
+    On the local target the new version is started beside the old one and smoke-tested
+    on its own port before production's address is switched to it (blue/green); the
+    hook points named below are where a test stops the command to kill it.
+    """
     reg, ledger, target = release.registry, release.ledger, release.target
+    steps = Steps(release.hooks.checkpoint)
+    hook = steps.mark
     before = reg.alias("production")
     previous = before.version if before else None
     verb = "rollback" if event == "rolled_back" else "promotion"
     ledger.append(f"{verb}.started", actor, environment="production", version=mv.version,
                   from_version=previous, to_version=mv.version, sha256=mv.sha256,
                   reason=reason)
-    # Fetch and verify before touching the running production process.
-    artifact = reg.download_bundle(mv, release.home / "artifacts")
+    hook(f"{verb}.started")
     try:
-        deployment = target.deploy("production", mv.version, artifact, mv.sha256)
-        smoke = smoke_test(release, deployment, mv)
-        G.require([smoke])
+        # Fetch and verify before touching the running production process.
+        artifact = verified_artifact(release, mv)
+        hook("artifact.verified")
+        if isinstance(target, LocalProcessTarget):
+            deployment, smoke = _blue_green(release, target, mv, artifact, hook)
+        else:
+            deployment = target.deploy("production", mv.version, artifact, mv.sha256)
+            smoke = smoke_test(release, deployment, mv)
+            G.require([smoke])
     except GpcastError as exc:
         ledger.append("promotion.failed", actor, environment="production",
                       version=mv.version, from_version=previous, to_version=mv.version,
-                      error=exc.message)
+                      sha256=mv.sha256, error=exc.message, error_type=type(exc).__name__,
+                      operation=verb)
         restored = _restore(release, before)
         release.notifier.send(Notification(
             "promotion_failed", f"{release.settings.registered_model}: {verb} to "
             f"v{mv.version} failed", f"{exc.message}\n{restored}", version=mv.version))
-        raise ReleaseError(f"{verb} to v{mv.version} failed: {exc.message}; {restored}",
-                           version=mv.version) from None
+        raise type(exc)(f"{verb} to v{mv.version} failed: {exc.message}; {restored}",
+                        **{**exc.details, "version": mv.version}) from None
     reg.set_alias("production", mv.version)
     reg.set_version_tags(mv.version, {"gpcast.production_since": now_iso()})
     if previous and previous != mv.version:
         reg.set_version_tags(previous, {"gpcast.production_until": now_iso()})
+    hook("alias.moved")
     ledger.append(event, actor, environment="production", version=mv.version,
                   from_version=previous, to_version=mv.version, sha256=mv.sha256,
-                  reason=reason, endpoint=deployment.endpoint, smoke=smoke.figures["checks"])
+                  reason=reason, endpoint=deployment.endpoint, smoke=smoke.figures["checks"],
+                  steps_s=steps.seconds())
     word = "rolled back to" if event == "rolled_back" else "promoted"
     release.notifier.send(Notification(
         "rolled_back" if event == "rolled_back" else "promoted",
@@ -155,16 +230,85 @@ def promote(release: Release, mv: ModelVersion, actor: str, event: str,
     return Promotion(mv, previous, deployment, smoke)
 
 
-def smoke_test(release: Release, deployment: Deployment, mv: ModelVersion) -> G.GateVerdict:
+def verified_artifact(release: Release, mv: ModelVersion) -> Path:
+    """The bundle to serve: fetched afresh from the registry, its sha256 checked against
+    the digest recorded at registration; the local copy is replaced by it if they differ.
+
+    The registry's own copy is what is checked (a local copy alone could hide a registry
+    that was tampered with, and the other way round); a mismatch raises
+    :class:`~gpcast.errors.ArtifactIntegrityError` before anything is deployed.
+    """
+    folder = release.home / "artifacts"
+    incoming = folder / f".incoming-{uuid.uuid4().hex[:8]}"
+    try:
+        fresh = release.registry.download_bundle(mv, incoming)  # raises on a mismatch
+        final = folder / f"v{mv.version}"
+        cached = sorted(final.rglob(f"bundle/{MODEL_FILE}"))
+        if cached and sha256_file(cached[0]) == mv.sha256:
+            return cached[0].parent
+        stale = folder / f".stale-{uuid.uuid4().hex[:8]}"
+        if final.exists():
+            final.rename(stale)
+        (incoming / f"v{mv.version}").rename(final)
+        shutil.rmtree(stale, ignore_errors=True)
+        return final / fresh.relative_to(incoming / f"v{mv.version}")
+    finally:
+        shutil.rmtree(incoming, ignore_errors=True)
+
+
+def _blue_green(release: Release, target: LocalProcessTarget, mv: ModelVersion,
+                artifact: Path, hook: Callable[[str], None]
+                ) -> tuple[Deployment, G.GateVerdict]:
+    """Start ``mv`` beside production, smoke-test it there, switch, drain the old one."""
+    candidate = target.start_candidate("production", mv.version, artifact, mv.sha256)
+    hook("candidate.ready")
+    smoke = smoke_test(release, target.deployment(candidate, public=False), mv,
+                       candidate.api_key)
+    if not smoke.passed:
+        target.discard("production")
+        G.require([smoke])
+    hook("smoke.passed")
+    old = target.switch(candidate)
+    hook("switched")
+    target.retire(old, wait=False)  # SIGTERM: the old backend finishes what it serves
+    hook("draining")
+    target.retire(old)
+    hook("drained")
+    return target.deployment(candidate), smoke
+
+
+class Steps:
+    """The named points of a promotion: passed to the test hook, and timed (each step's
+    seconds go to the ledger, which is where the benchmark reads where the time goes)."""
+
+    def __init__(self, checkpoint: Callable[[str], None]) -> None:
+        self.checkpoint = checkpoint
+        self.marks = [("", time.perf_counter())]
+
+    def mark(self, name: str) -> None:
+        self.marks.append((name, time.perf_counter()))
+        self.checkpoint(name)
+
+    def seconds(self) -> dict[str, float]:
+        return {name: round(t - prev, 3)
+                for (_, prev), (name, t) in itertools.pairwise(self.marks)}
+
+
+def smoke_test(release: Release, deployment: Deployment, mv: ModelVersion,
+               api_key: str | None = None) -> G.GateVerdict:
     series = tuple(mv.tags.get("gpcast.series", "").split(",")) if mv.tags.get(
         "gpcast.series") else ()
     expect = Expectation(mv.version, mv.sha256, series, release.settings.horizon,
                          tuple(release.settings.levels), release.settings.acceptance_latency_s)
-    checks = run_acceptance(deployment.endpoint, release.target.api_key("production"), expect)
+    key = api_key if api_key is not None else release.target.api_key("production")
+    checks = run_acceptance(deployment.endpoint, key, expect)
     return G.acceptance(checks, deployment.endpoint)
 
 
 def _restore(release: Release, before: ModelVersion | None) -> str:
+    current = release.target.current("production")
+    if before is not None and current is not None and current.sha256 == before.sha256:
+        return f"production still serves v{before.version}"
     if before is None:
         release.target.stop("production")
         return "production serves nothing, as before"
@@ -177,4 +321,4 @@ def _restore(release: Release, before: ModelVersion | None) -> str:
 
 
 __all__ = ["Promotion", "approve", "pending", "promote", "reject", "require_approver",
-           "rollback", "smoke_test"]
+           "require_not_runner", "rollback", "smoke_test", "verified_artifact"]

@@ -25,7 +25,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -45,12 +45,14 @@ from gpcast.release import stages as S
 from gpcast.release.acceptance import Expectation, run_acceptance
 from gpcast.release.incremental import POINTS_FILE, Previous, plan_refit
 from gpcast.release.ledger import Ledger
+from gpcast.release.lock import Holder, release_lock
 from gpcast.release.notify import Notification, Notifier
 
 SYSTEM = "gpcast"
 STAGES = ("validate", "backtest", "select", "gates", "fit", "register", "staging",
           "acceptance", "approval")
 FAILURES_LOGGED = 100  # failed series listed in the ledger event; the report has them all
+PIPELINE_LOCK_WAIT_S = 600.0  # a pipeline that reached staging waits this long for the lock
 TERMINAL = ("pipeline.completed", "pipeline.failed", "pipeline.crashed")
 
 
@@ -80,10 +82,18 @@ class Release:
     target: KeyedTarget
     notifier: Notifier
     hooks: Hooks = field(default_factory=Hooks)
+    actor: str = SYSTEM  # who runs this command (the pipeline's runner is recorded)
 
     @property
     def home(self) -> Path:
         return self.settings.home
+
+    def locked(self, command: str, wait_s: float | None = None
+               ) -> AbstractContextManager[Holder]:
+        """The home's release lock (:mod:`gpcast.release.lock`), held by ``command``."""
+        wait = self.settings.lock_wait_s if wait_s is None else wait_s
+        return release_lock(self.home, command, wait, self.ledger.engine,
+                            self.settings.registered_model)
 
 
 @dataclass(frozen=True)
@@ -115,22 +125,24 @@ def run_pipeline(release: Release) -> PipelineResult:
     with pipeline_lock(release.home):
         reconcile(release)
         pipeline_id = uuid.uuid4().hex[:12]
-        run = _Run(release, pipeline_id)
-        try:
-            return run.execute()
-        except GpcastError as exc:
-            run.fail(exc)
-            raise
-        except BaseException as exc:
-            run.crash(exc)
-            raise
+        with ExitStack() as stack:
+            run = _Run(release, pipeline_id, stack)
+            try:
+                return run.execute()
+            except GpcastError as exc:
+                run.fail(exc)
+                raise
+            except BaseException as exc:
+                run.crash(exc)
+                raise
 
 
 class _Run:
     """One pipeline run: its id, MLflow run and working folder."""
 
-    def __init__(self, release: Release, pipeline_id: str) -> None:
+    def __init__(self, release: Release, pipeline_id: str, stack: ExitStack) -> None:
         self.r = release
+        self.stack = stack
         self.s = release.settings
         self.pid = pipeline_id
         self.run_id: str | None = None
@@ -153,6 +165,7 @@ class _Run:
         champion = self._champion()
         self.run_id = reg.start_run(f"pipeline-{self.pid}", {TAG_PIPELINE: self.pid})
         self.log("pipeline.started", run_id=self.run_id, data_uri=s.data_uri,
+                 runner=self.r.actor,
                  candidates=list(s.candidates),
                  champion=champion.version if champion else None)
         self.stage("validate")
@@ -206,6 +219,12 @@ class _Run:
                      failures=[f.to_dict() for f in self.failures[:FAILURES_LOGGED]])
         self.stage("register")
         version = self._register(panel, ev, model, champion)
+        # From staging on, the run is a release operation: one at a time per home.
+        from gpcast.release.reconcile import operation
+
+        self.stack.enter_context(operation(
+            self.r, "pipeline run", max(self.s.lock_wait_s, PIPELINE_LOCK_WAIT_S),
+            environments=("production",)))
         self.stage("staging")
         staging = self._deploy_staging(version)
         self.stage("acceptance")
@@ -300,10 +319,11 @@ class _Run:
     def _request_approval(self, version: ModelVersion, ev: S.Evaluation,
                           champion: S.Champion | None) -> None:
         self.log("approval.requested", version=version.version, sha256=version.sha256,
-                 mase=ev.candidate.mase,
+                 runner=self.r.actor, mase=ev.candidate.mase,
                  champion_mase=ev.champion.mase if ev.champion else None)
         self.r.registry.set_version_tags(version.version, {"gpcast.approval": "pending",
-                                                           "gpcast.requested_at": now_iso()})
+                                                           "gpcast.requested_at": now_iso(),
+                                                           "gpcast.run_by": self.r.actor})
         versus = (f"champion v{champion.version} MASE {ev.champion.mase:.3f}"
                   if champion and ev.champion else "no champion (first version)")
         card = self.work / "reports" / "card" / "model_card.md"

@@ -12,6 +12,7 @@ from gpcast.registry.mlflow_store import ENVIRONMENTS, MlflowRegistry, ModelVers
 from gpcast.release.ledger import Ledger, LedgerEntry
 from gpcast.release.notify import Notifier
 from gpcast.release.promotion import pending
+from gpcast.release.reconcile import Finding, inspect, reconcile
 from gpcast.release.runner import Hooks, KeyedTarget, Release
 
 
@@ -73,6 +74,22 @@ class EnvironmentStatus:
 class Status:
     environments: tuple[EnvironmentStatus, ...]
     pending: tuple[LedgerEntry, ...]
+    findings: tuple[Finding, ...] = ()
+
+
+def doctor(release: Release) -> list[Finding]:
+    """Reconcile the records with what serves, repairing (under the release lock)."""
+    with release.locked("doctor"):
+        return reconcile(release, "doctor")
+
+
+def stop_environments(release: Release, environments: list[str]) -> None:
+    """Stop the environments' serving processes, under the release lock; the ledger says so
+    (reconciliation then leaves them stopped)."""
+    with release.locked("stop"):
+        for env in environments:
+            release.target.stop(env)
+            release.ledger.append("environment.stopped", release.actor, environment=env)
 
 
 def status(release: Release) -> Status:
@@ -96,7 +113,8 @@ def status(release: Release) -> Status:
                                 "seasonal_naive.mase")}
         envs.append(EnvironmentStatus(env, version, deployment, last.at if last else None,
                                       approved.actor if approved else None, metrics))
-    return Status(tuple(envs), tuple(pending(release)))
+    return Status(tuple(envs), tuple(pending(release)), tuple(inspect(release)))
 
 
-__all__ = ["EnvironmentStatus", "Status", "make_target", "open_release", "status"]
+__all__ = ["EnvironmentStatus", "Status", "doctor", "make_target", "open_release", "status",
+           "stop_environments"]
