@@ -25,11 +25,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
-from scipy.linalg import lapack, solve_triangular
-from scipy.stats import norm
+from scipy.linalg import solve_triangular
 
 from gpcast.data.panel import DS, ID
 from gpcast.errors import ModelError, RegressorError
@@ -41,7 +39,16 @@ from gpcast.models.base import (
     check_levels,
     future_regressor_matrix,
 )
-from gpcast.models.gp import LOG_MAX, GPFitted, SeriesState, pad, times
+from gpcast.models.gp import (
+    LOG_MAX,
+    GPFitted,
+    SeriesState,
+    gp_forecast,
+    level_quantile,
+    pad,
+    posterior_factor,
+    times,
+)
 from gpcast.models.kernels import Geometry, KernelSpec, covariance, noise_variance, prior_variance
 
 
@@ -75,12 +82,7 @@ def series_pieces(state: SeriesState, spec: KernelSpec, season_length: int,
     n, k = state.z.size, spec.n_regressors
     t = times(n, season_length)
     t_new = times(horizon, season_length, start=n)
-    K, _ = covariance(spec, state.phi, Geometry.of(t, t, state.x, state.x, spec.period,
-                                                   same=True))
-    L, info = lapack.dpotrf(K, lower=1, clean=1)
-    if info != 0:
-        raise ModelError("the fitted kernel matrix is not positive definite")
-    alpha, _ = lapack.dpotrs(L, state.z, lower=1)
+    L, alpha = posterior_factor(state, spec, t)
     no_x = np.empty((horizon, 0))
     time_spec = KernelSpec(spec.n_spectral, (), spec.period)
     time_phi = np.concatenate([state.phi[: state.phi.size - 1 - k], state.phi[-1:]])
@@ -106,6 +108,7 @@ class GPPosterior:
         self.index = {uid: i for i, uid in enumerate(fitted.states)}
         self.pieces = self._stack(list(fitted.states), list(fitted.states.values()),
                                   horizon, _firsts(fitted), _last_x(fitted))
+        self._widen = pad(fitted.interval_scale, horizon)
 
     def _stack(self, uids: Sequence[str], states: Sequence[SeriesState], horizon: int,
                first: np.ndarray, last_x: np.ndarray) -> Pieces:
@@ -130,13 +133,21 @@ class GPPosterior:
     def unique_ids(self) -> list[str]:
         return list(self.index)
 
-    def positions(self, unique_ids: Sequence[str]) -> np.ndarray:
+    def positions(self, unique_ids: Sequence[str]) -> slice | np.ndarray:
+        """Where the series sit in the pieces: a slice when they are consecutive (one
+        series, or every series: views instead of copies), else an index array."""
         try:
-            return np.fromiter((self.index[u] for u in unique_ids), dtype=np.intp,
-                               count=len(unique_ids))
+            if len(unique_ids) == 1:
+                i = self.index[unique_ids[0]]
+                return slice(i, i + 1)
+            pos = np.fromiter((self.index[u] for u in unique_ids), dtype=np.intp,
+                              count=len(unique_ids))
         except KeyError as exc:
             raise ModelError(f"the GP was not fitted on series '{exc.args[0]}'",
                              series=exc.args[0]) from None
+        if pos.size and np.array_equal(pos, np.arange(pos[0], pos[0] + pos.size)):
+            return slice(int(pos[0]), int(pos[0]) + pos.size)
+        return pos
 
     def forecast(self, unique_ids: Sequence[str] | None, h: int,
                  future_regressors: FutureRegressors = None,
@@ -150,25 +161,27 @@ class GPPosterior:
         if pieces is None:
             pieces, pos = self.pieces, self.positions(uids)
         else:
-            pos = np.arange(len(uids))
+            pos = slice(0, len(uids))
         if h > pieces.horizon:  # beyond the precomputed bound: the reference algebra
             return self.fitted.subset(uids).forecast(h, future_regressors, level,
                                                      regressor_policy)
         x_raw, carried = self._plan(uids, pos, pieces, h, future_regressors, regressor_policy)
-        loc, scale = self._predict(pieces, pos, h, x_raw)
-        widen = pad(self.fitted.interval_scale, h)
-        scale = scale * widen
         with np.errstate(over="ignore", invalid="ignore"):
-            top = loc + z_of(levels[-1]) * scale
-            bad = ~(np.isfinite(top) & (top < LOG_MAX))
-        if bad.any():
-            uid = uids[int(np.argwhere(bad.any(axis=1))[0, 0])]
-            raise RegressorError(
-                f"series '{uid}': the forecast overflows; future regressor values far "
-                "outside their training range?", series=uid, field="regressors")
-        return self._forecast(uids, pieces.first[pos], loc, scale, levels, widen, carried)
+            loc, scale = self._predict(pieces, pos, h, x_raw)
+            widen = self._widen[:h] if h <= self._widen.size else pad(
+                self.fitted.interval_scale, h)
+            scale = scale * widen
+            top = loc + level_quantile(levels[-1]) * scale
+            fine = top < LOG_MAX  # False for NaN and +inf too
+            if fine.all():
+                return self._forecast(uids, pieces.first[pos], loc, scale, levels, widen,
+                                      carried)
+        uid = uids[int(np.argwhere(~fine.all(axis=1))[0, 0])]
+        raise RegressorError(
+            f"series '{uid}': the forecast overflows; future regressor values far "
+            "outside their training range?", series=uid, field="regressors")
 
-    def _plan(self, uids: Sequence[str], pos: np.ndarray, pieces: Pieces, h: int,
+    def _plan(self, uids: Sequence[str], pos: slice | np.ndarray, pieces: Pieces, h: int,
               future: FutureRegressors, policy: RegressorPolicy) -> tuple[np.ndarray, int]:
         """Raw future regressors (S, h, k) and how many series had them carried."""
         k = self.spec.n_regressors
@@ -178,14 +191,16 @@ class GPPosterior:
             return np.repeat(pieces.last_x[pos][:, None, :], h, axis=1), len(uids)
         if future is None or isinstance(future, Mapping):
             # one plan shared by every series: checked (and refused) as the reference does
-            shared, _ = future_regressor_matrix(self.fitted.anchors, uids[0], h, future,
-                                                policy)
+            shared = _shared_plan(self.spec.regressors, future, h)
+            if shared is None:
+                shared, _ = future_regressor_matrix(self.fitted.anchors, uids[0], h, future,
+                                                    policy)
             return np.broadcast_to(shared, (len(uids), h, k)), 0
         rows = [future_regressor_matrix(self.fitted.anchors, u, h, future, policy)
                 for u in uids]
         return np.stack([r[0] for r in rows]), sum(r[1] for r in rows)
 
-    def _predict(self, pc: Pieces, pos: np.ndarray, h: int,
+    def _predict(self, pc: Pieces, pos: slice | np.ndarray, h: int,
                  x_raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mean, var = pc.m[pos, :h], pc.p[pos, :h] - pc.q[pos, :h]
         if self.spec.n_regressors:
@@ -202,26 +217,9 @@ class GPPosterior:
     def _forecast(self, uids: Sequence[str], first: np.ndarray, loc: np.ndarray,
                   scale: np.ndarray, levels: list[int], widen: np.ndarray,
                   carried: int) -> Forecast:
-        h = loc.shape[1]
-        months = (first[:, None] + np.arange(h)).astype("datetime64[ns]")
-        lower, upper = {}, {}
-        with np.errstate(over="ignore"):
-            for lv in levels:
-                q = z_of(lv)
-                lower[lv] = np.maximum(np.expm1(loc - q * scale), 0.0)
-                upper[lv] = np.maximum(np.expm1(loc + q * scale), 0.0)
-        notes = {}
-        if np.any(widen != 1.0):
-            notes["intervals"] = ("log-space sd widened per horizon step by "
-                                  f"{np.round(widen, 2).tolist()}")
-        if carried:
-            notes["regressors"] = (
-                f"future values of {list(self.spec.regressors)} were not given: the last "
-                f"known values were carried forward for {carried} series")
-        return Forecast(model="gp", unique_ids=tuple(uids), months=months,
-                        median=np.maximum(np.expm1(loc), 0.0), lower=lower, upper=upper,
-                        regressor_policy="carry_last" if carried else "require",
-                        loc=loc, scale=scale, notes=notes)
+        months = (first[:, None] + np.arange(loc.shape[1])).astype("datetime64[ns]")
+        return gp_forecast(tuple(uids), list(self.spec.regressors), months, loc, scale,
+                               levels, widen, carried)
 
     # -- conditioning on months after the training data ---------------------------------
     def extend(self, unique_id: str, y_new: np.ndarray, x_new: np.ndarray) -> Pieces:
@@ -245,11 +243,14 @@ class GPPosterior:
         return self._stack([unique_id], [extended], self.pieces.horizon, one, last_x)
 
 
-@lru_cache(maxsize=128)
-def z_of(level: int) -> float:
-    """The standard normal quantile of a central interval level (scipy's ppf costs
-    about 50 µs a call: as much as the rest of a forecast)."""
-    return float(norm.ppf(0.5 + level / 200))
+def _shared_plan(names: tuple[str, ...], future: Mapping[str, Sequence[float]] | None,
+                 h: int) -> np.ndarray | None:
+    """The (h, k) plan when it is complete and finite; None sends it to the reference
+    check, which says what is wrong."""
+    if future is None or any(n not in future for n in names):
+        return None
+    plan = np.array([future[n] for n in names], dtype=float).T
+    return plan if plan.shape == (h, len(names)) and np.isfinite(plan).all() else None
 
 
 def extended_state(state: SeriesState, y_new: np.ndarray, x_new: np.ndarray) -> SeriesState:

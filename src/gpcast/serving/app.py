@@ -128,8 +128,11 @@ def create_app(settings: Settings, service: ForecastService | None = None,
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.openapi = _openapi(app, router.openapi_models)  # type: ignore[attr-defined,method-assign]
+    routes = {getattr(r, "path", None): r for r in router.routes}
+    direct = {(method, path): (routes[path], handler)
+              for (method, path), handler in router.direct.items()}  # type: ignore[attr-defined]
     layer = ServingLayer(app.router, metrics, [], settings.max_body_bytes,
-                         settings.max_upload_bytes, ("/v1/forecast/batch",))
+                         settings.max_upload_bytes, ("/v1/forecast/batch",), direct)
     app.add_middleware(_Layer, layer=layer)
     return app
 

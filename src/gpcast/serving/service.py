@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -46,7 +47,9 @@ class BoundedCache(Generic[K, V]):
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._data: dict[K, V] = {}
+        # OrderedDict: dropping the oldest is O(1); a plain dict's next(iter()) walks the
+        # deleted slots at its front, which grow under churn (every request a new plan)
+        self._data: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: K) -> V | None:
@@ -54,14 +57,14 @@ class BoundedCache(Generic[K, V]):
 
     def clear(self) -> None:
         with self._lock:
-            self._data = {}
+            self._data = OrderedDict()
 
     def put(self, key: K, value: V) -> None:
         if self.size <= 0:
             return
         with self._lock:
             if key not in self._data and len(self._data) >= self.size:
-                self._data.pop(next(iter(self._data)), None)
+                self._data.popitem(last=False)
             self._data[key] = value
 
     def __len__(self) -> int:
@@ -254,17 +257,19 @@ class ForecastService:
     # -- response body -------------------------------------------------------------------
     def public(self, fc: Forecast,
                conditioned: dict[str, list[str]] | None = None) -> dict[str, Any]:
-        months = np.datetime_as_string(fc.months.astype("datetime64[M]"), unit="M")
-        rows = []
-        for i, uid in enumerate(fc.unique_ids):
-            rows.append({
-                "series": uid,
-                "months": months[i].tolist(),
-                "median": _floats(fc.median[i]),
-                "intervals": {str(lv): {"lower": _floats(fc.lower[lv][i]),
-                                        "upper": _floats(fc.upper[lv][i])}
-                              for lv in fc.levels},
-            })
+        months = np.datetime_as_string(fc.months.astype("datetime64[M]"), unit="M").tolist()
+        levels = fc.levels
+        # One finiteness check, one rounding and one tolist() for every figure: per-value
+        # Python work costs more than the forecast itself. (numpy rounds as round() does
+        # but for exact ties at the 7th decimal.)
+        values = _rounded([fc.median, *(b for lv in levels for b in (fc.lower[lv],
+                                                                      fc.upper[lv]))])
+        median, bounds = values[0], values[1:]
+        rows = [{"series": uid, "months": months[i], "median": median[i],
+                 "intervals": {str(lv): {"lower": bounds[2 * j][i],
+                                         "upper": bounds[2 * j + 1][i]}
+                               for j, lv in enumerate(levels)}}
+                for i, uid in enumerate(fc.unique_ids)]
         public: dict[str, Any] = {
             "model_version": self.version, "model": fc.model, "h": fc.h, "level": fc.levels,
             "regressor_policy": fc.regressor_policy, "forecasts": rows,
@@ -311,9 +316,18 @@ class ForecastService:
 def _floats(values: np.ndarray) -> list[float]:
     # JSON has no NaN: a model that produced one is a bug we surface, not a 200.
     arr = np.asarray(values, dtype=float)
-    if not np.all(np.isfinite(arr)):
+    if not np.isfinite(arr).all():
         raise ModelError("the model produced non-finite values", field="forecast")
-    return [round(float(v), 6) for v in arr]
+    return [round(v, 6) for v in arr.tolist()]
+
+
+def _rounded(arrays: list[np.ndarray]) -> list[list[list[float]]]:
+    """Arrays of equal shape (series, h) as nested lists rounded to 6 decimals."""
+    stacked = np.stack(arrays)
+    if not np.isfinite(stacked).all():
+        raise ModelError("the model produced non-finite values", field="forecast")
+    out: list[list[list[float]]] = np.round(stacked, 6).tolist()
+    return out
 
 
 def jsonable(value: Any) -> Any:
