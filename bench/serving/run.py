@@ -1,13 +1,19 @@
-"""Serving benchmark (issue 4): wrk against a bare FastAPI endpoint and POST /v1/forecast.
+"""Serving benchmark (issues 4 and 12): wrk against a bare FastAPI endpoint and POST /v1/forecast.
 
-    .venv/bin/python bench/serving/run.py [--duration 15] [--connections 8 64]
+    .venv/bin/python bench/serving/run.py [--duration 10] [--connections 64] [--repeat 3]
 
-Both servers run as their own process with one uvicorn worker, no access log, on
-127.0.0.1; wrk uses 2 threads. The forecast server runs as users start it
-(``gpcast serve --model-path ... --sha256 ...``) with auth and capture on (SQLite), serving
-the GP fitted on the bundled sample. Afterwards the server is stopped gracefully and the
-captured rows are counted against the 200s it served. Results go to results.json here and
-to the "Serving (issue 4)" section of bench/RESULTS.md.
+Three servers, each its own process with one uvicorn worker, no access log, on
+127.0.0.1: the bare FastAPI reference, ``gpcast serve`` with the GP fitted on the bundled
+sample, and ``gpcast serve`` with the 1,428-series M3 GP (see m3_model.py); both gpcast
+servers run as users start them, with API-key auth, capture to SQLite and metrics on.
+wrk uses 2 threads. Per round, alternating: the reference, then (a) one repeated body
+(the answer cache), (b) a different plan per request for one series, (c) a different
+plan per request for all five series, (d) one-series requests with new plans against
+the M3 model, and (e) traffic as (b) while another client sends batches of
+GPCAST_MAX_BATCH_REQUESTS unique requests back to back. Medians over rounds. After a
+graceful stop the captured rows are counted against the 200s each server served.
+Results go to results.json here and to the "Serving real traffic (issue 12)" section
+of bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import re
 import signal
 import socket
@@ -23,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -32,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 CACHE = ROOT / "bench" / ".cache" / "serving"
 RESULTS_MD = ROOT / "bench" / "RESULTS.md"
-BEGIN, END = "<!-- serving:begin -->", "<!-- serving:end -->"
+BEGIN, END = "<!-- serving-traffic:begin -->", "<!-- serving-traffic:end -->"
 GPCAST = [sys.executable, "-c", "from gpcast.cli import main; main()"]
 BODY = {"series": ["healthcare"], "h": 12, "level": [80, 95],
         "regressors": {"phone_lines": [60.0] * 12, "channels": [4.0] * 12}}
@@ -111,28 +119,6 @@ def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
     return out
 
 
-def in_app_cost(model_dir: Path, sha: str, home: Path) -> dict[str, float]:
-    """CPU per request inside each app (auth and capture on), alternating rounds."""
-    sys.path.insert(0, str(HERE))
-    from app_cost import app_cost_us, http_scope
-    from reference import make_app
-
-    from gpcast.config import Settings
-    from gpcast.serving.app import create_app, load_service
-    from gpcast.serving.auth import new_key
-
-    token, record = new_key("predict")
-    settings = Settings(home=home / "in-app", model_path=model_dir, model_sha256=sha,
-                        api_keys=record.entry())
-    app = create_app(settings, service=load_service(settings))
-    body = json.dumps(BODY).encode()
-    headers = [(b"authorization", f"Bearer {token}".encode()),
-               (b"content-type", b"application/json"),
-               (b"content-length", str(len(body)).encode())]
-    return app_cost_us({"reference": (make_app(), http_scope("GET", "/constant", []), b""),
-                        "forecast": (app, http_scope("POST", "/v1/forecast", headers), body)})
-
-
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -146,131 +132,204 @@ def served_count(url: str) -> int:
     return int(float(match.group(1))) if match else 0
 
 
+def m3_artifact(fit: int) -> tuple[Path, str]:
+    from m3_model import build
+
+    from gpcast.registry.artifact import sha256_file
+
+    directory = CACHE / f"m3-fit{fit}"
+    if not (directory / "model.pkl").exists():
+        build(directory, fit)
+    return directory, sha256_file(directory / "model.pkl")
+
+
+class Served:
+    """One ``gpcast serve`` process with its own home (key file, capture store)."""
+
+    def __init__(self, name: str, model: tuple[Path, str]) -> None:
+        self.name = name
+        self.home = Path(tempfile.mkdtemp(prefix=f"gpcast-bench-{name}-"))
+        self.env = {**os.environ, "GPCAST_HOME": str(self.home)}
+        self.key = subprocess.run([*GPCAST, "keys", "create", "--role", "predict"],
+                                  env=self.env, check=True, capture_output=True,
+                                  text=True).stdout.strip()
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen([*GPCAST, "serve", "--model-path", str(model[0]),
+                                      "--sha256", model[1], "--port", str(self.port)],
+                                     env=self.env, stderr=subprocess.DEVNULL)
+        wait_ready(f"{self.url}/readyz", self.proc, timeout=300)
+        self.startup_s = time.monotonic() - t0
+
+    def stop(self) -> dict[str, float]:
+        from gpcast.serving.capture import count_captured
+
+        served = served_count(self.url)
+        rss = rss_mb(self.proc.pid)
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(120)
+        captured = count_captured(f"sqlite:///{self.home / 'capture.db'}",
+                                  route="/v1/forecast", status=200)
+        return {"served": served, "captured": captured, "rss_mb": rss,
+                "startup_to_readyz_s": round(self.startup_s, 2)}
+
+
+def batch_load(server: Served, size: int, stop: threading.Event,
+               out: list[float]) -> None:
+    """Batches of ``size`` unique one-series plans, back to back, until ``stop``."""
+    rng = random.Random(1)
+    series = ["healthcare", "telecom", "banking", "technology", "insurance"]
+    with httpx.Client(base_url=server.url, timeout=300,
+                      headers={"Authorization": f"Bearer {server.key}"}) as client:
+        while not stop.is_set():
+            requests = []
+            for _ in range(size):
+                h = rng.randint(6, 18)
+                requests.append({"series": [rng.choice(series)], "h": h, "regressors": {
+                    "phone_lines": [round(rng.uniform(30, 120), 2) for _ in range(h)],
+                    "channels": [rng.randint(1, 8) for _ in range(h)]}})
+            t0 = time.perf_counter()
+            r = client.post("/v1/forecast/batch", json={"requests": requests})
+            r.raise_for_status()
+            out.append(time.perf_counter() - t0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=15)
-    parser.add_argument("--connections", type=int, nargs="+", default=[8, 64])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, nargs="+", default=[64])
     parser.add_argument("--repeat", type=int, default=3,
-                        help="Alternating reference/forecast rounds; medians are reported "
-                        "(other work on a shared machine makes single runs noisy).")
+                        help="Alternating rounds; medians are reported (other work on a "
+                        "shared machine makes single runs noisy).")
+    parser.add_argument("--m3-fit", type=int, default=0,
+                        help="MAP-fit the first N M3 series (default: prior medians, "
+                        "see m3_model.py)")
+    parser.add_argument("--batch", type=int, default=100,
+                        help="Requests per batch in row (e): GPCAST_MAX_BATCH_REQUESTS")
     args = parser.parse_args()
-    model_dir, sha = artifact()
-    home = Path(tempfile.mkdtemp(prefix="gpcast-bench-"))
-    env = {**os.environ, "GPCAST_HOME": str(home)}
-    key = subprocess.run([*GPCAST, "keys", "create", "--role", "predict"], env=env,
-                         check=True, capture_output=True, text=True).stdout.strip()
-
-    ref_port, api_port = free_port(), free_port()
+    sys.path.insert(0, str(HERE))
+    sample_model, m3_model = artifact(), m3_artifact(args.m3_fit)
+    ref_port = free_port()
     ref = subprocess.Popen([sys.executable, str(HERE / "reference.py"), str(ref_port)])
-    t0 = time.monotonic()
-    api = subprocess.Popen([*GPCAST, "serve", "--model-path", str(model_dir), "--sha256", sha,
-                            "--port", str(api_port), "--env", "staging"], env=env,
-                           stderr=subprocess.DEVNULL)
-    api_url = f"http://127.0.0.1:{api_port}"
-    wait_ready(f"{api_url}/readyz", api)
-    startup_s = time.monotonic() - t0
     wait_ready(f"http://127.0.0.1:{ref_port}/constant", ref)
+    sample, m3 = Served("sample", sample_model), Served("m3", m3_model)
+    m3_ids = list(httpx.get(f"{m3.url}/v1/series", headers={
+        "Authorization": f"Bearer {m3.key}"}).json()["series"])
+    ids = ",".join(s["series"] for s in m3_ids)
     body = json.dumps(BODY)
-    check = httpx.post(f"{api_url}/v1/forecast", content=body, headers={
-        "Authorization": f"Bearer {key}", "Content-Type": "application/json"})
-    check.raise_for_status()
-    bench_env = {"BENCH_BODY": body, "BENCH_KEY": key}
-    rows = []
+    script = HERE / "traffic.lua"
+    rows: dict[str, list[dict[str, float]]] = {}
+    batches: list[float] = []
     try:
         for c in args.connections:
-            rounds = []
             for _ in range(args.repeat):
-                reference = wrk(f"http://127.0.0.1:{ref_port}/constant", c, args.duration)
-                forecast = wrk(f"{api_url}/v1/forecast", c, args.duration, bench_env,
-                               HERE / "post.lua")
-                rounds.append((reference, forecast))
-                print(json.dumps({"connections": c, "reference": reference,
-                                  "forecast": forecast}), flush=True)
-            reference, forecast = median_run([r for r, _ in rounds]), median_run(
-                [f for _, f in rounds])
-            rows.append({"connections": c, "reference": reference, "forecast": forecast,
-                         "ratio": forecast["rps"] / reference["rps"],
-                         "p99_ratio": forecast["p99_ms"] / reference["p99_ms"],
-                         "round_ratios": [f["rps"] / r["rps"] for r, f in rounds]})
-        served = served_count(api_url)
-        rss = {"forecast_mb": rss_mb(api.pid), "reference_mb": rss_mb(ref.pid)}
+                runs: dict[str, tuple[str, dict[str, str] | None, Path | None]] = {
+                    "reference": (f"http://127.0.0.1:{ref_port}/constant", None, None),
+                    "a": (f"{sample.url}/v1/forecast",
+                          {"BENCH_BODY": body, "BENCH_KEY": sample.key}, HERE / "post.lua"),
+                    "b": (sample.url, {"BENCH_MODE": "one", "BENCH_KEY": sample.key}, script),
+                    "c": (sample.url, {"BENCH_MODE": "all", "BENCH_KEY": sample.key}, script),
+                    "d": (m3.url, {"BENCH_MODE": "m3", "BENCH_KEY": m3.key,
+                                   "BENCH_SERIES": ids}, script),
+                }
+                for name, (url, env, lua) in runs.items():
+                    rows.setdefault(f"{name}@{c}", []).append(
+                        wrk(url, c, args.duration, env, lua))
+                    print(json.dumps({"row": name, "connections": c,
+                                      **rows[f"{name}@{c}"][-1]}), flush=True)
+                stop = threading.Event()
+                loader = threading.Thread(target=batch_load,
+                                          args=(sample, args.batch, stop, batches))
+                loader.start()
+                time.sleep(1.0)  # the first batch is under way
+                rows.setdefault(f"e@{c}", []).append(
+                    wrk(sample.url, c, args.duration,
+                        {"BENCH_MODE": "one", "BENCH_KEY": sample.key}, script))
+                stop.set()
+                loader.join()
+                print(json.dumps({"row": "e", "connections": c, **rows[f"e@{c}"][-1]}),
+                      flush=True)
     finally:
-        api.send_signal(signal.SIGTERM)
         ref.send_signal(signal.SIGTERM)
-        api.wait(60)
         ref.wait(60)
-    from gpcast.serving.capture import count_captured
-
-    cost = in_app_cost(model_dir, sha, home)
-
-    captured = count_captured(f"sqlite:///{home / 'capture.db'}", route="/v1/forecast",
-                              status=200)
+        servers = {"sample": sample.stop(), "m3": m3.stop()}
     result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
                          f"{platform.python_version()}",
-              "duration_s": args.duration, "repeat": args.repeat,
-              "load_average": os.getloadavg(), "startup_to_readyz_s": round(startup_s, 2),
-              "rss_after_load": rss, "app_cost_us": cost, "served": served,
-              "captured": captured, "rows": rows}
+              "duration_s": args.duration, "repeat": args.repeat, "m3_fit": args.m3_fit,
+              "batch": args.batch, "load_average": os.getloadavg(), "servers": servers,
+              "batch_seconds": batches,
+              "rows": {k: {"median": median_run(v), "rounds": v} for k, v in rows.items()}}
     (HERE / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    write_markdown(result)
+    write_markdown(result, args.connections)
     print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=2))
 
 
-def write_markdown(r: dict) -> None:  # type: ignore[type-arg]
-    lines = [BEGIN, "## Serving (issue 4)", "",
-             f"`{Path(sys.executable).name} bench/serving/run.py` — {r['date']}, {r['machine']}"
-             f"; wrk 2 threads, {r['duration_s']} s per run, medians of {r['repeat']} alternating "
-             "rounds, one uvicorn worker each, both "
-             "servers on 127.0.0.1 sharing the 2 cores with wrk. Forecast: `POST /v1/forecast`"
-             " for 12 months of one domain with 80/95 % levels and a regressor plan, GP "
-             "fitted on the bundled sample, served by `gpcast serve` with API-key auth, "
-             "capture to SQLite and Prometheus metrics on. Reference: a bare FastAPI "
-             "endpoint returning a constant JSON.", "",
-             "| connections | reference req/s | forecast req/s | ratio (target ≥ 0.5) | "
-             "reference p50 / p99 ms | forecast p50 / p99 ms | p99 ratio (target ≤ 2) | "
-             "non-2xx |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for row in r["rows"]:
-        ref, fc = row["reference"], row["forecast"]
-        lines.append(f"| {row['connections']} | {ref['rps']:,.0f} | {fc['rps']:,.0f} | "
-                     f"{row['ratio']:.2f} | {ref['p50_ms']:.1f} / {ref['p99_ms']:.1f} | "
-                     f"{fc['p50_ms']:.1f} / {fc['p99_ms']:.1f} | {row['p99_ratio']:.2f} | "
-                     f"{fc['non2xx'] + ref['non2xx']} |")
-    lines += ["", f"- served (200) = {r['served']:,}, captured = {r['captured']:,} "
-              f"({'equal' if r['served'] == r['captured'] else 'DIFFERENT'}) after a graceful "
-              "stop",
-              "- per-round forecast/reference ratios: " + "; ".join(
-                  f"{row['connections']} conn: " + ", ".join(f"{x:.2f}" for x in
-                                                             row["round_ratios"])
-                  for row in r["rows"]),
-              f"- CPU per request inside the app (ASGI called directly, no sockets, "
-              f"alternating rounds, so steadier on a shared machine): reference "
-              f"{r['app_cost_us']['reference']:.0f} µs, forecast with auth + capture + metrics "
-              f"{r['app_cost_us']['forecast']:.0f} µs "
-              f"(ratio {r['app_cost_us']['reference'] / r['app_cost_us']['forecast']:.2f})",
-              f"- load average at the end: {', '.join(f'{x:.1f}' for x in r['load_average'])}"
-              " (other sessions share the machine: single runs vary by ±40 %)",
-              f"- start-up to `/readyz`: {r['startup_to_readyz_s']} s (target ≤ 2 s). Not met: "
-              "unpickling the model imports `gpcast.models`, whose `__init__` eagerly imports "
-              "the statsforecast baselines (statsforecast → statsmodels → scipy.stats): about "
-              "80 % of the start-up imports by `python -X importtime`; `gpcast.cli` importing "
-              "`cli.data` (pandas, fsspec) is most of the rest. Making `gpcast/models/__init__`"
-              " lazy (PEP 562 `__getattr__`) removes the bulk; MLflow is not imported.",
-              f"- RSS after load: forecast server {r['rss_after_load']['forecast_mb']:.0f} MB, "
-              f"reference {r['rss_after_load']['reference_mb']:.0f} MB",
-              "- Why it is fast: once the model version is fixed a forecast is a pure "
-              "function of (series, h, levels, regressor plan), so the service caches full "
-              "forecasts per plan and finished response bytes per request body (bounded, "
-              "per version); a repeated request is one dict lookup before any parsing. "
-              "BLAS is pinned to one thread; metrics, request id and body limit are one "
-              "pure-ASGI layer; capture goes through a bounded queue to a writer thread.",
-              END]
+LABELS = {
+    "reference": "bare FastAPI constant (reference)",
+    "a": "(a) one repeated body (answer cache)",
+    "b": "(b) new plan per request, one series (h 6-18)",
+    "c": "(c) new plan per request, all five series",
+    "d": "(d) new plan per request, one of 1,428 M3 series (h 1-36)",
+    "e": "(e) as (b) while batches of {batch} run back to back",
+}
+
+
+def write_markdown(r: dict, connections: list[int]) -> None:  # type: ignore[type-arg]
+    fit = ("every series MAP-fitted" if r["m3_fit"] >= 1428 else
+           f"{r['m3_fit']} series MAP-fitted, the others at the prior median "
+           "hyperparameters" if r["m3_fit"] else "hyperparameters at the prior medians "
+           "(a MAP fit of 1,428 series takes 40-80 min on this shared machine; serving "
+           "cost is the same, see bench/serving/m3_model.py)")
+    lines = [BEGIN, "## Serving real traffic (issue 12)", "",
+             f"`python bench/serving/run.py --duration {r['duration_s']} --repeat "
+             f"{r['repeat']} --connections {' '.join(map(str, connections))}` — {r['date']},"
+             f" {r['machine']}; wrk 2 threads, medians of {r['repeat']} alternating rounds, "
+             "one uvicorn worker per server, all on 127.0.0.1 sharing the 2 cores with wrk "
+             f"**and with six other sessions' work (load average at the end: "
+             f"{', '.join(f'{x:.1f}' for x in r['load_average'])})**. Forecast servers: "
+             "`gpcast serve` with API-key auth, capture to SQLite and metrics on; the GP "
+             f"fitted on the bundled sample, and a 1,428-series M3 monthly GP ({fit}).", "",
+             "| traffic | conns | req/s | × ref req/s | p50 ms | p99 ms | × ref p99 | non-2xx |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for c in connections:
+        ref = r["rows"][f"reference@{c}"]["median"]
+        for name in ("reference", "a", "b", "c", "d", "e"):
+            row = r["rows"][f"{name}@{c}"]["median"]
+            label = LABELS[name].format(batch=r["batch"])
+            lines.append(f"| {label} | {c} | {row['rps']:,.0f} | {row['rps'] / ref['rps']:.2f}"
+                         f" | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} | "
+                         f"{row['p99_ms'] / ref['p99_ms']:.2f} | {row['non2xx']:,} |")
+    for c in connections:
+        b, d = r["rows"][f"b@{c}"]["median"], r["rows"][f"d@{c}"]["median"]
+        lines.append("")
+        lines.append(f"- {c} connections: (d)/(b) req/s = {d['rps'] / b['rps']:.2f}, p99 "
+                     f"(d)/(b) = {d['p99_ms'] / b['p99_ms']:.2f} (target: within 1.5×); "
+                     "per-round req/s ratios to the reference: " + "; ".join(
+                         f"{n} " + ", ".join(
+                             f"{x['rps'] / y['rps']:.2f}" for x, y in zip(
+                                 r["rows"][f"{n}@{c}"]["rounds"],
+                                 r["rows"][f"reference@{c}"]["rounds"], strict=True))
+                         for n in ("b", "c", "d")))
+    batch = r["batch_seconds"]
+    if batch:
+        lines.append(f"- (e): {len(batch)} batches of {r['batch']} answered during the "
+                     f"runs, median {statistics.median(batch):.2f} s each")
+    for name, s in r["servers"].items():
+        same = "equal" if s["served"] == s["captured"] else "DIFFERENT"
+        lines.append(f"- {name} server: served (200) = {s['served']:,}, captured = "
+                     f"{s['captured']:,} ({same}) after a graceful stop; start-up to /readyz "
+                     f"{s['startup_to_readyz_s']} s; RSS {s['rss_mb']:.0f} MB")
+    lines.append(END)
     text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n"
     block = "\n".join(lines)
     if BEGIN in text and END in text:
         text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
     else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
+        anchor = "<!-- serving:end -->"
+        at = text.index(anchor) + len(anchor) if anchor in text else len(text)
+        text = text[:at].rstrip("\n") + "\n\n" + block + "\n" + text[at:]
     RESULTS_MD.write_text(text)
 
 

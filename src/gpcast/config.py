@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1 << 20, ge=1024, description="Largest JSON request body.")
     max_upload_bytes: int = Field(16 << 20, ge=1024, description="Largest batch upload.")
     forecast_cache_size: int = Field(4096, ge=0, description="Cached responses per version.")
+    max_batch_requests: int = Field(100, ge=1, description="Most requests (or scenarios) "
+                                    "one /v1/forecast/batch call may carry; more gets 413.")
+    condition_on_actuals: bool = Field(
+        False, description="POST /v1/forecast conditions each series on the actuals newer "
+        "than its training data (`gpcast actuals add`) unless a request says otherwise.")
     model_path: Path | None = Field(None, description="Model artifact directory to serve.")
     model_sha256: str | None = Field(None, description="Expected sha256 of the artifact.")
 

@@ -1,7 +1,14 @@
-"""``gpcast keys``: create, list and revoke API keys (stored hashed in the key file)."""
+"""``gpcast keys``: create, list and revoke API keys (stored hashed in the key file).
+
+Running servers read the key file again within about a second of a change: a new key
+works and a revoked or expired one is refused without a restart.
+"""
 
 from __future__ import annotations
 
+import re
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -25,17 +32,46 @@ def _path(file: Path | None) -> Path:
     return file or build_settings().keys_path
 
 
+UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def expiry_time(expires_in: str | None, expires: str | None) -> float | None:
+    """Unix time from ``--expires-in`` (30m, 12h, 90d, 2w) or ``--expires`` (an ISO date
+    or UTC date-time); None when neither is given."""
+    if expires_in and expires:
+        raise ConfigError("give --expires-in or --expires, not both", field="expires")
+    if expires_in:
+        match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", expires_in.lower())
+        if match is None:
+            raise ConfigError(f"--expires-in '{expires_in}': write a number and a unit, "
+                              "e.g. 30m, 12h, 90d, 2w", field="expires_in")
+        return time.time() + int(match.group(1)) * UNITS[match.group(2)]
+    if expires:
+        try:
+            when = datetime.fromisoformat(expires.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigError(f"--expires '{expires}': not an ISO date or date-time "
+                              "(2027-01-31 or 2027-01-31T18:00Z)", field="expires") from None
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+    return None
+
+
 @keys_app.command("create")
 def create_cmd(
     role: Annotated[str, typer.Option(help="predict (forecasts) or admin (everything).")],
     label: Annotated[str, typer.Option(help="Who or what the key is for.")] = "",
+    expires_in: Annotated[str | None, typer.Option(
+        "--expires-in", help="Lifetime, e.g. 30m, 12h, 90d, 2w (default: no expiry).")] = None,
+    expires: Annotated[str | None, typer.Option(
+        "--expires", help="Expiry as an ISO date or UTC date-time, e.g. 2027-01-31.")] = None,
     file: FileOpt = None,
 ) -> None:
-    """Create a key: prints it once (keep it secret); only its SHA-256 is stored."""
+    """Create a key: prints it once (keep it secret); only its SHA-256 is stored.
+    Running servers accept it within seconds."""
     from gpcast.serving.auth import new_key, read_keys_file, write_keys_file
 
     path = _path(file)
-    token, record = new_key(role, label)
+    token, record = new_key(role, label, expiry_time(expires_in, expires))
     write_keys_file(path, [*read_keys_file(path), record])
     # The token on stdout alone, so scripts can capture it: KEY=$(gpcast keys create ...)
     print(token)
@@ -48,16 +84,20 @@ def list_cmd(file: FileOpt = None) -> None:
     """The stored keys (ids, roles, labels; never secrets)."""
     from gpcast.serving.auth import read_keys_file
 
-    table = Table("id", "role", "label", "created")
+    table = Table("id", "role", "label", "created", "expires")
+    now = time.time()
     for key in read_keys_file(_path(file)):
-        table.add_row(key.key_id, key.role, key.label, key.created_at)
+        expiry = key.expires_at or "never"
+        if key.expiry() <= now:
+            expiry += " (expired)"
+        table.add_row(key.key_id, key.role, key.label, key.created_at, expiry)
     console.print(table)
 
 
 @keys_app.command("revoke")
 def revoke_cmd(key_id: Annotated[str, typer.Argument(help="Id of the key to revoke.")],
                file: FileOpt = None) -> None:
-    """Remove a key; servers stop accepting it when restarted."""
+    """Remove a key; running servers refuse it within seconds."""
     from gpcast.serving.auth import read_keys_file, write_keys_file
 
     path = _path(file)

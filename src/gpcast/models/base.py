@@ -68,6 +68,10 @@ class Forecast:
         pos = [self.unique_ids.index(u) for u in unique_ids]
         return _take(self, pos)
 
+    def take(self, positions: Sequence[int]) -> Forecast:
+        """The series at ``positions``, in that order."""
+        return _take(self, list(positions))
+
     @staticmethod
     def concat(parts: Sequence[Forecast], model: str) -> Forecast:
         """Stack forecasts of disjoint series with the same horizon and levels."""

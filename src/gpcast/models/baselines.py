@@ -79,6 +79,29 @@ class BaselineFitted:
         if not self.models:
             raise NotFittedError(f"{self.model} was fitted on no series")
         rows = [self._predict_one(uid, h, levels) for uid in self.models]
+        months = [future_months(self.last_months[u], h) for u in self.models]
+        return self._assemble(tuple(self.models), rows, months, levels)
+
+    def forward(self, unique_id: str, y: np.ndarray, last_month: pd.Timestamp, h: int,
+                level: Sequence[int] = (80, 95)) -> Forecast:
+        """Forecast one series from ``y`` (its history with newer months appended, ending
+        at ``last_month``) with the parameters fitted before: statsforecast's ``forward``,
+        nothing refitted."""
+        h = check_horizon(h)
+        levels = check_levels(level)
+        if unique_id not in self.models:
+            raise ModelError(f"{self.model} was not fitted on series '{unique_id}'",
+                             series=unique_id)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out = self.models[unique_id].forward(y=np.asarray(y, dtype=float), h=h,
+                                                 level=levels)
+        row = _bounds(out, levels)
+        return self._assemble((unique_id,), [row], [future_months(last_month, h)], levels)
+
+    def _assemble(self, uids: tuple[str, ...],
+                  rows: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                  months: Sequence[np.ndarray], levels: list[int]) -> Forecast:
         median = np.clip(np.stack([r[0] for r in rows]), 0.0, None)
         # (n, levels narrowest first, h); clipped at zero (counts), then widened where
         # needed so that every interval holds the median and wider ones hold narrower
@@ -89,8 +112,8 @@ class BaselineFitted:
         hi = np.maximum.accumulate(np.maximum(hi, median[:, None]), axis=1)
         return Forecast(
             model=self.model,
-            unique_ids=tuple(self.models),
-            months=np.stack([future_months(self.last_months[u], h) for u in self.models]),
+            unique_ids=uids,
+            months=np.stack(months),
             median=median,
             lower={lv: lo[:, i] for i, lv in enumerate(levels)},
             upper={lv: hi[:, i] for i, lv in enumerate(levels)},
@@ -106,11 +129,15 @@ class BaselineFitted:
             # Constant series make statsforecast divide 0 by 0 on its way to a flat forecast.
             warnings.simplefilter("ignore", RuntimeWarning)
             out = self.models[uid].predict(h=h, level=levels)
-        mean = np.asarray(out["mean"], dtype=float)
-        lo = np.stack([np.asarray(out[f"lo-{lv}"], dtype=float) for lv in levels])
-        hi = np.stack([np.asarray(out[f"hi-{lv}"], dtype=float) for lv in levels])
-        # A missing interval (too little history for a variance) collapses to the mean.
-        return mean, np.where(np.isfinite(lo), lo, mean), np.where(np.isfinite(hi), hi, mean)
+        return _bounds(out, levels)
+
+
+def _bounds(out: dict[str, Any], levels: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    mean = np.asarray(out["mean"], dtype=float)
+    lo = np.stack([np.asarray(out[f"lo-{lv}"], dtype=float) for lv in levels])
+    hi = np.stack([np.asarray(out[f"hi-{lv}"], dtype=float) for lv in levels])
+    # A missing interval (too little history for a variance) collapses to the mean.
+    return mean, np.where(np.isfinite(lo), lo, mean), np.where(np.isfinite(hi), hi, mean)
 
 
 class _StatsForecastBaseline:

@@ -23,7 +23,8 @@ from pydantic import BaseModel
 from gpcast.config import Settings
 from gpcast.errors import ConfigError
 from gpcast.serving import problems
-from gpcast.serving.auth import KeyRing, parse_entries, read_keys_file
+from gpcast.serving.actuals import LatestActuals
+from gpcast.serving.auth import KeyRing, parse_entries
 from gpcast.serving.capture import CaptureWriter
 from gpcast.serving.metrics import Metrics
 from gpcast.serving.middleware import ServingLayer
@@ -37,14 +38,15 @@ VERSION_HEADER = "x-model-version"
 
 
 def load_keys(settings: Settings) -> KeyRing:
-    """Hashed keys from GPCAST_API_KEYS and the key file; none is an error when required."""
-    keys = [*parse_entries(settings.api_keys), *read_keys_file(settings.keys_path)]
-    if settings.auth_required and not keys:
+    """Hashed keys from GPCAST_API_KEYS and the key file (followed while serving); none is
+    an error when required."""
+    keys = KeyRing(parse_entries(settings.api_keys), settings.keys_path)
+    if settings.auth_required and not len(keys):
         raise ConfigError(
             f"no API keys: create one with `gpcast keys create --role predict` (stored "
             f"hashed in {settings.keys_path}) or set GPCAST_API_KEYS; "
             "GPCAST_AUTH_REQUIRED=false turns authentication off", field="api_keys")
-    return KeyRing(keys)
+    return keys
 
 
 def load_service(settings: Settings) -> ForecastService:
@@ -54,10 +56,15 @@ def load_service(settings: Settings) -> ForecastService:
     if settings.model_path is None:
         raise ConfigError("no model to serve: give --model-path (or GPCAST_MODEL_PATH)",
                           field="model_path")
+    from gpcast.monitoring.ledger import ForecastLedger
+
     path = Path(settings.model_path)
     bundle = load_bundle(path, settings.model_sha256)
     sha = settings.model_sha256 or sha256_file(path / "model.pkl")
-    return ForecastService(bundle, sha, settings.max_horizon, settings.forecast_cache_size)
+    actuals = LatestActuals(lambda: ForecastLedger.for_home(settings.home,
+                                                            settings.database_url))
+    return ForecastService(bundle, sha, settings.max_horizon, settings.forecast_cache_size,
+                           actuals=actuals, condition_on_actuals=settings.condition_on_actuals)
 
 
 def pin_blas_threads() -> None:
@@ -121,8 +128,11 @@ def create_app(settings: Settings, service: ForecastService | None = None,
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.openapi = _openapi(app, router.openapi_models)  # type: ignore[attr-defined,method-assign]
+    routes = {getattr(r, "path", None): r for r in router.routes}
+    direct = {(method, path): (routes[path], handler)
+              for (method, path), handler in router.direct.items()}  # type: ignore[attr-defined]
     layer = ServingLayer(app.router, metrics, [], settings.max_body_bytes,
-                         settings.max_upload_bytes, ("/v1/forecast/batch",))
+                         settings.max_upload_bytes, ("/v1/forecast/batch",), direct)
     app.add_middleware(_Layer, layer=layer)
     return app
 

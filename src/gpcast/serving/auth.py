@@ -5,7 +5,13 @@ captured requests; the secret (32 random bytes) is never stored, only its SHA-25
 password hash is not needed because the secret is random and long, and a fast one keeps
 authentication out of the latency budget.
 
-Roles are ordered: ``admin`` may do everything ``predict`` may.
+Roles are ordered: ``admin`` may do everything ``predict`` may. A key may carry an
+expiry (UTC); after it the key is refused like a revoked one.
+
+Running servers follow the key file: :class:`KeyRing` looks at the file's modification
+time at most once a second (one ``stat``) and re-reads it when it changed, so keys
+created or revoked with ``gpcast keys`` take effect within about a second, no restart.
+Keys from ``GPCAST_API_KEYS`` are fixed for the life of the process.
 """
 
 from __future__ import annotations
@@ -13,8 +19,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import os
 import secrets
 import time
+from calendar import timegm
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +34,9 @@ from gpcast.errors import ConfigError, GpcastError, PermissionDeniedError
 Role = Literal["predict", "admin"]
 ROLES: tuple[Role, ...] = ("predict", "admin")
 PREFIX = "gpc"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+KEYS_TTL_S = 1.0  # how often a server looks at the key file
+log = logging.getLogger("gpcast.serving")
 
 
 class AuthenticationError(GpcastError):
@@ -43,6 +55,12 @@ class ApiKey:
     sha256: str
     label: str = ""
     created_at: str = ""
+    expires_at: str = ""  # UTC, TIME_FORMAT; empty: never
+
+    def expiry(self) -> float:
+        """Unix time the key stops working (infinity when it never does)."""
+        return float(timegm(time.strptime(self.expires_at, TIME_FORMAT))) if (
+            self.expires_at) else float("inf")
 
     def allows(self, role: Role) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)
@@ -56,14 +74,18 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def new_key(role: str, label: str = "") -> tuple[str, ApiKey]:
-    """A fresh key: the token to hand to the user once, and the record to store."""
+def new_key(role: str, label: str = "", expires: float | None = None) -> tuple[str, ApiKey]:
+    """A fresh key: the token to hand to the user once, and the record to store.
+    ``expires`` is the unix time it stops working (None: never)."""
     if role not in ROLES:
         raise ConfigError(f"unknown role '{role}'; roles: {list(ROLES)}", field="role")
+    if expires is not None and expires <= time.time():
+        raise ConfigError("the expiry is in the past", field="expires")
     key_id = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
     record = ApiKey(key_id, role, _digest(secret), label,
-                    time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+                    time.strftime(TIME_FORMAT, time.gmtime()),
+                    "" if expires is None else time.strftime(TIME_FORMAT, time.gmtime(expires)))
     return f"{PREFIX}_{key_id}_{secret}", record
 
 
@@ -84,7 +106,10 @@ def read_keys_file(path: Path) -> list[ApiKey]:
         return []
     try:
         rows = json.loads(path.read_text())
-        return [ApiKey(**row) for row in rows]
+        keys = [ApiKey(**row) for row in rows]
+        for key in keys:
+            key.expiry()  # a malformed expiry is a broken file, not a key that never ends
+        return keys
     except (OSError, ValueError, TypeError) as exc:
         raise ConfigError(f"{path}: unreadable API key file ({exc})", path=str(path)) from None
 
@@ -98,22 +123,79 @@ def write_keys_file(path: Path, keys: Iterable[ApiKey]) -> None:
 
 
 class KeyRing:
-    """The keys a server accepts, looked up by id and compared in constant time."""
+    """The keys a server accepts, looked up by id and compared in constant time.
 
-    def __init__(self, keys: Iterable[ApiKey]) -> None:
-        self._keys = {k.key_id: k for k in keys}
+    With a ``path``, the keys of that file follow it (see the module docstring) on top
+    of the fixed ``keys``.
+    """
+
+    def __init__(self, keys: Iterable[ApiKey], path: Path | None = None,
+                 ttl_s: float = KEYS_TTL_S) -> None:
+        self._fixed = list(keys)
+        self.path = path
+        self.ttl_s = ttl_s
+        self._seen: tuple[int, int, int] | None = None
+        self._next = 0.0
+        self._keys: dict[str, tuple[ApiKey, float]] = {}
+        self._load(read_keys_file(path) if path is not None else [])
+
+    def _load(self, from_file: list[ApiKey]) -> None:
+        self._keys = {k.key_id: (k, k.expiry()) for k in [*self._fixed, *from_file]}
+        if self.path is not None:
+            self._seen = _stamp(self.path)
+            self._next = time.monotonic() + self.ttl_s
+
+    def _follow(self) -> None:
+        if self.path is None or time.monotonic() < self._next:
+            return
+        self._next = time.monotonic() + self.ttl_s
+        stamp = _stamp(self.path)
+        if stamp == self._seen:
+            return
+        try:
+            self._load(read_keys_file(self.path))
+        except ConfigError as exc:  # keep serving with the keys we had
+            log.warning("API key file not reloaded: %s", exc)
+        else:
+            log.info("API keys reloaded from %s (%d keys)", self.path, len(self._keys))
 
     def __len__(self) -> int:
+        self._follow()
         return len(self._keys)
 
     def verify(self, token: str) -> ApiKey:
         parts = token.split("_", 2)
         if len(parts) != 3 or parts[0] != PREFIX:
             raise AuthenticationError("malformed API key (expected gpc_<id>_<secret>)")
-        key = self._keys.get(parts[1])
-        if key is None or not hmac.compare_digest(key.sha256, _digest(parts[2])):
+        self._follow()
+        entry = self._keys.get(parts[1])
+        if entry is None or not hmac.compare_digest(entry[0].sha256, _digest(parts[2])):
             raise AuthenticationError("unknown or revoked API key")
-        return key
+        return self._valid(entry)
+
+    def current(self, key: ApiKey) -> ApiKey:
+        """``key`` (say of a browser session) if it is still stored and not expired."""
+        self._follow()
+        entry = self._keys.get(key.key_id)
+        if entry is None or entry[0].sha256 != key.sha256:
+            raise AuthenticationError("the key of this session was revoked")
+        return self._valid(entry)
+
+    @staticmethod
+    def _valid(entry: tuple[ApiKey, float]) -> ApiKey:
+        if time.time() >= entry[1]:
+            raise AuthenticationError(f"API key {entry[0].key_id} expired at "
+                                      f"{entry[0].expires_at}", key_id=entry[0].key_id)
+        return entry[0]
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    """What changes when the key file is replaced or edited (zeros when absent)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (0, 0, 0)
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def require_role(key: ApiKey, role: Role) -> ApiKey:

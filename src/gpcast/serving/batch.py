@@ -19,7 +19,12 @@ from typing import Any
 import pandas as pd
 
 from gpcast.errors import GpcastError
-from gpcast.serving.problems import MalformedRequestError, RequestError, gpcast_problem
+from gpcast.serving.problems import (
+    MalformedRequestError,
+    PayloadTooLargeError,
+    RequestError,
+    gpcast_problem,
+)
 from gpcast.serving.service import ForecastService
 
 MONTH_NAMES = ("ds", "month", "date", "period", "time")
@@ -43,7 +48,8 @@ def read_scenarios(data: bytes, filename: str) -> pd.DataFrame:
 def scenario_forecasts(service: ForecastService, table: pd.DataFrame,
                        series: Sequence[str] | None = None,
                        levels: Sequence[int] = (80, 95),
-                       regressor_policy: str = "require") -> pd.DataFrame:
+                       regressor_policy: str = "require",
+                       max_scenarios: int = 1000) -> pd.DataFrame:
     """Forecast every scenario of ``table``; one long frame with a ``scenario`` column."""
     month_col = next((c for c in MONTH_NAMES if c in table.columns), None)
     if month_col is None:
@@ -64,8 +70,10 @@ def scenario_forecasts(service: ForecastService, table: pd.DataFrame,
                            f"{list(service.regressors)}", field=f"file.{unknown[0]}")
     if len(table) == 0:
         raise RequestError("the scenario table has no rows", field="file")
-    if table[SCENARIO].nunique() > 1000:
-        raise RequestError("at most 1000 scenarios per batch", field="file.scenario")
+    if table[SCENARIO].nunique() > max_scenarios:
+        raise PayloadTooLargeError(f"{table[SCENARIO].nunique()} scenarios; at most "
+                                   f"{max_scenarios} per batch", field="file.scenario",
+                                   limit=max_scenarios)
     parts = []
     for name, rows in table.groupby(SCENARIO, sort=False):
         h = int(rows["ds"].nunique())

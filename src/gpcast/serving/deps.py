@@ -47,7 +47,7 @@ async def authenticate(request: Request, state: State,
     if token:
         key = state.sessions.get(token)
         if key is not None:
-            return key
+            return state.keys.current(key)
         raise AuthenticationError("the session has expired: paste the API key again")
     raise AuthenticationError("an API key is required: send 'Authorization: Bearer <key>'")
 
@@ -76,7 +76,7 @@ def authorize(request: Request, role: Role) -> tuple[ServingState, ForecastServi
             raise AuthenticationError("an API key is required: send 'Authorization: Bearer "
                                       "<key>'" if not cookie else "the session has expired: "
                                       "paste the API key again")
-        key = session_key
+        key = state.keys.current(session_key)
     return state, state.service, require_role(key, role)
 
 

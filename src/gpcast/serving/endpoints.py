@@ -6,8 +6,12 @@ The route declarations in :mod:`gpcast.serving.routes` only parse and call these
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -25,6 +29,7 @@ from gpcast.serving.capture import CaptureRecord
 from gpcast.serving.problems import (
     MalformedRequestError,
     NotFoundError,
+    PayloadTooLargeError,
     RequestError,
     UnsupportedMediaTypeError,
     gpcast_problem,
@@ -34,9 +39,11 @@ from gpcast.serving.problems import (
 from gpcast.serving.service import Answer, ForecastService, jsonable
 from gpcast.serving.state import ServingState
 
+T = TypeVar("T")
 JSON = "application/json"
 FORECAST_ROUTE = "/v1/forecast"
 BATCH_ROUTE = "/v1/forecast/batch"
+LIGHT_BODY = 4096
 
 
 def _content_type(request: Request) -> str:
@@ -54,10 +61,18 @@ async def forecast(state: ServingState, service: ForecastService, request: Reque
         if kind != JSON:
             raise UnsupportedMediaTypeError(
                 f"send the body as {JSON}, not '{kind or 'nothing'}'", field="content-type")
+        if service.actuals is not None and service.actuals.due():
+            await run_in_threadpool(service.refresh_actuals)  # at most once per TTL
         answer = service.cached(body)
         if answer is None:
             state.metrics.cache_miss.inc()
-            answer = await run_in_threadpool(service.answer, body)
+            # A small request for a few series costs less than a thread hop: answered
+            # here; anything bigger goes to the thread pool, off the event loop.
+            parsed = service.parse(body) if len(body) <= LIGHT_BODY else None
+            if parsed is not None and service.light(parsed):
+                answer = service.answer(body, parsed)
+            else:
+                answer = await run_in_threadpool(service.answer, body, parsed)
         else:
             state.metrics.cache_hit.inc()
     except GpcastError as exc:
@@ -95,7 +110,8 @@ async def batch(state: ServingState, service: ForecastService, request: Request,
         _check_query(request, ("format",))
         if kind == JSON:
             body = await request.body()
-            result = await run_in_threadpool(_json_batch, service, body)
+            result = await _off_loop(state, _json_batch, service, body,
+                                     state.settings.max_batch_requests)
             if fmt == "json":
                 payload = _dumps(result)
                 response: Response = Response(payload, media_type=JSON)
@@ -103,7 +119,7 @@ async def batch(state: ServingState, service: ForecastService, request: Request,
                 response = _download(table_bytes(results_table(result), fmt), fmt)
             n_ok = sum(1 for r in result["results"] if r["status"] == 200)
         elif kind == "multipart/form-data":
-            frame, body = await _upload_batch(service, request)
+            frame, body = await _upload_batch(state, service, request)
             response = (Response(frame.to_json(orient="records").encode(), media_type=JSON)
                         if fmt == "json" else _download(table_bytes(frame, fmt), fmt))
             n_ok = int(frame["unique_id"].nunique()) if len(frame) else 0
@@ -146,7 +162,15 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def _json_batch(service: ForecastService, body: bytes) -> dict[str, Any]:
+async def _off_loop(state: ServingState, func: Callable[..., T], *args: Any) -> T:
+    """Batch work in a worker thread, one batch at a time: a burst of large batches
+    queues there instead of taking every thread while single forecasts wait."""
+    if state.batch_limiter is None:
+        state.batch_limiter = anyio.CapacityLimiter(1)
+    return await anyio.to_thread.run_sync(partial(func, *args), limiter=state.batch_limiter)
+
+
+def _json_batch(service: ForecastService, body: bytes, limit: int) -> dict[str, Any]:
     from pydantic import ValidationError
 
     from gpcast.serving.schemas import BatchRequest
@@ -155,10 +179,16 @@ def _json_batch(service: ForecastService, body: bytes) -> dict[str, Any]:
         parsed = BatchRequest.model_validate_json(body)
     except ValidationError as exc:
         raise validation_problems(list(exc.errors())) from None
+    if len(parsed.requests) > limit:
+        raise PayloadTooLargeError(
+            f"{len(parsed.requests)} requests in one batch; at most {limit} "
+            "(GPCAST_MAX_BATCH_REQUESTS): split it into several calls",
+            field="requests", limit=limit)
     return batch_requests(service, parsed.requests)
 
 
-async def _upload_batch(service: ForecastService, request: Request) -> tuple[Any, bytes]:
+async def _upload_batch(state: ServingState, service: ForecastService,
+                        request: Request) -> tuple[Any, bytes]:
     try:
         form = await request.form(max_files=1, max_fields=10)
     except Exception as exc:
@@ -181,9 +211,9 @@ async def _upload_batch(service: ForecastService, request: Request) -> tuple[Any
     if policy not in ("require", "carry_last"):
         raise RequestError("regressor_policy is 'require' or 'carry_last'",
                            field="regressor_policy")
-    frame = await run_in_threadpool(scenario_forecasts, service,
-                                    read_scenarios(data, filename), series,
-                                    levels, policy)
+    frame = await _off_loop(state, scenario_forecasts, service,
+                            read_scenarios(data, filename), series, levels, policy,
+                            state.settings.max_batch_requests)
     frame["ds"] = frame["ds"].dt.strftime("%Y-%m")
     return frame, f"upload {filename} ({len(data)} bytes)".encode()
 

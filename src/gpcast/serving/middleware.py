@@ -22,8 +22,12 @@ class ServingLayer:
     """Times every request, enforces body limits and tags responses with the version."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics, version_header: list[tuple[bytes, bytes]],
-                 max_body: int, max_upload: int, upload_paths: tuple[str, ...]) -> None:
+                 max_body: int, max_upload: int, upload_paths: tuple[str, ...],
+                 direct: dict[tuple[str, str], tuple[Any, ASGIApp]] | None = None) -> None:
         self.app = app
+        # (method, path) -> (route, handler): the hot routes, called without the router
+        # and FastAPI's request machinery (which cost more than a forecast itself)
+        self.direct = direct or {}
         self.metrics = metrics
         self.version_header = version_header
         self.max_body = max_body
@@ -53,7 +57,12 @@ class ServingLayer:
             if _declared_length(scope) > limit:
                 await _send_too_large(scope, send_tagged, limit)
                 return
-            await self.app(scope, _limited(receive, limit), send_tagged)
+            direct = self.direct.get((scope["method"], scope["path"]))
+            if direct is not None:
+                scope["route"] = direct[0]
+                await direct[1](scope, _limited(receive, limit), send_tagged)
+            else:
+                await self.app(scope, _limited(receive, limit), send_tagged)
         finally:
             route = scope.get("route")
             path = getattr(route, "path", UNMATCHED)

@@ -7,8 +7,10 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
+from gpcast.errors import GpcastError
 from gpcast.serving import endpoints
 from gpcast.serving.deps import (
     AdminKey,
@@ -19,7 +21,13 @@ from gpcast.serving.deps import (
     State,
     authorize,
 )
-from gpcast.serving.problems import PROBLEM_JSON, NotReadyError, problem_responses
+from gpcast.serving.problems import (
+    PROBLEM_JSON,
+    NotReadyError,
+    gpcast_problem,
+    problem_response,
+    problem_responses,
+)
 from gpcast.serving.schemas import (
     BatchPublic,
     BatchRequest,
@@ -34,6 +42,7 @@ from gpcast.serving.schemas import (
 from gpcast.serving.state import SESSION_COOKIE, SESSION_TTL_S
 
 STATIC = Path(__file__).parent / "static"
+FORECAST = "/v1/forecast"
 AUTH_ERRORS = (401, 403)
 
 
@@ -149,6 +158,20 @@ def build_router(request_model: type[ForecastRequestBase]) -> APIRouter:
     async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
+    async def forecast_direct(scope: Any, receive: Any, send: Any) -> None:
+        """``POST /v1/forecast`` without routing or FastAPI's request handling (the
+        route above documents it and answers if this is not installed)."""
+        request = Request(scope, receive)
+        try:
+            state, service, key = authorize(request, "predict")
+            response = await endpoints.forecast(state, service, request, key)
+        except GpcastError as exc:
+            response = problem_response(*gpcast_problem(exc, FORECAST))
+        except ClientDisconnect:
+            return  # nobody is listening
+        await response(scope, receive, send)
+
+    router.direct = {("POST", FORECAST): forecast_direct}  # type: ignore[attr-defined]
     # Referenced by $ref in the raw-body routes above; declared so they reach the schema.
     router.openapi_models = (request_model, BatchRequest, BatchPublic)  # type: ignore[attr-defined]
     return router

@@ -37,6 +37,12 @@ class ForecastRequestBase(BaseModel):
         False, strict=True, description="Also return, per series the GP forecasts, its "
         "additive parts per month (level, trend, seasonality, regressor effect; remainder "
         "in the past), in log1p. Series forecast by another model get null and a note.")
+    condition_on_actuals: bool | None = Field(
+        None, strict=True, description="Forecast each series from the latest actuals (the "
+        "months of the actuals store, `gpcast actuals add`, newer than its training data), "
+        "with the fitted parameters kept: no retraining, same version and sha256. The "
+        "response lists the months used under conditioned_on and its forecasts start "
+        "after them. Default: the server's GPCAST_CONDITION_ON_ACTUALS (false).")
 
 
 def forecast_request_model(max_horizon: int) -> type[ForecastRequestBase]:
@@ -95,6 +101,9 @@ class ForecastPublic(BaseModel):
     regressor_policy: str
     forecasts: list[SeriesForecast]
     notes: dict[str, str] = Field(default_factory=dict)
+    conditioned_on: dict[str, list[str]] | None = Field(
+        None, description="With condition_on_actuals: per series, the months of actuals "
+        "(YYYY-MM) after the training data that the forecast is conditioned on.")
 
 
 class BatchRequest(BaseModel):
@@ -102,7 +111,9 @@ class BatchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    requests: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+    requests: list[dict[str, Any]] = Field(
+        min_length=1, description="Forecast requests; at most GPCAST_MAX_BATCH_REQUESTS "
+        "(default 100) per call, more is refused with 413.")
 
 
 class BatchItem(BaseModel):

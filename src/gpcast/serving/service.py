@@ -1,17 +1,24 @@
 """ForecastService: answers forecast requests for one loaded model version.
 
 Once the version is fixed, a forecast is a pure function of (series, h, levels,
-regressor plan). So the service keeps, per version, a bounded cache of full forecasts
-(every series) keyed by (h, levels, plan) and of finished response bytes keyed by the raw
-request body: a repeated request costs one dictionary lookup, with no validation,
-numerics or JSON encoding. The cache is bounded (first in, first out) and only holds
-answers to valid requests.
+regressor plan). The service computes only the requested series, from what each needs
+precomputed at load time (:class:`~gpcast.serving.predict.Predictor`: for the GP its
+predictive per series, no kernel or solve per request), and keeps a bounded cache of
+finished response bytes keyed by the raw request body: a repeated request costs one
+dictionary lookup, with no validation, numerics or JSON encoding. The cache is bounded
+(first in, first out), only holds answers to valid requests and is emptied when the
+actuals that conditioned forecasts change.
+
+With ``condition_on_actuals`` (per request, or the server's default) each series is
+forecast from the months of the actuals store newer than its training data, with the
+fitted parameters kept: the response names those months; version and sha256 stay.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -19,9 +26,12 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 import pandas as pd
 
+from gpcast.data.panel import DS, ID
 from gpcast.errors import ModelError
 from gpcast.models.base import Forecast
 from gpcast.registry.artifact import ModelBundle
+from gpcast.serving.actuals import LatestActuals
+from gpcast.serving.predict import Predictor
 from gpcast.serving.problems import RequestError, validation_problems
 from gpcast.serving.schemas import ForecastRequestBase, forecast_request_model
 
@@ -29,6 +39,7 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 MAX_CACHED_BODY = 16 * 1024  # larger bodies are answered but not cached by their bytes
+LIGHT_SERIES = 8  # requests for at most this many series are answered on the event loop
 
 
 class BoundedCache(Generic[K, V]):
@@ -36,18 +47,24 @@ class BoundedCache(Generic[K, V]):
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._data: dict[K, V] = {}
+        # OrderedDict: dropping the oldest is O(1); a plain dict's next(iter()) walks the
+        # deleted slots at its front, which grow under churn (every request a new plan)
+        self._data: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: K) -> V | None:
         return self._data.get(key)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data = OrderedDict()
 
     def put(self, key: K, value: V) -> None:
         if self.size <= 0:
             return
         with self._lock:
             if key not in self._data and len(self._data) >= self.size:
-                self._data.pop(next(iter(self._data)), None)
+                self._data.popitem(last=False)
             self._data[key] = value
 
     def __len__(self) -> int:
@@ -67,41 +84,52 @@ class ForecastService:
     """Validates requests against the model and returns forecast response bytes."""
 
     def __init__(self, bundle: ModelBundle, sha256: str, max_horizon: int,
-                 cache_size: int = 4096) -> None:
+                 cache_size: int = 4096, actuals: LatestActuals | None = None,
+                 condition_on_actuals: bool = False) -> None:
         self.bundle = bundle
         self.sha256 = sha256
         self.version = bundle.version or sha256[:12]
         self.model = str(getattr(bundle.fitted, "model", None)
                          or bundle.metadata.get("model") or type(bundle.fitted).__name__)
         self.series = tuple(bundle.fitted.unique_ids)
+        self._known = frozenset(self.series)
         self.regressors = tuple(bundle.panel.regressors)
         self.max_horizon = max_horizon
         self.request_model = forecast_request_model(max_horizon)
+        self.predictor = Predictor(bundle.fitted, max_horizon)
+        self.actuals = actuals
+        self.condition_on_actuals = condition_on_actuals
         self._answers: BoundedCache[bytes, Answer] = BoundedCache(cache_size)
-        self._forecasts: BoundedCache[tuple[Any, ...], Forecast] = BoundedCache(
-            max(16, cache_size // 16) if cache_size else 0)
+        self._last: dict[str, np.datetime64] | None = None
 
     # -- the request path --------------------------------------------------------------
     def cached(self, body: bytes) -> Answer | None:
         return self._answers.get(body)
 
-    def answer(self, body: bytes) -> Answer:
+    def parse(self, body: bytes) -> ForecastRequestBase:
+        try:
+            return self.request_model.model_validate_json(body)
+        except ValueError as exc:  # pydantic.ValidationError
+            raise validation_problems(list(getattr(exc, "errors", list)())) from None
+
+    def light(self, request: ForecastRequestBase) -> bool:
+        """Cheap enough to answer on the event loop (a thread hop would cost more)."""
+        n = len(self.series) if request.series is None else len(request.series)
+        return n <= LIGHT_SERIES and not request.components and not self._conditioned(request)
+
+    def answer(self, body: bytes, request: ForecastRequestBase | None = None) -> Answer:
         """The response to a raw JSON body (validated here); raises a GpcastError."""
         hit = self._answers.get(body)
         if hit is not None:
             return hit
-        try:
-            request = self.request_model.model_validate_json(body)
-        except ValueError as exc:  # pydantic.ValidationError
-            raise validation_problems(list(getattr(exc, "errors", list)())) from None
-        answer = self.answer_request(request)
+        answer = self.answer_request(request or self.parse(body))
         if len(body) <= MAX_CACHED_BODY:
             self._answers.put(body, answer)
         return answer
 
     def answer_request(self, request: ForecastRequestBase) -> Answer:
-        fc = self.forecast(request)
-        public = self.public(fc)
+        fc, conditioned = self.forecast_for(request)
+        public = self.public(fc, conditioned)
         if request.components:
             self._add_components(public, request)
         body = json.dumps(public, separators=(",", ":")).encode()
@@ -115,8 +143,7 @@ class ForecastService:
         from gpcast.serving.components import no_components_note, series_components
 
         h = int(getattr(request, "h", 12))
-        regs = self._check_regressors(request.regressors, h)
-        future = None if regs is None else {name: list(vals) for name, vals in regs}
+        future = self._check_regressors(request.regressors, h)
         for row in public["forecasts"]:
             uid = row["series"]
             row["components"] = series_components(self.bundle.fitted, uid, h, future)
@@ -125,34 +152,85 @@ class ForecastService:
                     self.bundle.fitted, uid, self.model)
 
     def forecast(self, request: ForecastRequestBase) -> Forecast:
-        """The Forecast of the requested series (computed once per plan, then cached)."""
+        """The Forecast of the requested series (only those are computed)."""
+        return self.forecast_for(request)[0]
+
+    def forecast_for(self, request: ForecastRequestBase
+                     ) -> tuple[Forecast, dict[str, list[str]] | None]:
+        """The forecast and, when conditioned on actuals, the months per series used."""
         h = int(getattr(request, "h", 12))
         series = self._check_series(request.series)
-        levels = tuple(sorted(set(request.level)))
-        regs = self._check_regressors(request.regressors, h)
-        key = (h, levels, request.regressor_policy, regs)
-        full = self._forecasts.get(key)
-        if full is None:
-            future = None if regs is None else {name: list(vals) for name, vals in regs}
-            full = self.bundle.fitted.forecast(h, future, level=list(levels),
-                                               regressor_policy=request.regressor_policy)
-            self._forecasts.put(key, full)
-        return full if series is None else full.select(series)
+        levels = sorted(set(request.level))
+        future = self._check_regressors(request.regressors, h)
+        if self._conditioned(request):
+            return self._conditioned_forecast(series, h, future, levels, request)
+        return self.predictor.forecast(series, h, future, levels,
+                                       request.regressor_policy), None
 
     def forecast_frame(self, request: ForecastRequestBase,
                        future: pd.DataFrame | None) -> Forecast:
         """A forecast with future regressors given as a table (``ds`` [, unique_id])."""
         h = int(getattr(request, "h", 12))
         series = self._check_series(request.series)
-        fc = self.bundle.fitted.forecast(h, future, level=sorted(set(request.level)),
-                                         regressor_policy=request.regressor_policy)
-        return fc if series is None else fc.select(series)
+        return self.predictor.forecast(series, h, future, sorted(set(request.level)),
+                                       request.regressor_policy)
+
+    # -- conditioning on the latest actuals ------------------------------------------------
+    def _conditioned(self, request: ForecastRequestBase) -> bool:
+        flag = request.condition_on_actuals
+        return self.condition_on_actuals if flag is None else flag
+
+    def refresh_actuals(self) -> bool:
+        """Re-read the actuals store if it changed; cached answers go when it did."""
+        if self.actuals is None or not self.actuals.refresh():
+            return False
+        self._answers.clear()
+        return True
+
+    def _conditioned_forecast(self, series: list[str] | None, h: int,
+                              future: dict[str, list[float]] | None, levels: list[int],
+                              request: ForecastRequestBase
+                              ) -> tuple[Forecast, dict[str, list[str]]]:
+        if self.actuals is None:
+            raise RequestError("this server has no actuals store to condition on",
+                               field="condition_on_actuals")
+        if not self.actuals.loaded:
+            self.refresh_actuals()
+        uids = list(self.series) if series is None else series
+        policy = request.regressor_policy
+        last = self._last_months()
+        parts: list[Forecast] = []
+        plain: list[str] = []
+        used: dict[str, list[str]] = {}
+        for uid in uids:
+            new = self.actuals.after(uid, last[uid], self.regressors)
+            if not new.months.size:
+                plain.append(uid)
+                continue
+            used[uid] = new.labels
+            history = self.bundle.panel.y(uid) if uid in self.bundle.panel.unique_ids else (
+                np.empty(0))
+            end = pd.Timestamp(new.months[-1].astype("datetime64[ns]"))
+            parts.append(self.predictor.conditioned(uid, new.y, new.x, history, end, h,
+                                                    future, levels, policy))
+        if plain:
+            parts.append(self.predictor.forecast(plain, h, future, levels, policy))
+        joined = Forecast.concat(parts, model=parts[0].model)
+        where = {uid: i for i, uid in enumerate(joined.unique_ids)}
+        joined = joined.take([where[u] for u in uids])
+        return joined, used
+
+    def _last_months(self) -> dict[str, np.datetime64]:
+        if self._last is None:
+            last = self.bundle.panel.frame.groupby(ID, sort=False)[DS].max()
+            self._last = {str(u): np.datetime64(pd.Timestamp(m), "M") for u, m in last.items()}
+        return self._last
 
     # -- checks that need the model ------------------------------------------------------
     def _check_series(self, series: list[str] | None) -> list[str] | None:
         if series is None:
             return None
-        unknown = [s for s in series if s not in self.series]
+        unknown = [s for s in series if s not in self._known]
         if unknown:
             raise RequestError(f"unknown series {unknown[:5]}; known: {list(self.series)[:20]}",
                                field="series", unknown=unknown[:20],
@@ -162,7 +240,7 @@ class ForecastService:
         return series
 
     def _check_regressors(self, regressors: dict[str, list[float]] | None,
-                          h: int) -> tuple[tuple[str, tuple[float, ...]], ...] | None:
+                          h: int) -> dict[str, list[float]] | None:
         if regressors is None:
             return None
         unknown = [n for n in regressors if n not in self.regressors]
@@ -174,24 +252,34 @@ class ForecastService:
             if len(values) != h:
                 raise RequestError(f"regressor '{name}' needs {h} future values (one per "
                                    f"month), got {len(values)}", field=f"regressors.{name}")
-        return tuple((n, tuple(float(v) for v in regressors[n])) for n in sorted(regressors))
+        return regressors
 
     # -- response body -------------------------------------------------------------------
-    def public(self, fc: Forecast) -> dict[str, Any]:
-        months = np.datetime_as_string(fc.months.astype("datetime64[M]"), unit="M")
-        rows = []
-        for i, uid in enumerate(fc.unique_ids):
-            rows.append({
-                "series": uid,
-                "months": months[i].tolist(),
-                "median": _floats(fc.median[i]),
-                "intervals": {str(lv): {"lower": _floats(fc.lower[lv][i]),
-                                        "upper": _floats(fc.upper[lv][i])}
-                              for lv in fc.levels},
-            })
-        return {"model_version": self.version, "model": fc.model, "h": fc.h,
-                "level": fc.levels, "regressor_policy": fc.regressor_policy,
-                "forecasts": rows, "notes": {str(k): str(v) for k, v in fc.notes.items()}}
+    def public(self, fc: Forecast,
+               conditioned: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        months = np.datetime_as_string(fc.months.astype("datetime64[M]"), unit="M").tolist()
+        levels = fc.levels
+        # One finiteness check, one rounding and one tolist() for every figure: per-value
+        # Python work costs more than the forecast itself. (numpy rounds as round() does
+        # but for exact ties at the 7th decimal.)
+        values = _rounded([fc.median, *(b for lv in levels for b in (fc.lower[lv],
+                                                                      fc.upper[lv]))])
+        median, bounds = values[0], values[1:]
+        rows = [{"series": uid, "months": months[i], "median": median[i],
+                 "intervals": {str(lv): {"lower": bounds[2 * j][i],
+                                         "upper": bounds[2 * j + 1][i]}
+                               for j, lv in enumerate(levels)}}
+                for i, uid in enumerate(fc.unique_ids)]
+        public: dict[str, Any] = {
+            "model_version": self.version, "model": fc.model, "h": fc.h, "level": fc.levels,
+            "regressor_policy": fc.regressor_policy, "forecasts": rows,
+            "notes": {str(k): str(v) for k, v in fc.notes.items()}}
+        if conditioned is not None:
+            public["conditioned_on"] = conditioned
+            public["notes"]["actuals"] = (
+                f"conditioned on actuals newer than the training data for {len(conditioned)}"
+                " series (fitted parameters kept, nothing refitted)")
+        return public
 
     # -- what the page and /v1/model show ------------------------------------------------
     def catalog(self) -> dict[str, Any]:
@@ -228,9 +316,18 @@ class ForecastService:
 def _floats(values: np.ndarray) -> list[float]:
     # JSON has no NaN: a model that produced one is a bug we surface, not a 200.
     arr = np.asarray(values, dtype=float)
-    if not np.all(np.isfinite(arr)):
+    if not np.isfinite(arr).all():
         raise ModelError("the model produced non-finite values", field="forecast")
-    return [round(float(v), 6) for v in arr]
+    return [round(v, 6) for v in arr.tolist()]
+
+
+def _rounded(arrays: list[np.ndarray]) -> list[list[list[float]]]:
+    """Arrays of equal shape (series, h) as nested lists rounded to 6 decimals."""
+    stacked = np.stack(arrays)
+    if not np.isfinite(stacked).all():
+        raise ModelError("the model produced non-finite values", field="forecast")
+    out: list[list[list[float]]] = np.round(stacked, 6).tolist()
+    return out
 
 
 def jsonable(value: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from gpcast.config import Settings
 from gpcast.serving.auth import ApiKey, KeyRing
@@ -50,3 +51,4 @@ class ServingState:
     sessions: Sessions = field(default_factory=Sessions)
     service: ForecastService | None = None
     capture: CaptureWriter | None = None
+    batch_limiter: Any = None  # anyio.CapacityLimiter, made in the event loop
