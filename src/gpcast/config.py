@@ -7,7 +7,7 @@ variables, an optional ``gpcast.toml`` in the working directory, the defaults be
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -36,6 +36,22 @@ class Settings(BaseSettings):
     regressors: list[str] = Field(default_factory=lambda: ["phone_lines", "channels"])
     series: list[str] | None = Field(None, description="Series columns; None: every other column.")
     min_seasons: int = Field(2, description="Full seasons of history required.")
+
+    # reading input files (issue 14): dates are never guessed
+    dayfirst: bool | None = Field(
+        None, description="How dd/mm/yyyy dates are written: true day first (01/03/2025 is "
+        "1 March), false month first; unset, an ambiguous date is refused with its row.")
+    date_format: str | None = Field(
+        None, description="strptime format of every date in input files, e.g. '%d/%m/%Y'.")
+    last_month_check: Literal["warn", "refuse", "off"] = Field(
+        "warn", description="A last month far below the usual level (exported before it "
+        "ended?): a located warning, refused, or not checked.")
+    last_month_fraction: float = Field(
+        0.5, gt=0, lt=1, description="Share of the usual level below which a last month "
+        "is taken for incomplete.")
+    actuals_max_ratio: float = Field(
+        10.0, gt=1, description="Actuals above this multiple of the largest value known for "
+        "their series are refused as far outside its range.")
 
     # modelling and evaluation
     horizon: int = 12

@@ -1,0 +1,90 @@
+"""Reading counts and regressor values: the rules every number in gpcast follows.
+
+Training data, actuals and future-regressor plans (files and API requests) share them:
+a value is present, a number, finite, not negative and not absurd (above
+:data:`ABSURD`). Thousands separators (``10,000``; ``10.000`` or ``10 000`` in a
+decimal-comma file) are read; a cell that fits neither convention is named.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from gpcast.errors import Problem
+
+ABSURD = 1e15  # no count of calls, contracts or lines comes near; 1e308 is a typo
+MISSING = {"", "nan", "na", "n/a", "null", "none", "nat", "#n/a"}
+
+_SPACES = re.compile(r"[\s\u00a0\u202f']")
+_THOUSANDS = {".": re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"),
+              ",": re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$")}
+_GROUPED = re.compile(r"^[+-]?\d{1,3}([\s\u00a0\u202f']\d{3})+([.,]\d+)?$")
+
+
+def parse_number(cell: object, decimal: str = ".") -> float:
+    """The number in ``cell``, NaN when it holds none."""
+    if isinstance(cell, bool):
+        return float("nan")
+    if isinstance(cell, int | float | np.integer | np.floating):
+        return float(cell)
+    text = str(cell).strip()
+    if _GROUPED.match(text):
+        text = _SPACES.sub("", text)
+    elif _THOUSANDS[decimal].match(text):
+        text = text.replace("," if decimal == "." else ".", "")
+    elif decimal == "," and "." in text:
+        return float("nan")  # 1.5 in a decimal-comma file: neither convention
+    if decimal == ",":
+        text = text.replace(",", ".")
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
+
+
+def parse_numbers(cells: Sequence[object] | pd.Series, decimal: str = ".") -> np.ndarray:
+    values = cells.tolist() if isinstance(cells, pd.Series) else list(cells)
+    return np.array([parse_number(c, decimal) for c in values], dtype=float)
+
+
+def is_missing(cell: object) -> bool:
+    if cell is None:
+        return True
+    if not isinstance(cell, str) and pd.api.types.is_scalar(cell) and pd.isna(cell):
+        return True
+    return str(cell).strip().lower() in MISSING
+
+
+def value_problems(cells: Sequence[object] | pd.Series, name: str,
+                   months: Sequence[pd.Timestamp | None], decimal: str = ".",
+                   rows: Sequence[int] | None = None) -> tuple[np.ndarray, list[Problem]]:
+    """Values of a count or regressor column and what is wrong with them (1-based rows,
+    or ``rows`` when the cells are a part of a table)."""
+    values = cells.tolist() if isinstance(cells, pd.Series) else list(cells)
+    numbers = parse_numbers(values, decimal)
+    problems = []
+    for i, cell in enumerate(values):
+        month = months[i] if i < len(months) else None
+        where = {"row": rows[i] if rows is not None else i + 1, "column": name,
+                 "month": None if month is None or pd.isna(month) else f"{month:%Y-%m}"}
+        value = numbers[i]
+        if is_missing(cell):
+            problems.append(Problem("missing_value", "the value is missing", **where))
+        elif np.isnan(value):
+            hint = " (this file writes decimals with a comma)" if decimal == "," else ""
+            problems.append(Problem("non_numeric", f"'{cell}' is not a number{hint}", **where))
+        elif np.isinf(value):
+            problems.append(Problem("infinite", f"'{cell}' is infinite", **where))
+        elif value < 0:
+            problems.append(Problem("negative", f"negative value {value:g}", **where))
+        elif value >= ABSURD:
+            problems.append(Problem("absurd", f"{value:g} is beyond any plausible count "
+                                    f"(at least {ABSURD:g})", **where))
+    return numbers, problems
+
+
+__all__ = ["ABSURD", "is_missing", "parse_number", "parse_numbers", "value_problems"]
