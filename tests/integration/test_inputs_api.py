@@ -7,10 +7,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from test_serving_api import Server, build_artifact
 
 from gpcast.config import Settings
 from gpcast.serving.auth import new_key
-from test_serving_api import Server, build_artifact
 
 CASES = Path(__file__).parents[1] / "data" / "cases"
 
