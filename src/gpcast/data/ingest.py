@@ -135,11 +135,11 @@ _DOT_DECIMAL = re.compile(r"^[+-]?\d+\.\d+$")
 
 
 def sniff_decimal(frame: pd.DataFrame, delimiter: str) -> str:
-    """',' when a non-comma-delimited file writes numbers like ``100,5`` and none like
-    ``100.5``; otherwise '.'."""
+    """',' when a non-comma-delimited file writes numbers like ``100,5`` more often than
+    like ``100.5``; otherwise '.'."""
     if delimiter == "," or frame.empty:
         return "."
     cells = [str(v).strip() for v in frame.iloc[:200].to_numpy().ravel()]
     comma = sum(bool(_COMMA_DECIMAL.match(c)) for c in cells)
     dot = sum(bool(_DOT_DECIMAL.match(c)) for c in cells)
-    return "," if comma and not dot else "."
+    return "," if comma > dot else "."

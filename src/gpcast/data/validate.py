@@ -148,9 +148,13 @@ def _header_problems(columns: list[Column], schema: Schema
 
 
 def _looks_like_index(cells: pd.Series) -> bool:
+    """Whole numbers counting up by one from 0 or 1 (mostly: rows may have moved)."""
     numbers = parse_numbers(cells)
-    return len(numbers) > 1 and bool(np.array_equal(numbers, np.arange(len(numbers)))
-                                     or np.array_equal(numbers, np.arange(1, len(numbers) + 1)))
+    if len(numbers) < 2 or not np.all(np.isfinite(numbers)) or \
+            not np.all(numbers == np.round(numbers)) or numbers.min() not in (0, 1):
+        return False
+    position = np.arange(len(numbers)) + numbers.min()
+    return bool(np.mean(np.abs(numbers - position) <= 2) >= 0.8)
 
 
 def _wide_layout(columns: list[Column], schema: Schema, decimal: str, delimiter: str
