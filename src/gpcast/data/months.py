@@ -113,13 +113,13 @@ def _stamp(cell: object, rule: DateRule, order: str | None) -> pd.Timestamp | No
         day, month = (first, second) if sep == "." or order == "dayfirst" or first == second \
             else (second, first) if order == "monthfirst" else (None, None)
         return None if day is None else _date(int(year), int(month or 0), int(day))
-    for pattern, build in ((_YMD, lambda g: (g[0], g[1], g[2] or 1)),
-                           (_COMPACT, lambda g: (g[0], g[1], g[2] or 1)),
-                           (_MY, lambda g: (g[1], g[0], 1))):
+    for pattern in (_YMD, _COMPACT, _MY):
         found = pattern.match(text)
         if found:
-            y, m, d = build(found.groups())
-            return _date(int(y), int(m), int(d))
+            groups = found.groups()
+            if pattern is _MY:
+                return _date(int(groups[1]), int(groups[0]), 1)
+            return _date(int(groups[0]), int(groups[1]), int(groups[2] or 1))
     if _ISO_TIME.match(text):
         try:
             return pd.Timestamp(text)

@@ -92,11 +92,11 @@ class Panel:
             yield uid, self.series(uid)
 
     def y(self, unique_id: str) -> np.ndarray:
-        return self.series(unique_id)[Y].to_numpy(dtype=float)
+        return np.asarray(self.series(unique_id)[Y].to_numpy(dtype=float))
 
     def X(self, unique_id: str) -> np.ndarray:
         """Regressor matrix (n_months, n_regressors) of one series."""
-        return self.series(unique_id)[list(self.regressors)].to_numpy(dtype=float)
+        return np.asarray(self.series(unique_id)[list(self.regressors)].to_numpy(dtype=float))
 
     def last_month(self, unique_id: str) -> pd.Timestamp:
         return pd.Timestamp(self.series(unique_id)[DS].iloc[-1])

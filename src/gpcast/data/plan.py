@@ -160,7 +160,7 @@ def _far_beyond(matrix: np.ndarray, names: Sequence[str], last_values: Sequence[
     problems = []
     for j, name in enumerate(names):
         limit = RATIO * max(abs(float(last_values[j])), 1.0)
-        for i in np.flatnonzero(np.isfinite(matrix[:, j]) & (matrix[:, j] > limit)):
+        for i in map(int, np.flatnonzero(np.isfinite(matrix[:, j]) & (matrix[:, j] > limit))):
             who = f"series '{unique_id}': " if unique_id else ""
             problems.append(Problem(
                 "implausible", f"{who}{matrix[i, j]:g} is more than {RATIO:g} times the last "

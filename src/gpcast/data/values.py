@@ -69,21 +69,24 @@ def value_problems(cells: Sequence[object] | pd.Series, name: str,
     problems = []
     for i, cell in enumerate(values):
         month = months[i] if i < len(months) else None
-        where = {"row": rows[i] if rows is not None else i + 1, "column": name,
-                 "month": None if month is None or pd.isna(month) else f"{month:%Y-%m}"}
+        row = rows[i] if rows is not None else i + 1
+        label = None if month is None or pd.isna(month) else f"{month:%Y-%m}"
         value = numbers[i]
         if is_missing(cell):
-            problems.append(Problem("missing_value", "the value is missing", **where))
+            code, message = "missing_value", "the value is missing"
         elif np.isnan(value):
             hint = " (this file writes decimals with a comma)" if decimal == "," else ""
-            problems.append(Problem("non_numeric", f"'{cell}' is not a number{hint}", **where))
+            code, message = "non_numeric", f"'{cell}' is not a number{hint}"
         elif np.isinf(value):
-            problems.append(Problem("infinite", f"'{cell}' is infinite", **where))
+            code, message = "infinite", f"'{cell}' is infinite"
         elif value < 0:
-            problems.append(Problem("negative", f"negative value {value:g}", **where))
+            code, message = "negative", f"negative value {value:g}"
         elif value >= ABSURD:
-            problems.append(Problem("absurd", f"{value:g} is beyond any plausible count "
-                                    f"(at least {ABSURD:g})", **where))
+            code, message = "absurd", f"{value:g} is beyond any plausible count (at least " \
+                f"{ABSURD:g})"
+        else:
+            continue
+        problems.append(Problem(code, message, row, name, label))
     return numbers, problems
 
 

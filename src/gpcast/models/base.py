@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,7 @@ from gpcast.data.plan import check_plan
 from gpcast.errors import ModelError, RegressorError
 
 RegressorPolicy = Literal["require", "carry_last"]
-FutureRegressors = pd.DataFrame | Mapping[str, Sequence[float]] | None
+FutureRegressors: TypeAlias = pd.DataFrame | Mapping[str, Sequence[float]] | None
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,8 @@ def check_levels(level: Sequence[int]) -> list[int]:
 
 
 def future_months(last: pd.Timestamp, h: int) -> np.ndarray:
-    return pd.date_range(last + pd.offsets.MonthBegin(1), periods=h, freq="MS").to_numpy()
+    return np.asarray(pd.date_range(last + pd.offsets.MonthBegin(1), periods=h,
+                                    freq="MS").to_numpy())
 
 
 def future_regressor_matrix(
