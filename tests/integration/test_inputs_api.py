@@ -53,3 +53,13 @@ def test_a_negative_or_absurd_regressor_in_a_request_is_refused_as_in_training_d
     assert problem["problems"][0]["code"] == code
     assert problem["problems"][0]["column"] == "regressors.phone_lines"
     assert problem["field"] == "regressors.phone_lines"
+
+
+def test_an_ambiguous_scenario_month_is_a_422_with_both_readings(
+        served: tuple[Server, str]) -> None:
+    server, token = served
+    upload = b"month,phone_lines,channels\n01/02/2025,110,6\n"
+    r = httpx.post(f"{server.url}/v1/forecast/batch", headers={"Authorization": f"Bearer {token}"},
+                   files={"file": ("eu.csv", upload, "text/csv")})
+    assert r.status_code == 422 and r.json()["field"] == "file.ds"
+    assert "1 February 2025 (day first) or 2 January 2025" in r.json()["detail"]

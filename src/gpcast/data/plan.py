@@ -62,6 +62,16 @@ def read_plan(uri: str, regressors: Sequence[str], rule: DateRule = DateRule(),
     return out
 
 
+def plan_months(cells: Sequence[object], rule: DateRule = DateRule(), source: str = PLAN,
+                field: str = DS) -> pd.DatetimeIndex:
+    """A plan's month column read by the training rules (nothing guessed, no library
+    warning), or a PlanError naming each row that cannot be read."""
+    read = read_months(cells, rule)
+    if read.problems:
+        raise PlanError(source, read.problems, field=field)
+    return pd.DatetimeIndex(read.months)
+
+
 def _repeated(frame: pd.DataFrame, rows: Sequence[int]) -> list[Problem]:
     """A month given twice for the same series (or twice for every series)."""
     keys = list(zip(frame[ID] if ID in frame else [""] * len(frame), frame[DS], strict=True))
@@ -205,5 +215,5 @@ def check_panel_plan(panel: Panel, plan: pd.DataFrame, h: int) -> None:
                else None)
 
 
-__all__ = ["PLAN", "RATIO", "check_panel_plan", "check_plan", "horizon_months", "read_plan",
-           "series_plan"]
+__all__ = ["PLAN", "RATIO", "check_panel_plan", "check_plan", "horizon_months", "plan_months",
+           "read_plan", "series_plan"]
