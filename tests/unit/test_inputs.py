@@ -235,3 +235,8 @@ def test_seasonal_naive_refuses_a_plan_shorter_than_the_horizon_as_the_gp_does(
     with pytest.raises(RegressorError, match="the plan has no row for") as info:
         fitted.forecast(6, plan)
     assert isinstance(info.value, PlanError)
+
+
+def test_rows_with_no_value_at_all_are_not_data(tmp_path: Path) -> None:
+    text = (CASES / "c14b_semicolon.csv").read_text(encoding="utf-8-sig") + ";\n;\n"
+    assert validate(read_table(str(write(tmp_path, text))), NONE).n_series == 1

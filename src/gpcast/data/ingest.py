@@ -110,7 +110,10 @@ def _with_header(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty:
         return frame
     header = ["" if pd.isna(v) else str(v).strip() for v in frame.iloc[0].tolist()]
-    body = frame.iloc[1:].reset_index(drop=True)
+    body = frame.iloc[1:]
+    # rows with no value at all (';;;;' lines Excel leaves at the end) are not data
+    empty = body.isna() | body.astype(str).apply(lambda col: col.str.strip().eq(""))
+    body = body[~empty.all(axis=1)].reset_index(drop=True)
     body.columns = header
     return body
 

@@ -135,8 +135,10 @@ def _table_plan(plan: pd.DataFrame, names: Sequence[str], unique_id: str,
     missing = [n for n in names if n not in rows]
     problems = [Problem("missing_regressor", f"the plan has no column for regressor '{n}'",
                         column=n) for n in missing]
-    ds = pd.to_datetime(rows[DS]) if DS in rows else pd.Series([], dtype="datetime64[ns]")
-    ds = pd.DatetimeIndex(ds).to_period("M").to_timestamp() if len(ds) else ds
+    ds = pd.DatetimeIndex(pd.to_datetime(rows[DS]) if DS in rows else [])
+    if ds.tz is not None:
+        ds = ds.tz_localize(None)  # the wall clock as written, as training data is read
+    ds = ds.to_period("M").to_timestamp() if len(ds) else ds
     numbers = [int(i) + 1 if isinstance(i, int | np.integer) else n + 1
                for n, i in enumerate(rows.index)]
     problems += _repeated(pd.DataFrame({DS: pd.DatetimeIndex(ds)}), numbers)
