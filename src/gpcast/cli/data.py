@@ -233,6 +233,8 @@ def backtest_cmd(
         help="Report folder (default GPCAST_HOME/reports/backtest).")] = None,
     regressor: RegressorOpt = None,
     no_regressors: NoRegOpt = False,
+    dayfirst: DayFirstOpt = None,
+    date_format: DateFormatOpt = None,
 ) -> None:
     """Rolling-origin backtest of every candidate on every series: metrics, selection, report.
 
@@ -244,8 +246,9 @@ def backtest_cmd(
     from gpcast.evaluation.train import make_candidates
     from gpcast.reports.backtest_report import write_backtest_report
 
-    settings = _settings(data, regressor, no_regressors)
+    settings = _settings(data, regressor, no_regressors, dayfirst, date_format)
     panel = load_panel(settings.data_uri, settings)
+    print_warnings(panel.warnings)
     names = [c.name for c in make_candidates(model or settings.candidates,
                                              settings.season_length)]
     spec = BacktestSpec(h, n_windows, step_size, tuple(level or settings.levels),

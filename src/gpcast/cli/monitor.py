@@ -63,8 +63,10 @@ def actuals_remove_cmd(
     reason: Annotated[str, typer.Option(help="Why, recorded in the ledger.")
                       ] = "added by mistake",
 ) -> None:
-    """Take back a month of actuals added by mistake (recorded in the forecast ledger;
-    the values stay there, hidden, and adding the month again shows it again)."""
+    """Take back a month of actuals added by mistake.
+
+    Recorded in the forecast ledger with the reason; the values stay there, hidden, and
+    adding the month again shows it again."""
     from gpcast.monitoring.actuals import retract_actuals
 
     settings = build_settings()
