@@ -66,11 +66,18 @@ def read_months(cells: Sequence[object], rule: DateRule = DateRule(),
     order, order_problems = _day_order(texts, rule, column)
     out = MonthsRead([])
     snapped: list[tuple[int, object, pd.Timestamp]] = []
+    seen: dict[object, tuple[pd.Timestamp, bool]] = {}  # a long file repeats its months
     for row, cell in enumerate(texts, start=1):
         if cell is None:
             out.problems.append(Problem("missing_month", "the month is empty", row=row,
                                         column=column))
             out.months.append(None)
+            continue
+        known = seen.get(cell) if isinstance(cell, str) else None
+        if known is not None:
+            out.months.append(known[0])
+            if known[1]:
+                snapped.append((row, cell, known[0]))
             continue
         stamp = _stamp(cell, rule, order)
         if stamp is None and order_problems and _DMY.match(str(cell).strip()):
@@ -83,6 +90,8 @@ def read_months(cells: Sequence[object], rule: DateRule = DateRule(),
             out.months.append(None)
             continue
         month, moved = _month_of(stamp)
+        if isinstance(cell, str):
+            seen[cell] = (month, moved)
         if moved:
             snapped.append((row, cell, month))
         out.months.append(month)

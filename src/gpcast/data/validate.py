@@ -267,9 +267,13 @@ def _grid_problems(months: Sequence[pd.Timestamp | None],
         present.add(month)
         last = month
     if first_row:
-        grid = pd.date_range(min(first_row), max(first_row), freq="MS")
-        missing = grid.difference(pd.DatetimeIndex(sorted(present)))
-        if len(missing):
+        # months as integers (year * 12 + month): set arithmetic, not a date range per series
+        have = {m.year * 12 + m.month - 1 for m in present}
+        low, high = (min(first_row).year * 12 + min(first_row).month - 1,
+                     max(first_row).year * 12 + max(first_row).month - 1)
+        missing = [pd.Timestamp(year=k // 12, month=k % 12 + 1, day=1)
+                   for k in range(low, high + 1) if k not in have]
+        if missing:
             spans = ", ".join(f"{m:%Y-%m}" for m in missing[:24])
             more = f" and {len(missing) - 24} more" if len(missing) > 24 else ""
             problems.append(Problem("gap", f"{len(missing)} month(s) missing: {spans}{more}"))
@@ -287,21 +291,17 @@ def _long_layout(columns: list[Column], schema: Schema, decimal: str
     warnings: list[Problem] = []
     ids = [series_name(v) for v in by_norm[ID].cells.tolist()]
     frame = pd.DataFrame({ID: ids, ROW: np.arange(1, len(ids) + 1)})
-    out_months: list[pd.Timestamp | None] = [None] * len(frame)
-    ds_cells = by_norm[DS].cells.tolist()
+    # one reading of the whole month column (one date order for the file), then the
+    # monthly grid of each series
+    read = read_months(by_norm[DS].cells.tolist(), schema.dates, by_norm[DS].header)
+    problems += read.problems
+    warnings += read.warnings
+    out_months = read.months
     for uid, idx in frame.groupby(ID, sort=False).indices.items():
         rows = [int(i) + 1 for i in idx]
-        read = read_months([ds_cells[int(i)] for i in idx], schema.dates)
-        month_problems = [Problem(p.code, p.message, rows[p.row - 1] if p.row else None,
-                                  None, p.month) for p in read.problems]
-        month_problems += _grid_problems(read.months, rows)
         problems += [Problem(p.code, f"series '{uid}': {p.message}", p.row, p.column,
-                             p.month) for p in month_problems]
-        warnings += [Problem(p.code, f"series '{uid}': {p.message}",
-                             rows[p.row - 1] if p.row else None, by_norm[DS].header, p.month)
-                     for p in read.warnings]
-        for i, m in zip(idx, read.months, strict=True):
-            out_months[int(i)] = m
+                             p.month) for p in _grid_problems([out_months[i] for i in idx],
+                                                              rows)]
     labels = [m if m is not None else pd.NaT for m in out_months]
     for name in [Y, *schema.regressors]:
         if name in by_norm:

@@ -48,6 +48,13 @@ def parse_number(cell: object, decimal: str = ".") -> float:
 
 def parse_numbers(cells: Sequence[object] | pd.Series, decimal: str = ".") -> np.ndarray:
     values = cells.tolist() if isinstance(cells, pd.Series) else list(cells)
+    if decimal == "." and values:  # plain numbers in one go; the rest cell by cell
+        plain = pd.to_numeric(pd.Series(values, dtype=object).map(
+            lambda v: v if not isinstance(v, bool) else None), errors="coerce")
+        numbers = np.asarray(plain, dtype=float)
+        for i in np.flatnonzero(np.isnan(numbers)):
+            numbers[i] = parse_number(values[i], decimal)
+        return numbers
     return np.array([parse_number(c, decimal) for c in values], dtype=float)
 
 
@@ -67,7 +74,11 @@ def value_problems(cells: Sequence[object] | pd.Series, name: str,
     values = cells.tolist() if isinstance(cells, pd.Series) else list(cells)
     numbers = parse_numbers(values, decimal)
     problems = []
-    for i, cell in enumerate(values):
+    # every missing marker reads as NaN, so the suspects are the non-finite and the
+    # out-of-range values
+    suspect = ~np.isfinite(numbers) | (numbers < 0) | (numbers >= ABSURD)
+    for i in map(int, np.flatnonzero(suspect)):
+        cell = values[i]
         month = months[i] if i < len(months) else None
         row = rows[i] if rows is not None else i + 1
         label = None if month is None or pd.isna(month) else f"{month:%Y-%m}"
