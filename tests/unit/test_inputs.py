@@ -240,3 +240,18 @@ def test_seasonal_naive_refuses_a_plan_shorter_than_the_horizon_as_the_gp_does(
 def test_rows_with_no_value_at_all_are_not_data(tmp_path: Path) -> None:
     text = (CASES / "c14b_semicolon.csv").read_text(encoding="utf-8-sig") + ";\n;\n"
     assert validate(read_table(str(write(tmp_path, text))), NONE).n_series == 1
+
+
+def test_decimal_commas_with_dot_thousands_are_read(tmp_path: Path) -> None:
+    months = [f"{m:%Y-%m}" for m in pd.date_range("2019-01-01", periods=24, freq="MS")]
+    lines = ["Monat;Anrufe", *(f"{m};1.{200 + i},5" for i, m in enumerate(months))]
+    panel = validate(read_table(str(write(tmp_path, "\n".join(lines) + "\n"))), NONE)
+    assert panel.y("Anrufe")[0] == 1200.5
+
+
+@pytest.mark.parametrize("cells", [["2019 January", "2019 February"], ["2019M01", "2019M02"],
+                                   ["Jan-19", "Feb-19"]])
+def test_more_month_spellings_are_read(tmp_path: Path, cells: list[str]) -> None:
+    rest = [f"{m:%Y-%m}" for m in pd.date_range("2019-03-01", periods=22, freq="MS")]
+    panel = validate(read_table(str(monthly_csv(tmp_path, [*cells, *rest]))), NONE)
+    assert panel.series("calls")["ds"].iloc[1] == pd.Timestamp("2019-02-01")

@@ -133,13 +133,13 @@ def sniff_delimiter(text: str) -> str:
     return best if cells[best] > 1 else ","
 
 
-_COMMA_DECIMAL = re.compile(r"^[+-]?\d+,\d+$")
-_DOT_DECIMAL = re.compile(r"^[+-]?\d+\.\d+$")
+_COMMA_DECIMAL = re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})*,\d+$|^[+-]?\d+,\d+$")
+_DOT_DECIMAL = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})*\.\d+$|^[+-]?\d+\.\d+$")
 
 
 def sniff_decimal(frame: pd.DataFrame, delimiter: str) -> str:
-    """',' when a non-comma-delimited file writes numbers like ``100,5`` more often than
-    like ``100.5``; otherwise '.'."""
+    """',' when a non-comma-delimited file writes numbers like ``100,5`` or ``1.234,5``
+    more often than like ``100.5`` or ``1,234.5``; otherwise '.'."""
     if delimiter == "," or frame.empty:
         return "."
     cells = [str(v).strip() for v in frame.iloc[:200].to_numpy().ravel()]

@@ -31,8 +31,8 @@ _YMD = re.compile(r"^(\d{4})[./-](\d{1,2})(?:[./-](\d{1,2}))?$")
 _MY = re.compile(r"^(\d{1,2})[./-](\d{4})$")
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})?$")
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}")
-_NAMED = ("%b %Y", "%B %Y", "%b-%Y", "%B-%Y", "%Y-%b", "%Y %b", "%b %d %Y", "%d %b %Y",
-          "%d %B %Y", "%B %d %Y", "%b-%y", "%b %y")
+_NAMED = ("%b %Y", "%B %Y", "%b-%Y", "%B-%Y", "%Y-%b", "%Y %b", "%Y %B", "%Y-%B",
+          "%b %d %Y", "%d %b %Y", "%d %B %Y", "%B %d %Y", "%b-%y", "%b %y", "%YM%m")
 # A local midnight is at most 14 hours away from the UTC instant (UTC+14).
 _SNAP = pd.Timedelta(hours=14)
 
