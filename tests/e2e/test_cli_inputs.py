@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from gpcast.cli import run
+from gpcast.config import SAMPLE_DATA, Settings
+from gpcast.data import load_panel
 from gpcast.monitoring.ledger import ForecastLedger
 
 CASES = Path(__file__).parents[1] / "data" / "cases"
@@ -54,8 +56,9 @@ def test_actuals_are_never_guessed_revised_or_kept_by_mistake(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GPCAST_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
-    assert gpcast(["forecast", "--model", "seasonal_naive", "--carry-last", "--record", "v1",
-                   "--out", "fc.csv"], capsys)[0] == 0  # actuals up to 2024-12 stored
+    store = ForecastLedger.for_home(tmp_path / "home", None)  # as a recorded forecast leaves
+    store.add_actuals(load_panel(str(SAMPLE_DATA), Settings()), "training")  # it: to 2024-12
+    store.close()
     eu = str(CASES / "c24b_actuals_eu.csv")
     code, text = gpcast(["actuals", "add", eu], capsys)
     assert code == 4 and "1 March 2025 (day first) or 3 January 2025 (month first)" in text

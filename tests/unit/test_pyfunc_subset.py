@@ -7,15 +7,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gpcast.data.panel import Panel
 from gpcast.errors import DataError
 from gpcast.models import make_forecaster
 from gpcast.registry.artifact import ModelBundle, save_bundle
 from gpcast.registry.pyfunc import BUNDLE_KEY, GpcastModel, forecast_table, input_example
+from panels import make_panel
 
 
 @pytest.fixture(scope="module")
-def bundle(panel: Panel) -> ModelBundle:
+def bundle() -> ModelBundle:
+    panel = make_panel(n_series=3, n_months=30)[0]  # short: the GP fits in a few seconds
     return ModelBundle(make_forecaster("gp", 12).fit(panel), panel, {"version": "1"})
 
 
