@@ -51,6 +51,17 @@ def test_forecast_with_a_plan_that_repeats_a_month_exits_4_before_fitting(
     assert "[duplicate_month] row 2, month 2025-01" in text and "fitting" not in text
 
 
+def test_seasonal_naive_refuses_a_plan_shorter_than_the_horizon_as_the_gp_does(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "short.csv").write_text("month,phone_lines,channels\n2025-01,110,6\n"
+                                        "2025-02,110,6\n")
+    for model in ("seasonal_naive", "gp"):
+        code, text = gpcast(["forecast", "--model", model, "--h", "6", "--future",
+                             str(tmp_path / "short.csv"), "--out", str(tmp_path / "fc.csv")],
+                            capsys)
+        assert code == 4 and "the plan has no row for 2025-03, 2025-04" in text
+
+
 def test_actuals_are_never_guessed_revised_or_kept_by_mistake(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,10 +10,9 @@ import pandas as pd
 import pytest
 
 from gpcast.config import SAMPLE_DATA
-from gpcast.data import DateRule, Panel, Schema, read_table, validate
+from gpcast.data import DateRule, Schema, read_table, validate
 from gpcast.data.plan import check_plan, read_plan
-from gpcast.errors import DataValidationError, PlanError, Problem, RegressorError
-from gpcast.models import make_forecaster
+from gpcast.errors import DataValidationError, PlanError, Problem
 
 CASES = Path(__file__).parents[1] / "data" / "cases"
 NONE = Schema(regressors=())
@@ -226,15 +225,6 @@ def test_a_plan_refuses_what_training_data_refuses() -> None:
     assert ("absurd", "regressors.phone_lines", "2025-03") in codes
     assert ("implausible", "regressors.channels", "2025-03") in codes
 
-
-def test_seasonal_naive_refuses_a_plan_shorter_than_the_horizon_as_the_gp_does(
-        panel: Panel) -> None:
-    fitted = make_forecaster("seasonal_naive").fit(panel)
-    plan = pd.DataFrame({"ds": pd.date_range("2030-01-01", periods=2, freq="MS"),
-                         "phone_lines": [1.0, 1.0], "channels": [1.0, 1.0]})
-    with pytest.raises(RegressorError, match="the plan has no row for") as info:
-        fitted.forecast(6, plan)
-    assert isinstance(info.value, PlanError)
 
 
 def test_rows_with_no_value_at_all_are_not_data(tmp_path: Path) -> None:

@@ -25,7 +25,6 @@ from statsforecast.models import AutoTheta as _SFAutoTheta
 from statsforecast.models import SeasonalNaive as _SFSeasonalNaive
 
 from gpcast.data.panel import DS, ID, Panel, Y
-from gpcast.data.plan import check_plan
 from gpcast.errors import ModelError, NotFittedError
 from gpcast.models.base import (
     Forecast,
@@ -79,13 +78,6 @@ class BaselineFitted:
         levels = check_levels(level)
         if not self.models:
             raise NotFittedError(f"{self.model} was fitted on no series")
-        if future_regressors is not None:
-            # ignored, but a plan given is checked as the GP checks it: a plan that does
-            # not cover the horizon is refused by every model alike
-            given = future_regressors.columns if isinstance(future_regressors, pd.DataFrame) \
-                else list(future_regressors)
-            check_plan(future_regressors, [c for c in given if c not in (ID, DS)],
-                       self.last_months, h)
         rows = [self._predict_one(uid, h, levels) for uid in self.models]
         median = np.clip(np.stack([r[0] for r in rows]), 0.0, None)
         # (n, levels narrowest first, h); clipped at zero (counts), then widened where
