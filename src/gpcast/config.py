@@ -7,7 +7,7 @@ variables, an optional ``gpcast.toml`` in the working directory, the defaults be
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -36,6 +36,22 @@ class Settings(BaseSettings):
     regressors: list[str] = Field(default_factory=lambda: ["phone_lines", "channels"])
     series: list[str] | None = Field(None, description="Series columns; None: every other column.")
     min_seasons: int = Field(2, description="Full seasons of history required.")
+
+    # reading input files (issue 14): dates are never guessed
+    dayfirst: bool | None = Field(
+        None, description="How dd/mm/yyyy dates are written: true day first (01/03/2025 is "
+        "1 March), false month first; unset, an ambiguous date is refused with its row.")
+    date_format: str | None = Field(
+        None, description="strptime format of every date in input files, e.g. '%d/%m/%Y'.")
+    last_month_check: Literal["warn", "refuse", "off"] = Field(
+        "warn", description="A last month far below the usual level (exported before it "
+        "ended?): a located warning, refused, or not checked.")
+    last_month_fraction: float = Field(
+        0.5, gt=0, lt=1, description="Share of the usual level below which a last month "
+        "is taken for incomplete.")
+    actuals_max_ratio: float = Field(
+        10.0, gt=1, description="Actuals above this multiple of the largest value known for "
+        "their series are refused as far outside its range.")
 
     # modelling and evaluation
     horizon: int = 12
@@ -71,8 +87,15 @@ class Settings(BaseSettings):
     model_sha256: str | None = Field(None, description="Expected sha256 of the artifact.")
 
     # stores (None: embedded defaults under ``home``)
-    tracking_uri: str | None = None
-    database_url: str | None = None
+    tracking_uri: str | None = Field(None, description="MLflow tracking URI: a tracking "
+                                     "server or a SQLAlchemy URL (postgresql+psycopg://...).")
+    database_url: str | None = Field(None, description="SQLAlchemy URL of the release and "
+                                     "forecast ledgers (default: SQLite under home).")
+    artifact_uri: str | None = Field(None, description="Where a new MLflow experiment keeps "
+                                     "its artifacts (s3://bucket/mlartifacts) next to a "
+                                     "database tracking URI.")
+    mlflow_ui_url: str | None = Field(None, description="Address of the team's `mlflow ui`; "
+                                      "notifications link the model card there.")
 
     # release pipeline (issue 3)
     registered_model: str = Field("gpcast", description="MLflow registered model name.")
@@ -88,6 +111,9 @@ class Settings(BaseSettings):
     acceptance_latency_s: float = Field(2.0, description="Latency budget of one forecast call.")
     notify_urls: list[str] = Field(default_factory=list,
                                    description="Apprise URLs (Slack, mailto, SNS...).")
+    sns_topic_arn: str | None = Field(
+        None, description="SNS topic that notifications publish to with the job's own AWS "
+        "credentials (no keys in URLs); Terraform sets it for every job.")
     deploy_target: str = "local"
     staging_port: int = 8101
     production_port: int = 8102
@@ -135,6 +161,9 @@ class Settings(BaseSettings):
     monitor_psi: float = Field(0.25, description="PSI above which a distribution drifted.")
     monitor_plan_tolerance: float = Field(
         0.10, description="Relative gap between a regressor's plan and its actual value.")
+    reports_uri: str | None = Field(
+        None, description="Where `gpcast monitor` also writes its report and /v1/monitoring "
+        "reads the latest one (s3://bucket/prefix); None: the reports folder under home.")
 
     @classmethod
     def settings_customise_sources(

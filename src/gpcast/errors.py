@@ -5,6 +5,8 @@
     ├── DataError                    the data cannot be used
     │   ├── StorageError             a URI cannot be read or written (exit 3)
     │   └── DataValidationError      one error listing every problem found (exit 4)
+    │       └── PlanError            a future-regressor plan breaks the training rules
+    │                                (also a RegressorError; exit 4, HTTP 422)
     ├── ModelError                   a forecaster was used wrongly
     │   ├── NotFittedError
     │   └── RegressorError           future regressors missing or malformed (HTTP 422)
@@ -90,10 +92,10 @@ class DataValidationError(DataError):
     http_status = 422
     title = "data failed validation"
 
-    def __init__(self, source: str, problems: list[Problem]) -> None:
+    def __init__(self, source: str, problems: list[Problem], **details: Any) -> None:
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"{source}: {len(problems)} problem(s)\n{lines}", source=source,
-                         problems=[p.to_dict() for p in problems])
+                         problems=[p.to_dict() for p in problems], **details)
         self.source = source
         self.problems = problems
 
@@ -109,6 +111,15 @@ class NotFittedError(ModelError):
 class RegressorError(ModelError):
     http_status = 422
     title = "future regressors missing or malformed"
+
+
+class PlanError(DataValidationError, RegressorError):
+    """A future-regressor plan (file, request or table) breaks the rules training data
+    follows, or does not cover the horizon; ``problems`` lists every one."""
+
+    exit_code = 4
+    http_status = 422
+    title = "future regressor plan failed validation"
 
 
 class RegistryError(GpcastError):

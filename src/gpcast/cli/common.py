@@ -17,9 +17,7 @@ from rich.progress import (
 )
 
 from gpcast.config import Settings
-from gpcast.data.ingest import read_table
-from gpcast.data.validate import TIME_NAMES, normalise_header
-from gpcast.errors import ConfigError, DataError
+from gpcast.errors import ConfigError
 
 Levels = Annotated[list[int] | None, typer.Option(
     "--level", help="Prediction interval level in percent (repeat: --level 80 --level 95).")]
@@ -40,19 +38,9 @@ def progress_bar() -> Progress:
 
 
 def read_future_regressors(uri: str, settings: Settings) -> pd.DataFrame:
-    """A future-regressor table: a month column plus regressor columns (headers normalised)."""
-    frame = read_table(uri, settings.storage_options(uri)).frame
-    frame.columns = [normalise_header(c) for c in frame.columns]
-    time_col = next((c for c in TIME_NAMES if c in frame.columns), None)
-    if time_col is None:
-        raise DataError(f"{uri}: no month column in the future regressor table", uri=uri)
-    frame = frame.rename(columns={time_col: "ds"})
-    try:
-        frame["ds"] = pd.to_datetime(frame["ds"]).dt.to_period("M").dt.to_timestamp()
-    except (ValueError, TypeError):
-        raise DataError(f"{uri}: months in the future regressor table cannot be parsed",
-                        uri=uri) from None
-    for reg in settings.regressors:
-        if reg in frame:
-            frame[reg] = pd.to_numeric(frame[reg], errors="coerce")
-    return frame
+    """A future-regressor table (month column, regressor columns), checked by the training
+    rules: :func:`gpcast.data.plan.read_plan`."""
+    from gpcast.data import date_rule
+    from gpcast.data.plan import read_plan
+
+    return read_plan(uri, settings.regressors, date_rule(settings), settings.storage_options(uri))

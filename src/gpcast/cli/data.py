@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -9,15 +11,17 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from gpcast.cli.common import Levels, build_settings, progress_bar, read_future_regressors
 from gpcast.config import Settings
-from gpcast.data import load_panel
-from gpcast.errors import GpcastError
+from gpcast.data import DS, ID, Panel, Y, load_panel
+from gpcast.errors import GpcastError, Problem
 from gpcast.reports.validation import validation_report, write_validation_report
 
 if TYPE_CHECKING:
     from gpcast.evaluation.selection import Selection
+    from gpcast.models.base import Forecast
 
 LISTED_SERIES = 50  # larger panels get a per-model summary of the selection
 
@@ -29,11 +33,26 @@ DataOpt = Annotated[str | None, typer.Option("--data", "-d", help="Data URI: pat
 RegressorOpt = Annotated[list[str] | None, typer.Option(
     "--regressor", "-r", help="Regressor column (repeat). Default: GPCAST_REGRESSORS.")]
 NoRegOpt = Annotated[bool, typer.Option("--no-regressors", help="The data has no regressors.")]
+DayFirstOpt = Annotated[bool | None, typer.Option(
+    "--dayfirst/--monthfirst", help="How dd/mm/yyyy dates are written: --dayfirst reads "
+    "01/03/2025 as 1 March, --monthfirst as 3 January. Unset, an ambiguous date is refused "
+    "(GPCAST_DAYFIRST).", show_default=False)]
+DateFormatOpt = Annotated[str | None, typer.Option(
+    "--date-format", help="strptime format of every date, e.g. '%d/%m/%Y' "
+    "(GPCAST_DATE_FORMAT).")]
+
+
+def print_warnings(warnings: Sequence[Problem]) -> None:
+    """Located warnings: the data was read, but look at these."""
+    for w in warnings:
+        console.print(Text.assemble(("warning: ", "bold yellow"), str(w)), highlight=False)
 
 
 def _settings(data: str | None, regressor: list[str] | None, no_regressors: bool,
+              dayfirst: bool | None = None, date_format: str | None = None,
               **extra: object) -> Settings:
     overrides: dict[str, object] = dict(extra)
+    overrides.update(dayfirst=dayfirst, date_format=date_format)
     if data:
         overrides["data_uri"] = data
     if no_regressors:
@@ -50,12 +69,16 @@ def validate_cmd(
                       ] = None,
     regressor: RegressorOpt = None,
     no_regressors: NoRegOpt = False,
+    dayfirst: DayFirstOpt = None,
+    date_format: DateFormatOpt = None,
 ) -> None:
     """Check a data file as monthly time series; list every problem with its row and column.
 
     Exits 0 when the data is valid, 4 when it is not (the JSON report says why either way).
+    Warnings (an incomplete last month, timestamps read as the months they fall just
+    before) are printed with their row and kept in the report.
     """
-    settings = _settings(uri, regressor, no_regressors)
+    settings = _settings(uri, regressor, no_regressors, dayfirst, date_format)
     path = report or settings.reports_dir / "validation.json"
     try:
         panel = load_panel(settings.data_uri, settings)
@@ -72,6 +95,7 @@ def validate_cmd(
                       f"{part['ds'].iloc[-1]:%Y-%m}", f"{part['y'].min():,.0f}",
                       f"{part['y'].max():,.0f}")
     console.print(table)
+    print_warnings(panel.warnings)
     console.print(f"regressors: {', '.join(panel.regressors) or 'none'}   "
                   f"sha256: {panel.sha256[:16]}…   report: {path}")
 
@@ -95,15 +119,25 @@ def forecast_cmd(
         "label, as production's, for `gpcast monitor` to score.")] = None,
     regressor: RegressorOpt = None,
     no_regressors: NoRegOpt = False,
+    dayfirst: DayFirstOpt = None,
+    date_format: DateFormatOpt = None,
 ) -> None:
-    """Fit one forecaster on the data and forecast h months with prediction intervals."""
+    """Fit one forecaster on the data and forecast h months with prediction intervals.
+
+    A last month far below the usual level (exported before it ended?) is flagged, and
+    the forecast without it is written next to ``--out`` for comparison.
+    """
     from gpcast.data.files import atomic_write_text
+    from gpcast.data.plan import check_panel_plan
     from gpcast.models import make_forecaster
     from gpcast.reports.plots import plot_forecast
 
-    settings = _settings(data, regressor, no_regressors)
+    settings = _settings(data, regressor, no_regressors, dayfirst, date_format)
     panel = load_panel(settings.data_uri, settings)
+    print_warnings(panel.warnings)
     future_frame = read_future_regressors(future, settings) if future else None
+    if future_frame is not None:  # before fitting: a bad plan fails in a second, not 20
+        check_panel_plan(panel, future_frame, h)
     with progress_bar() as progress:
         task = progress.add_task(f"fitting {model} on {panel.n_series} series", total=None)
         fitted = make_forecaster(model, settings.season_length).fit(panel)
@@ -116,6 +150,9 @@ def forecast_cmd(
     if plot:
         plot_forecast(panel, fc, plot)
         console.print(f"plot: {plot}")
+    incomplete = [w for w in panel.warnings if w.code == "incomplete_month"]
+    if incomplete:
+        _without_incomplete(panel, incomplete, model, settings, fc, future_frame, out)
     if record:
         from gpcast.monitoring.ledger import ForecastLedger
         from gpcast.monitoring.record import record_forecast
@@ -127,6 +164,46 @@ def forecast_cmd(
                       f"({issued.new_rows} new rows)")
 
 
+
+
+def _without_incomplete(panel: Panel, incomplete: Sequence[Problem], model: str,
+                        settings: Settings, fc: Forecast, future: pd.DataFrame | None,
+                        out: Path) -> None:
+    """The forecast of the flagged series from the month before their incomplete one
+    (its regressor values, as recorded, join the plan), beside the forecast with it."""
+    from gpcast.data.files import atomic_write_text
+    from gpcast.models import make_forecaster
+
+    ids = [str(w.column) for w in incomplete]
+    part = panel.subset(ids)
+    dropped = part.frame.groupby(ID, sort=False).tail(1)
+    shorter = replace(part, frame=part.frame.drop(index=dropped.index), warnings=())
+    plan = None
+    if future is not None and panel.regressors:
+        rows = future if ID in future else pd.concat(
+            [future.assign(**{ID: uid}) for uid in ids], ignore_index=True)
+        plan = pd.concat([dropped[[ID, DS, *panel.regressors]],
+                          rows[[ID, DS, *panel.regressors]]], ignore_index=True)
+    with progress_bar() as progress:
+        task = progress.add_task(f"fitting {model} without the incomplete last month",
+                                 total=None)
+        other = make_forecaster(model, settings.season_length).fit(shorter).forecast(
+            fc.h + 1, plan, level=fc.levels,
+            regressor_policy="require" if plan is not None else "carry_last")
+        progress.update(task, completed=1, total=1)
+    path = out.with_name(f"{out.stem}.without_incomplete{out.suffix or '.csv'}")
+    atomic_write_text(path, other.to_frame().to_csv(index=False))
+    table = Table("series", "incomplete month", "value", f"{fc.h}-month total with it",
+                  "without it", title="the forecast without the incomplete last month")
+    with_it = fc.to_frame().groupby(ID)["median"].sum()
+    without = other.to_frame().groupby(ID).tail(fc.h).groupby(ID)["median"].sum()
+    for w, uid in zip(incomplete, ids, strict=True):
+        value = float(dropped.loc[dropped[ID] == uid, Y].iloc[0])
+        table.add_row(uid, str(w.month), f"{value:,.0f}", f"{with_it[uid]:,.0f}",
+                      f"{without[uid]:,.0f}")
+    console.print(table)
+    console.print(f"forecast without the incomplete month: {path} (same months, from one "
+                  "month earlier; the incomplete month itself is forecast too)")
 
 
 def _metrics_table(title: str, frame: pd.DataFrame) -> Table:
@@ -156,6 +233,8 @@ def backtest_cmd(
         help="Report folder (default GPCAST_HOME/reports/backtest).")] = None,
     regressor: RegressorOpt = None,
     no_regressors: NoRegOpt = False,
+    dayfirst: DayFirstOpt = None,
+    date_format: DateFormatOpt = None,
 ) -> None:
     """Rolling-origin backtest of every candidate on every series: metrics, selection, report.
 
@@ -167,8 +246,9 @@ def backtest_cmd(
     from gpcast.evaluation.train import make_candidates
     from gpcast.reports.backtest_report import write_backtest_report
 
-    settings = _settings(data, regressor, no_regressors)
+    settings = _settings(data, regressor, no_regressors, dayfirst, date_format)
     panel = load_panel(settings.data_uri, settings)
+    print_warnings(panel.warnings)
     names = [c.name for c in make_candidates(model or settings.candidates,
                                              settings.season_length)]
     spec = BacktestSpec(h, n_windows, step_size, tuple(level or settings.levels),

@@ -1,4 +1,4 @@
-"""Monitoring commands: actuals add, monitor, shadow start/report, monitor-record."""
+"""Monitoring commands: actuals add/remove, monitor, shadow start/report, monitor-record."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gpcast.cli.common import build_settings, read_future_regressors
+from gpcast.cli.data import DateFormatOpt, DayFirstOpt
 from gpcast.config import Settings
 
 console = Console()
@@ -29,19 +30,49 @@ def _ledger(settings: Settings) -> Any:
 
 
 @actuals_app.command("add")
-def actuals_add_cmd(uri: Annotated[str, typer.Argument(help="File of new or revised months "
-                                                        "(same layout as the training data).")]
-                    ) -> None:
-    """Validate and store actual values; the same file twice changes nothing, a changed
-    value is kept as a revision."""
+def actuals_add_cmd(
+    uri: Annotated[str, typer.Argument(help="File of new or revised months (same layout as "
+                                       "the training data).")],
+    revise: Annotated[bool, typer.Option(
+        "--revise", help="Overwrite stored values that the file changes (each is kept as a "
+        "new revision). Without it, a file that changes a stored value is refused with the "
+        "values it would revise, and nothing is stored.")] = False,
+    dayfirst: DayFirstOpt = None,
+    date_format: DateFormatOpt = None,
+) -> None:
+    """Validate and store actual values; the same file twice changes nothing.
+
+    Refused, with every month named: months after the next expected one (or not yet
+    happened), values far outside their series' range, and revisions without --revise.
+    """
     from gpcast.monitoring.actuals import add_actuals
 
-    settings = build_settings()
-    change = add_actuals(_ledger(settings), uri, settings)
+    settings = build_settings(dayfirst=dayfirst, date_format=date_format)
+    change = add_actuals(_ledger(settings), uri, settings, revise=revise)
     console.print(f"{uri}: {change.added} new, {change.revised} revised, "
                   f"{change.unchanged} unchanged value(s)")
     for uid, month, old, new in change.revisions:
         console.print(f"  revised {uid} {month}: {old:,.0f} → {new:,.0f}")
+
+
+@actuals_app.command("remove")
+def actuals_remove_cmd(
+    month: Annotated[str, typer.Argument(help="The month to take back, YYYY-MM.")],
+    series: Annotated[list[str] | None, typer.Option(
+        "--series", "-s", help="Only this series (repeat). Default: every series.")] = None,
+    reason: Annotated[str, typer.Option(help="Why, recorded in the ledger.")
+                      ] = "added by mistake",
+) -> None:
+    """Take back a month of actuals added by mistake.
+
+    Recorded in the forecast ledger with the reason; the values stay there, hidden, and
+    adding the month again shows it again."""
+    from gpcast.monitoring.actuals import retract_actuals
+
+    settings = build_settings()
+    retracted = retract_actuals(_ledger(settings), month, series, reason)
+    console.print(f"retracted {month} of {len(retracted)} series: {', '.join(retracted)} "
+                  f"(reason: {reason})")
 
 
 def monitor_cmd(
@@ -141,7 +172,7 @@ def _ingest_captured(settings: Settings, ledger: Any) -> int:
 def _alert(settings: Settings) -> Any:
     from gpcast.release.notify import Notification, Notifier
 
-    notifier = Notifier(settings.home / "outbox.jsonl", settings.notify_urls)
+    notifier = Notifier.from_settings(settings)
 
     def send(title: str, body: str, facts: dict[str, Any]) -> bool:
         note = Notification("monitor_action_needed", title, body,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from gpcast.errors import DataError
+from gpcast.errors import DataError, Problem
 
 ID, DS, Y = "unique_id", "ds", "y"
 
@@ -31,6 +31,9 @@ class Panel:
     season_length: int = 12
     source: str = ""
     sha256: str = ""
+    # located warnings found while validating (read, but worth a look): e.g. an
+    # incomplete last month, timestamps read as the months they fall just before
+    warnings: tuple[Problem, ...] = field(default=(), compare=False)
     _index: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -89,11 +92,11 @@ class Panel:
             yield uid, self.series(uid)
 
     def y(self, unique_id: str) -> np.ndarray:
-        return self.series(unique_id)[Y].to_numpy(dtype=float)
+        return np.asarray(self.series(unique_id)[Y].to_numpy(dtype=float))
 
     def X(self, unique_id: str) -> np.ndarray:
         """Regressor matrix (n_months, n_regressors) of one series."""
-        return self.series(unique_id)[list(self.regressors)].to_numpy(dtype=float)
+        return np.asarray(self.series(unique_id)[list(self.regressors)].to_numpy(dtype=float))
 
     def last_month(self, unique_id: str) -> pd.Timestamp:
         return pd.Timestamp(self.series(unique_id)[DS].iloc[-1])

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
 from gpcast.data.panel import DS, ID, Panel, Y
+from gpcast.data.plan import check_plan
 from gpcast.errors import ModelError, RegressorError
 
 RegressorPolicy = Literal["require", "carry_last"]
-FutureRegressors = pd.DataFrame | Mapping[str, Sequence[float]] | None
+FutureRegressors: TypeAlias = pd.DataFrame | Mapping[str, Sequence[float]] | None
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,8 @@ def check_levels(level: Sequence[int]) -> list[int]:
 
 
 def future_months(last: pd.Timestamp, h: int) -> np.ndarray:
-    return pd.date_range(last + pd.offsets.MonthBegin(1), periods=h, freq="MS").to_numpy()
+    return np.asarray(pd.date_range(last + pd.offsets.MonthBegin(1), periods=h,
+                                    freq="MS").to_numpy())
 
 
 def future_regressor_matrix(
@@ -189,7 +191,8 @@ def future_regressor_matrix(
     """The (h, k) future regressor values of one series, and whether they were carried.
 
     ``future_regressors`` is a mapping ``name -> h values`` shared by every series, or a
-    frame with ``ds`` (and optionally ``unique_id``) plus one column per regressor.
+    frame with ``ds`` (and optionally ``unique_id``) plus one column per regressor; it is
+    checked by the training rules (:func:`gpcast.data.plan.check_plan`).
     """
     names = list(panel.regressors)
     if not names:
@@ -201,40 +204,9 @@ def future_regressor_matrix(
             f"the model uses regressors {names}: give their {h} future values, or ask for "
             "regressor_policy='carry_last' to repeat the last known values",
             field="regressors", regressors=names, h=h)
-    if isinstance(future_regressors, pd.DataFrame):
-        frame = future_regressors
-        if ID in frame:
-            frame = frame[frame[ID] == unique_id]
-        months = future_months(panel.last_month(unique_id), h)
-        frame = frame.assign(**{DS: pd.to_datetime(frame[DS])}).set_index(DS)
-        missing_cols = [n for n in names if n not in frame]
-        if missing_cols:
-            raise RegressorError(f"future regressors lack column(s) {missing_cols}",
-                                 field="regressors", missing=missing_cols)
-        frame = frame.reindex(pd.DatetimeIndex(months))
-        values = frame[names].to_numpy(dtype=float)
-        absent = [str(pd.Timestamp(m).date()) for m, row in zip(months, values, strict=True)
-                  if not np.all(np.isfinite(row))]
-        if absent:
-            raise RegressorError(f"series '{unique_id}': future regressors missing for "
-                                 f"months {absent}", field="regressors", series=unique_id,
-                                 months=absent)
-        return values, False
-    missing = [n for n in names if n not in future_regressors]
-    if missing:
-        raise RegressorError(f"future values missing for regressor(s) {missing}",
-                             field="regressors", missing=missing)
-    columns = []
-    for name in names:
-        col = np.asarray(future_regressors[name], dtype=float)
-        if col.shape != (h,):
-            raise RegressorError(f"regressor '{name}' needs {h} future values, got "
-                                 f"{col.size}", field=f"regressors.{name}")
-        if not np.all(np.isfinite(col)):
-            raise RegressorError(f"regressor '{name}' has NaN or infinite values",
-                                 field=f"regressors.{name}")
-        columns.append(col)
-    return np.column_stack(columns), False
+    matrices = check_plan(future_regressors, names, {unique_id: panel.last_month(unique_id)},
+                          h, {unique_id: panel.X(unique_id)[-1]})
+    return matrices[unique_id], False
 
 
 __all__ = [

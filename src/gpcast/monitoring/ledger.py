@@ -9,6 +9,8 @@ Three tables in any SQLAlchemy database (SQLite under the home folder by default
     version_promises   what the backtest promised for a version, per horizon step
     production_changes when a version became production (a promotion or a rollback), so
                        the version judged is the one serving now, not the last recorded
+    actual_retractions a month of actuals taken back (added by mistake): every revision
+                       up to the one named is hidden; the rows themselves stay
 
 Recording the same forecast twice, or the same actual value twice, changes nothing.
 """
@@ -63,6 +65,15 @@ ACTUALS = sa.Table(
     sa.Column("source", sa.String(400), nullable=False),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("unique_id", "month", "revision", name="uq_actual_revision"),
+)
+RETRACTIONS = sa.Table(
+    "actual_retractions", METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("unique_id", sa.String(120), nullable=False),
+    sa.Column("month", sa.Date, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),  # retracted up to this revision
+    sa.Column("reason", sa.String(400), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
 )
 PROMISES = sa.Table(
     "version_promises", METADATA,
@@ -193,13 +204,16 @@ class ForecastLedger:
         return None if text is None else pd.DataFrame(json.loads(text))
 
     # actuals -------------------------------------------------------------------------
-    def add_actuals(self, panel: Panel, source: str) -> ActualsChange:
-        """Add the panel's months; a changed value becomes a new revision."""
+    def add_actuals(self, panel: Panel, source: str, dry_run: bool = False) -> ActualsChange:
+        """Add the panel's months; a changed value becomes a new revision. With
+        ``dry_run``, say what would change and store nothing."""
         latest = self.actuals()
         known = {(u, m.date()): y for u, m, y in
                  zip(latest[ID], latest[DS], latest[Y], strict=True)}
         revision_of = dict(zip(zip(latest[ID], latest[DS].dt.date, strict=True),
                                latest["revision"], strict=True))
+        for key, retracted in self._retracted_revisions().items():
+            revision_of[key] = max(revision_of.get(key, -1), retracted)
         now = datetime.now(UTC)
         rows, revised = [], []
         unchanged = 0
@@ -217,11 +231,49 @@ class ForecastLedger:
             rows.append({"unique_id": uid, "month": month, "revision": int(revision), "y": y,
                          "regressors": json.dumps({r: float(getattr(rec, r)) for r in regs}),
                          "source": source[:400], "recorded_at": now})
-        if rows:
+        if rows and not dry_run:
             with self.engine.begin() as conn:
                 conn.execute(ACTUALS.insert(), rows)
         return ActualsChange(len(rows) - len(revised), len(revised), unchanged,
                              tuple(revised))
+
+    def retract_actuals(self, month: pd.Timestamp | str, unique_ids: Sequence[str] | None,
+                        reason: str) -> list[str]:
+        """Take back a month of actuals (every series, or ``unique_ids``); the series
+        retracted. The values stay in the store, hidden; adding the month again later
+        makes it visible again."""
+        target = pd.Timestamp(month).to_period("M").to_timestamp().date()
+        with self.engine.begin() as conn:
+            query = sa.select(ACTUALS.c.unique_id, sa.func.max(ACTUALS.c.revision)).where(
+                ACTUALS.c.month == target).group_by(ACTUALS.c.unique_id)
+            if unique_ids:
+                query = query.where(ACTUALS.c.unique_id.in_([str(u) for u in unique_ids]))
+            found = {str(u): int(r) for u, r in conn.execute(query)}
+            hidden = self._retracted_revisions(conn)
+            live = {u: r for u, r in found.items() if hidden.get((u, target), -1) < r}
+            if live:
+                now = datetime.now(UTC)
+                conn.execute(RETRACTIONS.insert(), [
+                    {"unique_id": u, "month": target, "revision": r, "reason": reason[:400],
+                     "recorded_at": now} for u, r in live.items()])
+        return sorted(live)
+
+    def retractions(self) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(
+                sa.select(RETRACTIONS).order_by(RETRACTIONS.c.id))]
+        return pd.DataFrame(rows, columns=[c.name for c in RETRACTIONS.columns])
+
+    def _retracted_revisions(self, conn: sa.Connection | None = None
+                             ) -> dict[tuple[str, Any], int]:
+        """(series, month) -> the revision up to which its actuals are retracted."""
+        query = sa.select(RETRACTIONS.c.unique_id, RETRACTIONS.c.month,
+                          sa.func.max(RETRACTIONS.c.revision)).group_by(
+            RETRACTIONS.c.unique_id, RETRACTIONS.c.month)
+        if conn is None:
+            with self.engine.connect() as own:
+                return {(str(u), m): int(r) for u, m, r in own.execute(query)}
+        return {(str(u), m): int(r) for u, m, r in conn.execute(query)}
 
     def actuals(self, with_history: bool = False) -> pd.DataFrame:
         """Latest revision per (series, month): unique_id, ds, y, revision, regressors."""
@@ -229,6 +281,11 @@ class ForecastLedger:
             rows = [dict(r._mapping) for r in conn.execute(
                 sa.select(ACTUALS).order_by(ACTUALS.c.id))]
         frame = pd.DataFrame(rows, columns=[c.name for c in ACTUALS.columns])
+        hidden = self._retracted_revisions()
+        if hidden and len(frame):
+            up_to = [hidden.get((str(u), m), -1) for u, m in
+                     zip(frame["unique_id"], frame["month"], strict=True)]
+            frame = frame[frame["revision"].to_numpy() > np.asarray(up_to)]
         frame = frame.rename(columns={"month": DS})
         frame[DS] = pd.to_datetime(frame[DS])
         if not with_history and len(frame):
@@ -262,5 +319,6 @@ def plan_frame(values: Mapping[str, Sequence[float]], months: Iterable[pd.Timest
     return pd.DataFrame({DS: list(months), **{k: list(v) for k, v in values.items()}})
 
 
-__all__ = ["ACTUALS", "FORECASTS", "LEVELS", "PRODUCTION_CHANGES", "PROMISES", "ROLES",
+__all__ = ["ACTUALS", "FORECASTS", "LEVELS", "PRODUCTION_CHANGES", "PROMISES", "RETRACTIONS",
+           "ROLES",
            "ActualsChange", "ForecastLedger", "plan_frame"]

@@ -28,6 +28,7 @@ with warnings.catch_warnings():
     import mlflow.pyfunc
 
 from gpcast.data.panel import DS, ID
+from gpcast.errors import DataError
 from gpcast.registry.artifact import ModelBundle, load_bundle
 
 BUNDLE_KEY = "bundle"
@@ -48,16 +49,31 @@ class GpcastModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
 
 def forecast_table(bundle: ModelBundle, future: pd.DataFrame,
                    level: list[int]) -> pd.DataFrame:
-    """The forecast of every series in ``future``, as many months as it has rows."""
+    """The forecast of every series in ``future`` (and only those), as many months as it
+    has rows; a series the model does not forecast is an error naming it."""
+    if ID not in future or DS not in future:
+        raise DataError(f"the input needs '{ID}' and '{DS}' columns (one row per series and "
+                        f"future month), got {[str(c) for c in future.columns][:20]}",
+                        field=ID if ID not in future else DS)
     frame = future.copy()
-    frame[DS] = pd.to_datetime(frame[DS])
-    counts = frame.groupby(ID).size()
-    h = int(counts.max()) if len(counts) else 1
+    frame[ID] = frame[ID].astype(str)
+    frame[DS] = pd.to_datetime(frame[DS]).dt.to_period("M").dt.to_timestamp()
+    asked = list(dict.fromkeys(frame[ID]))
+    known = list(bundle.fitted.unique_ids)
+    unknown = [u for u in asked if u not in set(known)]
+    if unknown:
+        raise DataError(f"unknown series {unknown[:20]}: the model forecasts {known[:20]}"
+                        + (f" and {len(known) - 20} more" if len(known) > 20 else ""),
+                        field=ID, unknown=unknown[:20])
+    subset = getattr(bundle.fitted, "subset", None)  # every gpcast fitted model has one
+    fitted = subset(asked) if subset is not None and len(asked) < len(known) \
+        else bundle.fitted
+    h = int(frame.groupby(ID).size().max()) if len(frame) else 1
     regs = list(bundle.panel.regressors)
-    fc = bundle.fitted.forecast(h, frame[[ID, DS, *regs]] if regs else None, level=level,
-                                regressor_policy="require")
+    fc = fitted.forecast(h, frame[[ID, DS, *regs]] if regs else None, level=level,
+                         regressor_policy="require")
     table = fc.to_frame()
-    keep = set(zip(frame[ID].astype(str), frame[DS], strict=True))
+    keep = set(zip(frame[ID], frame[DS], strict=True))
     mask = [(u, d) in keep for u, d in zip(table[ID].astype(str), pd.to_datetime(table[DS]),
                                            strict=True)]
     return table[np.asarray(mask, dtype=bool)].reset_index(drop=True)

@@ -19,7 +19,8 @@ def validation_report(uri: str, panel: Panel | None,
         months = panel.frame["ds"]
         report.update(sha256=panel.sha256, series=panel.unique_ids,
                       regressors=list(panel.regressors), n_rows=len(panel.frame),
-                      first_month=f"{months.min():%Y-%m}", last_month=f"{months.max():%Y-%m}")
+                      first_month=f"{months.min():%Y-%m}", last_month=f"{months.max():%Y-%m}",
+                      warnings=[w.to_dict() for w in panel.warnings])
     if isinstance(error, DataValidationError):
         report["problems"] = [p.to_dict() for p in error.problems]
     elif error is not None:

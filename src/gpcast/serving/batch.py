@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from gpcast.data.plan import plan_months
 from gpcast.errors import GpcastError
 from gpcast.serving.problems import (
     MalformedRequestError,
@@ -56,11 +57,8 @@ def scenario_forecasts(service: ForecastService, table: pd.DataFrame,
         raise RequestError(f"the scenario table needs a month column (one of {MONTH_NAMES})",
                            field="file.ds", columns=list(table.columns)[:20])
     table = table.rename(columns={month_col: "ds"})
-    try:
-        table["ds"] = pd.to_datetime(table["ds"]).dt.to_period("M").dt.to_timestamp()
-    except (ValueError, TypeError):
-        raise RequestError("months in the scenario table cannot be parsed",
-                           field="file.ds") from None
+    table["ds"] = plan_months(table["ds"].tolist(), source="the scenario table",
+                              field="file.ds")  # the training rules: nothing guessed
     if SCENARIO not in table:
         table[SCENARIO] = "base"
     unknown = [c for c in table.columns
