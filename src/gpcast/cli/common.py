@@ -2,27 +2,42 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 import re
+import shutil
+import sys
 import tomllib
+from datetime import date, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 import typer
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
+from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.table import Table
+from rich.text import Text
 
 from gpcast.config import Settings
 from gpcast.data.ingest import read_table
 from gpcast.data.validate import TIME_NAMES, normalise_header
 from gpcast.errors import ConfigError, DataError
+
+NATURAL_WIDTH = 1_000  # columns a table may take when printed into a pipe or a file
 
 
 def _check_levels(value: list[int] | None) -> list[int] | None:
@@ -69,9 +84,75 @@ def _setting_problem(loc: tuple[int | str, ...], msg: str) -> str:
     return f"{where}: {msg}"
 
 
+class _Count(ProgressColumn):
+    """'3/5 series': done of total, in the task's ``unit`` (none: the count is not shown)."""
+
+    def render(self, task: Task) -> Text:
+        unit = task.fields.get("unit")
+        if task.total is None or not unit:
+            return Text("")
+        return Text(f"{task.completed:.0f}/{task.total:.0f} {unit}", style="progress.download")
+
+
 def progress_bar() -> Progress:
+    """A progress display; give each task a ``unit`` ("series", "stages") to show a count."""
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                    MofNCompleteColumn(), TimeElapsedColumn(), transient=False)
+                    _Count(), TimeElapsedColumn(), transient=False)
+
+
+def print_table(console: Console, table: Table) -> None:
+    """On a terminal, as rich lays it out; in a pipe or a CI log, every cell whole and one
+    row a line (rich would cut cells to 80 columns, and `| grep` would find nothing)."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    options = console.options.update(width=NATURAL_WIDTH)
+    width = max(Measurement.get(console, options, table).maximum, console.width)
+    Console(file=console.file, width=width, color_system=None).print(table, crop=False)
+
+
+def print_json(value: Any) -> None:
+    """A JSON document on stdout, for scripts (dataclasses, datetimes and paths included)."""
+    print(json.dumps(jsonable(value), indent=2))
+
+
+def jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, with an ellipsis when it was cut."""
+    return text if len(text) <= width else text[:width - 1].rstrip() + "…"
+
+
+def command_prefix() -> str:
+    """What to type before ``gpcast`` or ``mlflow`` so a printed command runs as copied:
+    nothing when this gpcast is the one on the PATH, else the folder it runs from
+    (``.venv/bin/`` after ``make demo``)."""
+    here = Path(sys.executable).parent
+    found = shutil.which("gpcast")
+    if found and Path(found).parent.resolve() == here.resolve():
+        return ""
+    relative = os.path.relpath(here, Path.cwd())
+    return (str(here) if relative.startswith("..") else relative) + "/"
+
+
+def month_span(months: Any) -> str:
+    """'12 months from 2025-01 to 2025-12' (one month: '1 month, 2025-01')."""
+    index = pd.DatetimeIndex(np.asarray(months).reshape(-1)).unique().sort_values()
+    if len(index) == 1:
+        return f"1 month, {index[0]:%Y-%m}"
+    return f"{len(index)} months from {index[0]:%Y-%m} to {index[-1]:%Y-%m}"
 
 
 def read_future_regressors(uri: str, settings: Settings) -> pd.DataFrame:

@@ -10,16 +10,25 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gpcast.cli.common import Levels, build_settings, progress_bar, read_future_regressors
+from gpcast.cli.common import (
+    Levels,
+    build_settings,
+    month_span,
+    print_table,
+    progress_bar,
+    read_future_regressors,
+)
 from gpcast.config import Settings
 from gpcast.data import load_panel
-from gpcast.errors import GpcastError
+from gpcast.errors import GpcastError, RegressorError
 from gpcast.reports.validation import validation_report, write_validation_report
 
 if TYPE_CHECKING:
     from gpcast.evaluation.selection import Selection
 
 LISTED_SERIES = 50  # larger panels get a per-model summary of the selection
+USES_REGRESSORS = frozenset({"gp"})  # the baselines are univariate: they ignore regressors
+PLAN_EXAMPLE = "data/plan_example.csv"
 
 console = Console()
 
@@ -71,7 +80,7 @@ def validate_cmd(
         table.add_row(uid, str(len(part)), f"{part['ds'].iloc[0]:%Y-%m}",
                       f"{part['ds'].iloc[-1]:%Y-%m}", f"{part['y'].min():,.0f}",
                       f"{part['y'].max():,.0f}")
-    console.print(table)
+    print_table(console, table)
     console.print(f"regressors: {', '.join(panel.regressors) or 'none'}   "
                   f"sha256: {panel.sha256[:16]}…   report: {path}")
 
@@ -103,6 +112,13 @@ def forecast_cmd(
 
     settings = _settings(data, regressor, no_regressors)
     panel = load_panel(settings.data_uri, settings)
+    if model in USES_REGRESSORS and panel.regressors and not future and not carry_last:
+        raise RegressorError(
+            f"the {model} model uses regressors {list(panel.regressors)}: give their {h} "
+            f"future values with --future PLAN.csv (a month column and one column per "
+            f"regressor, as in {PLAN_EXAMPLE}), or add --carry-last to repeat the last known "
+            "values (regressor_policy='carry_last' in the API)",
+            field="regressors", regressors=list(panel.regressors), h=h)
     future_frame = read_future_regressors(future, settings) if future else None
     with progress_bar() as progress:
         task = progress.add_task(f"fitting {model} on {panel.n_series} series", total=None)
@@ -123,8 +139,8 @@ def forecast_cmd(
         issued = record_forecast(ForecastLedger.for_home(settings.home, settings.database_url),
                                  fitted, panel, h, record, future=future_frame,
                                  regressor_policy="carry_last" if carry_last else "require")
-        console.print(f"recorded: version {record}, issued {issued.issue_month:%Y-%m} "
-                      f"({issued.new_rows} new rows)")
+        console.print(f"recorded: version {record}, {month_span(issued.forecast.months)}, "
+                      f"issued after {issued.issue_month:%Y-%m} ({issued.new_rows} new rows)")
 
 
 
@@ -175,16 +191,17 @@ def backtest_cmd(
                         settings.season_length)
     with progress_bar() as progress, \
             open_engine(settings.engine, settings.engine_workers) as engine:
-        task = progress.add_task(f"backtest ({engine.name}, {engine.workers} workers)",
-                                 total=panel.n_series)
+        task = progress.add_task(
+            f"backtest: {len(names)} candidates × {spec.n_windows} windows "
+            f"({engine.name}, {engine.workers} workers)", total=panel.n_series, unit="series")
         backtest, failures = backtest_panel(
-            panel, names, spec, engine,
-            lambda description, n: progress.update(task, advance=n, description=description))
+            panel, names, spec, engine, lambda _description, n: progress.update(task, advance=n))
     selection = select(backtest, metric)
-    console.print(_metrics_table("backtest: every candidate, all series", backtest.per_model()))
+    print_table(console, _metrics_table("backtest: every candidate, all series",
+                                        backtest.per_model()))
     for f in failures:
         console.print(f"[yellow]{f.model} failed on series {f.unique_id}[/]: {f.error}")
-    console.print(_selection_table(selection, metric))
+    print_table(console, _selection_table(selection, metric))
     console.print(selection.verdict)
     path = write_backtest_report(backtest, selection, out or settings.reports_dir / "backtest")
     console.print(f"report: {path}")

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gpcast.cli.common import build_settings, read_future_regressors
+from gpcast.cli.common import build_settings, month_span, print_table, read_future_regressors
 from gpcast.config import Settings
 
 console = Console()
@@ -78,8 +78,10 @@ def monitor_cmd(
         table.add_column(col)
     for v in result.verdicts:
         table.add_row(v.rule, v.severity, v.message)
-    console.print(table if result.verdicts else
-                  f"{result.as_of:%Y-%m}: forecasts behave as promised")
+    if result.verdicts:
+        print_table(console, table)
+    else:
+        console.print(f"{result.as_of:%Y-%m}: forecasts behave as promised")
     actions = act(result, _alert(settings), _retrain(settings) if retrain else None)
     for note in actions.notes:
         console.print(note)
@@ -173,8 +175,8 @@ def record_cmd(
 def _record(settings: Settings, env: str | None, version: str | None, role: str,
             future: str | None) -> None:
     issued = _issue(settings, env, version, role, future)
-    console.print(f"recorded {role} version {issued.version}: {issued.forecast.h} months from "
-                  f"{issued.issue_month:%Y-%m} ({issued.new_rows} new rows)")
+    console.print(f"recorded {role} version {issued.version}: "
+                  f"{month_span(issued.forecast.months)} ({issued.new_rows} new rows)")
 
 
 def _issue(settings: Settings, env: str | None, version: str | None, role: str,
@@ -208,8 +210,8 @@ def record_official(settings: Settings, version: str) -> None:
                       f"monitor-record --version {version}`")
         return
     console.print(f"forecast ledger: v{issued.version}'s official forecast, "
-                  f"{issued.forecast.h} months from {issued.issue_month:%Y-%m} "
-                  f"({issued.new_rows} new rows; `gpcast monitor` judges this version)")
+                  f"{month_span(issued.forecast.months)} ({issued.new_rows} new rows; "
+                  "`gpcast monitor` judges this version)")
 
 
 @shadow_app.command("start")

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.panel import Panel as RichPanel
 from rich.table import Table
 
-from gpcast.cli.common import build_settings, progress_bar
+from gpcast.cli.common import build_settings, clip, print_json, print_table, progress_bar
 from gpcast.config import Settings
 
 console = Console()
@@ -66,19 +66,25 @@ def run_cmd(
     settings = build_settings(data_uri=data, candidates=candidate or None)
     started = time.perf_counter()
     with progress_bar() as progress:
-        stage_task = progress.add_task("pipeline", total=9)
+        stage_task = progress.add_task("pipeline", total=9, unit="stages")
         bt_task = progress.add_task("backtest", total=None, visible=False)
+        done: dict[str, int] = {}
 
         def on_stage(name: str) -> None:
             progress.update(stage_task, description=f"stage: {name}", advance=1
                             if name != "validate" else 0)
             progress.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] stage [bold]{name}[/]")
 
-        def total(n: int) -> None:
-            progress.update(bt_task, total=n, visible=True)
+        def total(n: int) -> None:  # n: the series to backtest, then to fit
+            done.clear()
+            progress.update(bt_task, total=n, visible=True, series=n // 2)
 
         def advance(description: str, n: int = 1) -> None:
-            progress.update(bt_task, advance=n, description=description)
+            phase = description.split(":")[0]  # "backtest" or "fit", the chunk is ours
+            done[phase] = done.get(phase, 0) + n
+            series = progress.tasks[bt_task].fields.get("series", 0)
+            progress.update(bt_task, advance=n, description=f"{phase}: {done[phase]}/"
+                            f"{series} series")
 
         with _release(settings, stage=on_stage, advance=advance, total=total,
                       checkpoint=_pause(pause_at)) as release:
@@ -88,21 +94,29 @@ def run_cmd(
     table = Table("gate", "verdict", "detail", title=f"v{result.version.version}: gates")
     for v in [*ev.verdicts, result.acceptance]:
         table.add_row(v.gate, "[green]pass[/]" if v.passed else "[red]FAIL[/]", v.message)
-    console.print(table)
+    print_table(console, table)
     console.print(RichPanel.fit(
         f"version {result.version.version} (sha256 {result.version.sha256[:16]}…) is in "
         f"staging at {result.staging.endpoint}\nMLflow run {result.run_id}; "
-        f"{time.perf_counter() - started:.1f} s\n"
-        f"approve:  gpcast approve {result.version.version} --by <you> --note \"...\"",
-        title="approval requested"))
+        f"{time.perf_counter() - started:.1f} s", title="approval requested"))
+    # Outside the box, unwrapped, so that it copies as one line.
+    console.print(f"approve:  gpcast approve {result.version.version} --by <you> "
+                  '--note "..."', soft_wrap=True, highlight=False)
 
 
-def status_cmd() -> None:
+def status_cmd(as_json: Annotated[bool, typer.Option(
+        "--json", help="One JSON document (environments, pending approvals) for scripts.")
+        ] = False) -> None:
     """Per environment: version, since, approved by, key metrics; pending approvals."""
     from gpcast.release.session import status
 
     with _release(build_settings()) as release:
         report = status(release)
+    if as_json:
+        print_json({"environments": [{**_env_json(env), "consistent": env.consistent}
+                                     for env in report.environments],
+                    "pending": list(report.pending)})
+        return
     table = Table("environment", "version", "sha256", "endpoint", "since", "approved by",
                   "MASE", "95 % cov.", title="environments")
     for env in report.environments:
@@ -115,13 +129,13 @@ def status_cmd() -> None:
                       f"{env.since:%Y-%m-%d %H:%M}" if env.since else "-",
                       env.approved_by or "-", _num(env.metrics.get("selected.mase")),
                       _pct(env.metrics.get("selected.coverage_95")))
-    console.print(table)
+    print_table(console, table)
     if report.pending:
         pend = Table("version", "requested", "MASE", "champion MASE", title="awaiting approval")
         for e in report.pending:
             pend.add_row(f"v{e.version}", f"{e.at:%Y-%m-%d %H:%M}", _num(e.detail.get("mase")),
                          _num(e.detail.get("champion_mase")))
-        console.print(pend)
+        print_table(console, pend)
     else:
         console.print("no approvals pending")
 
@@ -198,9 +212,15 @@ def audit_cmd(
             or e.detail.get("gate") or e.detail.get("stage") or ""
         style = "red" if e.event.endswith(("failed", "crashed", "rejected")) else None
         table.add_row(str(e.id), f"{e.at:%m-%d %H:%M:%S}", e.event, e.actor,
-                      e.environment or "", e.version or "", move, str(detail)[:80],
+                      e.environment or "", e.version or "", move, clip(str(detail), 80),
                       style=style)
-    console.print(table)
+    print_table(console, table)
+
+
+def _env_json(env: Any) -> dict[str, Any]:
+    return {"environment": env.environment, "version": env.version,
+            "deployment": env.deployment, "since": env.since, "approved_by": env.approved_by,
+            "metrics": env.metrics}
 
 
 def _num(v: Any) -> str:
