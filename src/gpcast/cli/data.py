@@ -70,7 +70,7 @@ def validate_cmd(
         panel = load_panel(settings.data_uri, settings)
     except GpcastError as exc:
         write_validation_report(path, validation_report(settings.data_uri, None, exc))
-        console.print(f"report: {path}")
+        console.print(f"report: {path}", soft_wrap=True)
         raise
     write_validation_report(path, validation_report(settings.data_uri, panel, None))
     table = Table(title=f"{settings.data_uri} is valid", show_header=True)
@@ -82,7 +82,7 @@ def validate_cmd(
                       f"{part['y'].max():,.0f}")
     print_table(console, table)
     console.print(f"regressors: {', '.join(panel.regressors) or 'none'}   "
-                  f"sha256: {panel.sha256[:16]}…   report: {path}")
+                  f"sha256: {panel.sha256[:16]}…   report: {path}", soft_wrap=True)
 
 
 def forecast_cmd(
@@ -127,11 +127,13 @@ def forecast_cmd(
                              regressor_policy="carry_last" if carry_last else "require")
         progress.update(task, completed=1, total=1)
     atomic_write_text(out, fc.to_frame().to_csv(index=False))
-    console.print(f"forecast: {out} ({fc.h} months × {len(fc.unique_ids)} series, levels "
-                  f"{fc.levels}, regressors: {fc.regressor_policy})")
+    regressors = ("none" if not panel.regressors or model not in USES_REGRESSORS
+                  else f"from {future}" if future else "last values carried forward")
+    console.print(f"forecast: {out} ({len(fc.unique_ids)} series × {month_span(fc.months)}, "
+                  f"levels {fc.levels}, regressors: {regressors})", soft_wrap=True)
     if plot:
         plot_forecast(panel, fc, plot)
-        console.print(f"plot: {plot}")
+        console.print(f"plot: {plot}", soft_wrap=True)
     if record:
         from gpcast.monitoring.ledger import ForecastLedger
         from gpcast.monitoring.record import record_forecast
@@ -140,7 +142,8 @@ def forecast_cmd(
                                  fitted, panel, h, record, future=future_frame,
                                  regressor_policy="carry_last" if carry_last else "require")
         console.print(f"recorded: version {record}, {month_span(issued.forecast.months)}, "
-                      f"issued after {issued.issue_month:%Y-%m} ({issued.new_rows} new rows)")
+                      f"issued after {issued.issue_month:%Y-%m} ({issued.new_rows} new rows)",
+                      soft_wrap=True)
 
 
 
@@ -204,7 +207,7 @@ def backtest_cmd(
     print_table(console, _selection_table(selection, metric))
     console.print(selection.verdict)
     path = write_backtest_report(backtest, selection, out or settings.reports_dir / "backtest")
-    console.print(f"report: {path}")
+    console.print(f"report: {path}", soft_wrap=True)
 
 
 def _selection_table(selection: Selection, metric: str) -> Table:
