@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gpcast.data.database import private_sqlite_file
 from gpcast.errors import ArtifactIntegrityError, RegistryError
 from gpcast.registry.artifact import MODEL_FILE, ModelBundle, sha256_file
 
@@ -70,6 +71,7 @@ class MlflowRegistry:
         self.model_name = model_name
         self.experiment_name = experiment
         home.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(self.tracking_uri)
         # The fluent API (log_model) reads the global URI; set both once, here.
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
