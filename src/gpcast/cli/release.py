@@ -89,6 +89,7 @@ def run_cmd(
         with _release(settings, stage=on_stage, advance=advance, total=total,
                       checkpoint=_pause(pause_at)) as release:
             result = run_pipeline(release)
+            production = release.registry.alias("production")
         progress.update(stage_task, completed=9, description="done")
     ev = result.evaluation
     table = Table("gate", "verdict", "detail", title=f"v{result.version.version}: gates")
@@ -99,9 +100,24 @@ def run_cmd(
         f"version {result.version.version} (sha256 {result.version.sha256[:16]}…) is in "
         f"staging at {result.staging.endpoint}\nMLflow run {result.run_id}; "
         f"{time.perf_counter() - started:.1f} s", title="approval requested"))
+    _same_data_note(result.version, production, settings.data_uri)
     # Outside the box, unwrapped, so that it copies as one line.
     console.print(f"approve:  gpcast approve {result.version.version} --by <you> "
                   '--note "..."', soft_wrap=True, highlight=False)
+
+
+def _same_data_note(version: Any, production: Any, data_uri: str) -> None:
+    """Say plainly when a new version learnt nothing new: `gpcast actuals add` feeds the
+    monitor, not the training data."""
+    key = "gpcast.data_sha256"
+    data = version.tags.get(key)
+    if production is None or not data or production.tags.get(key) != data:
+        return
+    console.print(f"[yellow]note:[/] v{version.version} was trained on the same data as "
+                  f"production's v{production.version} (data sha256 {data[:12]}…). "
+                  "`gpcast actuals add` feeds the monitor, not training: add the new months "
+                  f"to the training data ({data_uri}, GPCAST_DATA_URI) to train on them, or "
+                  f"`gpcast reject {version.version} --by <you>`.", soft_wrap=True)
 
 
 def status_cmd(as_json: Annotated[bool, typer.Option(
