@@ -3,8 +3,6 @@ the actual shows both, the interval band has a width, the time axis spans months
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import matplotlib.dates as mdates
 import pandas as pd
 import pytest
