@@ -28,7 +28,7 @@ from pathlib import Path
 
 import httpx
 
-from gpcast.data.files import atomic_write_text
+from gpcast.data.files import PRIVATE, atomic_write_text
 from gpcast.deploy.base import Deployment
 from gpcast.errors import DeployError
 
@@ -108,8 +108,7 @@ class LocalProcessTarget:
         # Recorded before waiting: a deployer killed meanwhile leaves a process that the
         # next deploy or stop can find and end.
         path = self._record_path(environment)
-        atomic_write_text(path, json.dumps(asdict(record), indent=2))
-        path.chmod(0o600)
+        atomic_write_text(path, json.dumps(asdict(record), indent=2), mode=PRIVATE)  # a token
         try:
             self._wait_ready(record)
         except DeployError:
