@@ -20,10 +20,8 @@ CLI = [sys.executable, "-c", "from gpcast.cli import main; main()"]
 USAGE_ERRORS = [  # what a user typed, and what the one line must name
     (["forecast", "--h", "0"], "'--h'"),
     (["forecast", "--level", "99.9"], "'--level'"),
-    (["forecast", "--level", "100"], "strictly between 0 and 100"),
     (["forecast", "--no-such-option"], "--no-such-option"),
     (["approve", "2"], "--by"),
-    (["no-such-command"], "no-such-command"),
 ]
 
 
@@ -48,6 +46,18 @@ def test_every_usage_error_is_one_line_and_exit_2_without_a_traceback() -> None:
         lines = err.strip().splitlines()
         assert len(lines) == 1, (args, err)
         assert lines[0].startswith("error: ") and says in lines[0], (args, err)
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["forecast", "--level", "100"], "strictly between 0 and 100"),
+    (["no-such-command"], "no-such-command"),
+    (["pipeline", "run", "--candidate"], "--candidate"),
+])
+def test_more_usage_errors_are_one_line_too(args: list[str], says: str,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(args) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], lines
 
 
 @pytest.mark.parametrize("approvers", ["alice", "alice,bob", '["alice", "bob"]'])

@@ -148,6 +148,10 @@ def forecast_cmd(
 
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _metrics_table(title: str, frame: pd.DataFrame) -> Table:
     shown = [c for c in ("mae", "smape", "mase", "crps", "coverage_80", "coverage_95",
                          "msis_95") if c in frame.columns]
@@ -195,7 +199,7 @@ def backtest_cmd(
     with progress_bar() as progress, \
             open_engine(settings.engine, settings.engine_workers) as engine:
         task = progress.add_task(
-            f"backtest: {len(names)} candidates × {spec.n_windows} windows "
+            f"backtest: {_count(len(names), 'candidate')} × {_count(spec.n_windows, 'window')} "
             f"({engine.name}, {engine.workers} workers)", total=panel.n_series, unit="series")
         backtest, failures = backtest_panel(
             panel, names, spec, engine, lambda _description, n: progress.update(task, advance=n))
