@@ -56,11 +56,11 @@ def demo_cmd() -> None:
     key_line = (f"API key (shown once, stored hashed in {keys_path}): {token}" if token
                 else f"API keys: already in {keys_path} (`{bin_}gpcast keys create --role "
                 "predict` for a new one)")
-    _next_steps(endpoint, registry_uri, settings.home, bin_, key_line)
+    _next_steps(endpoint, registry_uri, settings.home, bin_, key_line, token)
 
 
 def _next_steps(endpoint: str, registry_uri: str, home: Path, bin_: str,
-                key_line: str) -> None:
+                key_line: str, token: str | None) -> None:
     """Where to look and what to type next, outside the box and unwrapped, so that each
     line copies whole."""
     where = (f"gpcast and mlflow are in {bin_} (as below), or `source {bin_}activate` "
@@ -70,13 +70,13 @@ def _next_steps(endpoint: str, registry_uri: str, home: Path, bin_: str,
         key_line,
         "",
         f"What next{': ' + where if where else ''}",
-        f"  curl -H 'Authorization: Bearer <key>' -X POST {endpoint}/v1/forecast "
+        f"  curl -H 'Authorization: Bearer {token or '<key>'}' -X POST {endpoint}/v1/forecast "
         "-H 'Content-Type: application/json' -d '{\"h\": 12, \"regressor_policy\": "
         "\"carry_last\"}'",
         f"  {bin_}gpcast status                # what each environment serves",
         f"  {bin_}gpcast audit                 # the release ledger",
-        f"  {bin_}gpcast rollback --by <you> --reason \"...\"",
-        f"  {bin_}gpcast actuals add <file of new months> && {bin_}gpcast monitor",
+        f"  {bin_}gpcast rollback --by \"$USER\" --reason \"...\"   # an approver's name",
+        f"  {bin_}gpcast actuals add new_months.csv && {bin_}gpcast monitor",
         f"  {bin_}mlflow ui --backend-store-uri {registry_uri}",
         f"  {bin_}gpcast stop                  # then delete {home.resolve()} to start clean",
     ]

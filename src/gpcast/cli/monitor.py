@@ -176,7 +176,8 @@ def _record(settings: Settings, env: str | None, version: str | None, role: str,
             future: str | None) -> None:
     issued = _issue(settings, env, version, role, future)
     console.print(f"recorded {role} version {issued.version}: "
-                  f"{month_span(issued.forecast.months)} ({issued.new_rows} new rows)")
+                  f"{month_span(issued.forecast.months)} ({issued.new_rows} new rows)",
+                  soft_wrap=True)
 
 
 def _issue(settings: Settings, env: str | None, version: str | None, role: str,
@@ -207,11 +208,11 @@ def record_official(settings: Settings, version: str) -> None:
     except GpcastError as exc:
         console.print(f"[yellow]warning:[/] the forecast of v{version} was not recorded in "
                       f"the forecast ledger: {exc.message}\n  record it with `gpcast "
-                      f"monitor-record --version {version}`")
+                      f"monitor-record --version {version}`", soft_wrap=True)
         return
     console.print(f"forecast ledger: v{issued.version}'s official forecast, "
                   f"{month_span(issued.forecast.months)} ({issued.new_rows} new rows; "
-                  "`gpcast monitor` judges this version)")
+                  "`gpcast monitor` judges this version)", soft_wrap=True)
 
 
 @shadow_app.command("start")

@@ -14,7 +14,14 @@ from rich.console import Console
 from rich.panel import Panel as RichPanel
 from rich.table import Table
 
-from gpcast.cli.common import build_settings, clip, print_json, print_table, progress_bar
+from gpcast.cli.common import (
+    build_settings,
+    clip,
+    command_prefix,
+    print_json,
+    print_table,
+    progress_bar,
+)
 from gpcast.config import Settings
 
 console = Console()
@@ -102,8 +109,8 @@ def run_cmd(
         f"{time.perf_counter() - started:.1f} s", title="approval requested"))
     _same_data_note(result.version, production, settings.data_uri)
     # Outside the box, unwrapped, so that it copies as one line.
-    console.print(f"approve:  gpcast approve {result.version.version} --by <you> "
-                  '--note "..."', soft_wrap=True, highlight=False)
+    console.print(f"approve:  {command_prefix()}gpcast approve {result.version.version} "
+                  '--by "$USER" --note "..."', soft_wrap=True, highlight=False)
 
 
 def _same_data_note(version: Any, production: Any, data_uri: str) -> None:
@@ -169,7 +176,7 @@ def approve_cmd(version: Annotated[str, typer.Argument(help="Version to promote.
         done = approve(release, version, by, note)
     console.print(f"[green]production now serves v{done.version.version}[/] "
                   f"(was {'v' + done.previous if done.previous else 'nothing'}) at "
-                  f"{done.deployment.endpoint}; smoke test: {done.smoke.message}")
+                  f"{done.deployment.endpoint}; smoke test: {done.smoke.message}", soft_wrap=True)
     record_official(settings, done.version.version)
 
 
@@ -194,7 +201,7 @@ def rollback_cmd(by: ByOpt, reason: Annotated[str, typer.Option(
     with console.status("rolling back production…"), _release(settings) as release:
         done = rollback(release, by, reason)
     console.print(f"[yellow]production rolled back to v{done.version.version}[/] "
-                  f"(from v{done.previous}); smoke test: {done.smoke.message}")
+                  f"(from v{done.previous}); smoke test: {done.smoke.message}", soft_wrap=True)
     record_official(settings, done.version.version)
 
 
