@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -20,12 +19,8 @@ from gpcast.release.ledger import Ledger
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in [k for k in os.environ if k.startswith("GPCAST_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("GPCAST_HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path / "home"
+def home(newcomer_home: Path) -> Path:
+    return newcomer_home
 
 
 def test_a_forecast_without_a_plan_stops_before_fitting_and_names_the_flags(

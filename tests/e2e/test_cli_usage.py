@@ -26,12 +26,8 @@ USAGE_ERRORS = [  # what a user typed, and what the one line must name
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in [k for k in os.environ if k.startswith("GPCAST_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("GPCAST_HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path / "home"
+def home(newcomer_home: Path) -> Path:
+    return newcomer_home
 
 
 def test_every_usage_error_is_one_line_and_exit_2_without_a_traceback() -> None:

@@ -40,13 +40,9 @@ def readme_commands(section: str = "Commands") -> list[list[str]]:
 
 
 @pytest.fixture()
-def clone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in [k for k in os.environ if k.startswith("GPCAST_")]:
-        monkeypatch.delenv(name)
+def clone(newcomer_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(ROOT / "data", tmp_path / "data",
                     ignore=shutil.ignore_patterns("m3", "*.parquet"))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("GPCAST_HOME", str(tmp_path / ".gpcast"))
     monkeypatch.setenv("GPCAST_CANDIDATES", "seasonal_naive")
     monkeypatch.setenv("GPCAST_ENGINE", "inline")
     return tmp_path
