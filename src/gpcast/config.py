@@ -2,22 +2,60 @@
 
 Values come from, in order of precedence: explicit arguments, ``GPCAST_*`` environment
 variables, an optional ``gpcast.toml`` in the working directory, the defaults below.
+
+A list setting is read from the environment as people type it, comma-separated
+(``GPCAST_APPROVERS=alice,bob``), or as a JSON list (``GPCAST_APPROVERS='["alice"]'``; use
+JSON when an item holds a comma). A mapping setting takes a JSON object.
 """
 
 from __future__ import annotations
 
+import json
+import types
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 
+from gpcast.errors import ConfigError
+
 SAMPLE_DATA = Path(__file__).parent / "data" / "sample" / "call_centre.csv"
+
+
+def _sequence_field(annotation: Any) -> bool:
+    """A list, tuple or set, or an optional one (``list[str] | None``)."""
+    origin = typing.get_origin(annotation)
+    if origin in (list, tuple, set):
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_sequence_field(arg) for arg in typing.get_args(annotation))
+    return False
+
+
+class _EnvSource(EnvSettingsSource):
+    """``GPCAST_*`` variables, with list settings also written comma-separated."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        variable = f"{self.settings_cls.model_config.get('env_prefix', '')}{field_name}".upper()
+        text = str(value).strip()
+        if _sequence_field(field.annotation) and not text.startswith("["):
+            return [item.strip() for item in text.split(",") if item.strip()]
+        try:
+            return json.loads(text)
+        except ValueError:
+            kind = "a JSON list or comma-separated values" if _sequence_field(
+                field.annotation) else "a JSON object, e.g. '{\"key\": \"value\"}'"
+            raise ConfigError(f"{variable}={text[:60]!r} cannot be read: expected {kind}",
+                              field=field_name, variable=variable) from None
 
 
 class Settings(BaseSettings):
@@ -174,7 +212,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls),
+        return (init_settings, _EnvSource(settings_cls), TomlConfigSettingsSource(settings_cls),
                 file_secret_settings)
 
     # Derived locations: one place decides where state lives.

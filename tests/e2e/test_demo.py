@@ -43,7 +43,11 @@ def test_the_demo_serves_an_approved_forecast_and_says_where_to_look(
         home: tuple[Path, int], capsys: pytest.CaptureFixture[str]) -> None:
     path, port = home
     assert run(["demo"]) == 0
-    out = re.sub(r"\s+", " ", capsys.readouterr().out)
+    raw = capsys.readouterr().out
+    out = re.sub(r"\s+", " ", raw)
+    # the commands to try next sit on their own lines, outside the box, whole
+    assert re.search(r"^  \S*gpcast status ", raw, re.M)
+    assert re.search(r"^  \S*mlflow ui --backend-store-uri sqlite:///\S+$", raw, re.M)
     assert "DEMO APPROVAL" in out and f"http://127.0.0.1:{port}/" in out
     assert "mlflow ui --backend-store-uri" in out
     token = re.search(r"(gpc_\S+)", out)

@@ -1,15 +1,18 @@
 """The ``gpcast`` command line: parse, call one function, print.
 
 Errors are mapped to exit codes in one place (:func:`run`): a ``GpcastError`` prints its
-message (never a traceback) and exits with the code its class declares.
+message (never a traceback) and exits with the code its class declares; a usage error
+(unknown option, bad or missing value) prints one line and exits 2, whichever click raised
+it (typer ≥ 0.20 raises from its own vendored copy, older typer from click itself).
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from importlib import import_module
+from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from rich.text import Text
@@ -23,7 +26,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
+USAGE_EXIT = 2
 
 
 def _register() -> None:
@@ -43,20 +47,57 @@ def _register() -> None:
     demo_commands.register(app)
 
 
+def _classes(name: str) -> tuple[type[BaseException], ...]:
+    """``name`` from every click the installed typer may raise from: its vendored copy
+    (``typer._click``), typer's own exceptions, and click itself when installed."""
+    found: list[type[BaseException]] = []
+    for module in ("typer._click.exceptions", "typer.exceptions", "click.exceptions"):
+        try:
+            cls = getattr(import_module(module), name, None)
+        except ImportError:
+            continue
+        if isinstance(cls, type) and issubclass(cls, BaseException) and cls not in found:
+            found.append(cls)
+    return tuple(found)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _usage_error(exc: Any) -> int:
+    """One line: what was wrong, and where the command's help is."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError":  # `gpcast` or `gpcast pipeline` alone
+        exc.show()
+        return USAGE_EXIT
+    where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    err_console.print(Text.assemble(("error: ", "bold red"),
+                                    _one_line(exc.format_message()) + where), highlight=False)
+    return USAGE_EXIT
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (used by ``main`` and by the tests)."""
     _register()
+    usage, clicks = _classes("UsageError"), _classes("ClickException")
+    exits, aborts = _classes("Exit"), _classes("Abort")
     try:
-        code = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+        code = app(args=list(argv) if argv is not None else None, prog_name="gpcast",
+                   standalone_mode=False)
     except GpcastError as exc:
         err_console.print(Text.assemble(("error: ", "bold red"), exc.message), highlight=False)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code or 0)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except usage as exc:
+        return _usage_error(exc)
+    except clicks as exc:
+        err_console.print(Text.assemble(("error: ", "bold red"),
+                                        _one_line(exc.format_message())),  # type: ignore[attr-defined]
+                          highlight=False)
+        return int(getattr(exc, "exit_code", 1))
+    except exits as exc:
+        return int(getattr(exc, "exit_code", 0) or 0)
+    except aborts:
         err_console.print("aborted")
         return 130
     return code if isinstance(code, int) else 0

@@ -13,10 +13,17 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from gpcast.cli.common import Levels, build_settings, progress_bar, read_future_regressors
+from gpcast.cli.common import (
+    Levels,
+    build_settings,
+    month_span,
+    print_table,
+    progress_bar,
+    read_future_regressors,
+)
 from gpcast.config import Settings
 from gpcast.data import DS, ID, Panel, Y, load_panel
-from gpcast.errors import GpcastError, Problem
+from gpcast.errors import GpcastError, Problem, RegressorError
 from gpcast.reports.validation import validation_report, write_validation_report
 
 if TYPE_CHECKING:
@@ -24,6 +31,8 @@ if TYPE_CHECKING:
     from gpcast.models.base import Forecast
 
 LISTED_SERIES = 50  # larger panels get a per-model summary of the selection
+USES_REGRESSORS = frozenset({"gp"})  # the baselines are univariate: they ignore regressors
+PLAN_EXAMPLE = "data/plan_example.csv"
 
 console = Console()
 
@@ -84,7 +93,7 @@ def validate_cmd(
         panel = load_panel(settings.data_uri, settings)
     except GpcastError as exc:
         write_validation_report(path, validation_report(settings.data_uri, None, exc))
-        console.print(f"report: {path}")
+        console.print(f"report: {path}", soft_wrap=True)
         raise
     write_validation_report(path, validation_report(settings.data_uri, panel, None))
     table = Table(title=f"{settings.data_uri} is valid", show_header=True)
@@ -94,10 +103,10 @@ def validate_cmd(
         table.add_row(uid, str(len(part)), f"{part['ds'].iloc[0]:%Y-%m}",
                       f"{part['ds'].iloc[-1]:%Y-%m}", f"{part['y'].min():,.0f}",
                       f"{part['y'].max():,.0f}")
-    console.print(table)
+    print_table(console, table)
     print_warnings(panel.warnings)
     console.print(f"regressors: {', '.join(panel.regressors) or 'none'}   "
-                  f"sha256: {panel.sha256[:16]}…   report: {path}")
+                  f"sha256: {panel.sha256[:16]}…   report: {path}", soft_wrap=True)
 
 
 def forecast_cmd(
@@ -135,6 +144,13 @@ def forecast_cmd(
     settings = _settings(data, regressor, no_regressors, dayfirst, date_format)
     panel = load_panel(settings.data_uri, settings)
     print_warnings(panel.warnings)
+    if model in USES_REGRESSORS and panel.regressors and not future and not carry_last:
+        raise RegressorError(
+            f"the {model} model uses regressors {list(panel.regressors)}: give their {h} "
+            f"future values with --future PLAN.csv (a month column and one column per "
+            f"regressor, as in {PLAN_EXAMPLE}), or add --carry-last to repeat the last known "
+            "values (regressor_policy='carry_last' in the API)",
+            field="regressors", regressors=list(panel.regressors), h=h)
     future_frame = read_future_regressors(future, settings) if future else None
     if future_frame is not None:  # before fitting: a bad plan fails in a second, not 20
         check_panel_plan(panel, future_frame, h)
@@ -145,11 +161,13 @@ def forecast_cmd(
                              regressor_policy="carry_last" if carry_last else "require")
         progress.update(task, completed=1, total=1)
     atomic_write_text(out, fc.to_frame().to_csv(index=False))
-    console.print(f"forecast: {out} ({fc.h} months × {len(fc.unique_ids)} series, levels "
-                  f"{fc.levels}, regressors: {fc.regressor_policy})")
+    regressors = ("none" if not panel.regressors or model not in USES_REGRESSORS
+                  else f"from {future}" if future else "last values carried forward")
+    console.print(f"forecast: {out} ({len(fc.unique_ids)} series × {month_span(fc.months)}, "
+                  f"levels {fc.levels}, regressors: {regressors})", soft_wrap=True)
     if plot:
         plot_forecast(panel, fc, plot)
-        console.print(f"plot: {plot}")
+        console.print(f"plot: {plot}", soft_wrap=True)
     incomplete = [w for w in panel.warnings if w.code == "incomplete_month"]
     if incomplete:
         _without_incomplete(panel, incomplete, model, settings, fc, future_frame, out)
@@ -160,10 +178,9 @@ def forecast_cmd(
         issued = record_forecast(ForecastLedger.for_home(settings.home, settings.database_url),
                                  fitted, panel, h, record, future=future_frame,
                                  regressor_policy="carry_last" if carry_last else "require")
-        console.print(f"recorded: version {record}, issued {issued.issue_month:%Y-%m} "
-                      f"({issued.new_rows} new rows)")
-
-
+        console.print(f"recorded: version {record}, {month_span(issued.forecast.months)}, "
+                      f"issued after {issued.issue_month:%Y-%m} ({issued.new_rows} new rows)",
+                      soft_wrap=True)
 
 
 def _without_incomplete(panel: Panel, incomplete: Sequence[Problem], model: str,
@@ -204,6 +221,8 @@ def _without_incomplete(panel: Panel, incomplete: Sequence[Problem], model: str,
     console.print(table)
     console.print(f"forecast without the incomplete month: {path} (same months, from one "
                   "month earlier; the incomplete month itself is forecast too)")
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _metrics_table(title: str, frame: pd.DataFrame) -> Table:
@@ -255,19 +274,20 @@ def backtest_cmd(
                         settings.season_length)
     with progress_bar() as progress, \
             open_engine(settings.engine, settings.engine_workers) as engine:
-        task = progress.add_task(f"backtest ({engine.name}, {engine.workers} workers)",
-                                 total=panel.n_series)
+        task = progress.add_task(
+            f"backtest: {_count(len(names), 'candidate')} × {_count(spec.n_windows, 'window')} "
+            f"({engine.name}, {engine.workers} workers)", total=panel.n_series, unit="series")
         backtest, failures = backtest_panel(
-            panel, names, spec, engine,
-            lambda description, n: progress.update(task, advance=n, description=description))
+            panel, names, spec, engine, lambda _description, n: progress.update(task, advance=n))
     selection = select(backtest, metric)
-    console.print(_metrics_table("backtest: every candidate, all series", backtest.per_model()))
+    print_table(console, _metrics_table("backtest: every candidate, all series",
+                                        backtest.per_model()))
     for f in failures:
         console.print(f"[yellow]{f.model} failed on series {f.unique_id}[/]: {f.error}")
-    console.print(_selection_table(selection, metric))
+    print_table(console, _selection_table(selection, metric))
     console.print(selection.verdict)
     path = write_backtest_report(backtest, selection, out or settings.reports_dir / "backtest")
-    console.print(f"report: {path}")
+    console.print(f"report: {path}", soft_wrap=True)
 
 
 def _selection_table(selection: Selection, metric: str) -> Table:

@@ -6,11 +6,13 @@ approval request → DEMO APPROVAL → production serving → where to look.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 from rich.panel import Panel as RichPanel
 
-from gpcast.cli.common import build_settings
+from gpcast.cli.common import build_settings, command_prefix
 
 console = Console()
 DEMO_APPROVER = "demo-approver"
@@ -46,25 +48,40 @@ def demo_cmd() -> None:
         registry_uri = release.registry.tracking_uri
     record_official(settings, done.version.version)
     endpoint = done.deployment.endpoint
-    key_line = (f"API key (shown once, stored hashed in {keys_path}):\n  {token}" if token
-                else f"API keys: already in {keys_path} (`gpcast keys create --role predict` "
-                "for a new one)")
     console.print(RichPanel.fit(
         f"production serves v{done.version.version} (sha256 {done.version.sha256[:16]}…), "
-        f"smoke test: {done.smoke.message}\n\n"
-        f"web page:   {endpoint}/   (paste the API key)\n"
-        f"API:        curl -H 'Authorization: Bearer <key>' -X POST {endpoint}/v1/forecast "
-        "-H 'Content-Type: application/json' "
-        "-d '{\"h\": 12, \"regressor_policy\": \"carry_last\"}'\n"
-        f"{key_line}\n\n"
-        "release:    gpcast status   |   gpcast audit   |   gpcast rollback --by <you> "
-        "--reason ...\n"
-        "monitor:    gpcast actuals add <new months>   then   gpcast monitor   (production's "
-        "forecast is in the ledger)\n"
-        f"MLflow:     mlflow ui --backend-store-uri {registry_uri}\n"
-        f"state:      {settings.home.resolve()} (`gpcast stop`, then delete it to start "
-        "clean)",
+        f"smoke test: {done.smoke.message}\nstate: {settings.home.resolve()}",
         title="gpcast demo: done"))
+    bin_ = command_prefix()
+    key_line = (f"API key (shown once, stored hashed in {keys_path}): {token}" if token
+                else f"API keys: already in {keys_path} (`{bin_}gpcast keys create --role "
+                "predict` for a new one)")
+    _next_steps(endpoint, registry_uri, settings.home, bin_, key_line, token)
+
+
+def _next_steps(endpoint: str, registry_uri: str, home: Path, bin_: str,
+                key_line: str, token: str | None) -> None:
+    """Where to look and what to type next, outside the box and unwrapped, so that each
+    line copies whole."""
+    where = (f"gpcast and mlflow are in {bin_} (as below), or `source {bin_}activate` "
+             "to type them bare" if bin_ else "")
+    lines = [
+        f"web page: {endpoint}/   (paste the API key)",
+        key_line,
+        "",
+        f"What next{': ' + where if where else ''}",
+        f"  curl -H 'Authorization: Bearer {token or '<key>'}' -X POST {endpoint}/v1/forecast "
+        "-H 'Content-Type: application/json' -d '{\"h\": 12, \"regressor_policy\": "
+        "\"carry_last\"}'",
+        f"  {bin_}gpcast status                # what each environment serves",
+        f"  {bin_}gpcast audit                 # the release ledger",
+        f"  {bin_}gpcast rollback --by \"$USER\" --reason \"...\"   # an approver's name",
+        f"  {bin_}gpcast actuals add new_months.csv && {bin_}gpcast monitor",
+        f"  {bin_}mlflow ui --backend-store-uri {registry_uri}",
+        f"  {bin_}gpcast stop                  # then delete {home.resolve()} to start clean",
+    ]
+    for line in lines:
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

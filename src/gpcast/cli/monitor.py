@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gpcast.cli.common import build_settings, read_future_regressors
+from gpcast.cli.common import build_settings, month_span, print_table, read_future_regressors
 from gpcast.cli.data import DateFormatOpt, DayFirstOpt
 from gpcast.config import Settings
 
@@ -109,8 +109,10 @@ def monitor_cmd(
         table.add_column(col)
     for v in result.verdicts:
         table.add_row(v.rule, v.severity, v.message)
-    console.print(table if result.verdicts else
-                  f"{result.as_of:%Y-%m}: forecasts behave as promised")
+    if result.verdicts:
+        print_table(console, table)
+    else:
+        console.print(f"{result.as_of:%Y-%m}: forecasts behave as promised")
     actions = act(result, _alert(settings), _retrain(settings) if retrain else None)
     for note in actions.notes:
         console.print(note)
@@ -204,8 +206,9 @@ def record_cmd(
 def _record(settings: Settings, env: str | None, version: str | None, role: str,
             future: str | None) -> None:
     issued = _issue(settings, env, version, role, future)
-    console.print(f"recorded {role} version {issued.version}: {issued.forecast.h} months from "
-                  f"{issued.issue_month:%Y-%m} ({issued.new_rows} new rows)")
+    console.print(f"recorded {role} version {issued.version}: "
+                  f"{month_span(issued.forecast.months)} ({issued.new_rows} new rows)",
+                  soft_wrap=True)
 
 
 def _issue(settings: Settings, env: str | None, version: str | None, role: str,
@@ -236,11 +239,11 @@ def record_official(settings: Settings, version: str) -> None:
     except GpcastError as exc:
         console.print(f"[yellow]warning:[/] the forecast of v{version} was not recorded in "
                       f"the forecast ledger: {exc.message}\n  record it with `gpcast "
-                      f"monitor-record --version {version}`")
+                      f"monitor-record --version {version}`", soft_wrap=True)
         return
     console.print(f"forecast ledger: v{issued.version}'s official forecast, "
-                  f"{issued.forecast.h} months from {issued.issue_month:%Y-%m} "
-                  f"({issued.new_rows} new rows; `gpcast monitor` judges this version)")
+                  f"{month_span(issued.forecast.months)} ({issued.new_rows} new rows; "
+                  "`gpcast monitor` judges this version)", soft_wrap=True)
 
 
 @shadow_app.command("start")

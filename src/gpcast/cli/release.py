@@ -15,7 +15,14 @@ from rich.console import Console
 from rich.panel import Panel as RichPanel
 from rich.table import Table
 
-from gpcast.cli.common import build_settings, progress_bar
+from gpcast.cli.common import (
+    build_settings,
+    clip,
+    command_prefix,
+    print_json,
+    print_table,
+    progress_bar,
+)
 from gpcast.config import Settings
 
 console = Console()
@@ -76,43 +83,73 @@ def run_cmd(
     settings = build_settings(data_uri=data, candidates=candidate or None)
     started = time.perf_counter()
     with progress_bar() as progress:
-        stage_task = progress.add_task("pipeline", total=9)
+        stage_task = progress.add_task("pipeline", total=9, unit="stages")
         bt_task = progress.add_task("backtest", total=None, visible=False)
+        done: dict[str, int] = {}
 
         def on_stage(name: str) -> None:
             progress.update(stage_task, description=f"stage: {name}", advance=1
                             if name != "validate" else 0)
             progress.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] stage [bold]{name}[/]")
 
-        def total(n: int) -> None:
-            progress.update(bt_task, total=n, visible=True)
+        def total(n: int) -> None:  # n: the series to backtest, then to fit
+            done.clear()
+            progress.update(bt_task, total=n, visible=True, series=n // 2)
 
         def advance(description: str, n: int = 1) -> None:
-            progress.update(bt_task, advance=n, description=description)
+            phase = description.split(":")[0]  # "backtest" or "fit", the chunk is ours
+            done[phase] = done.get(phase, 0) + n
+            series = progress.tasks[bt_task].fields.get("series", 0)
+            progress.update(bt_task, advance=n, description=f"{phase}: {done[phase]}/"
+                            f"{series} series")
 
         with _release(settings, by, stage=on_stage, advance=advance, total=total,
                       checkpoint=_pause(pause_at)) as release:
             result = run_pipeline(release)
+            production = release.registry.alias("production")
         progress.update(stage_task, completed=9, description="done")
     ev = result.evaluation
     table = Table("gate", "verdict", "detail", title=f"v{result.version.version}: gates")
     for v in [*ev.verdicts, result.acceptance]:
         table.add_row(v.gate, "[green]pass[/]" if v.passed else "[red]FAIL[/]", v.message)
-    console.print(table)
+    print_table(console, table)
     console.print(RichPanel.fit(
         f"version {result.version.version} (sha256 {result.version.sha256[:16]}…) is in "
         f"staging at {result.staging.endpoint}\nMLflow run {result.run_id}; "
-        f"{time.perf_counter() - started:.1f} s\n"
-        f"approve:  gpcast approve {result.version.version} --by <you> --note \"...\"",
-        title="approval requested"))
+        f"{time.perf_counter() - started:.1f} s", title="approval requested"))
+    _same_data_note(result.version, production, settings.data_uri)
+    # Outside the box, unwrapped, so that it copies as one line.
+    console.print(f"approve:  {command_prefix()}gpcast approve {result.version.version} "
+                  '--by "$USER" --note "..."', soft_wrap=True, highlight=False)
 
 
-def status_cmd() -> None:
+def _same_data_note(version: Any, production: Any, data_uri: str) -> None:
+    """Say plainly when a new version learnt nothing new: `gpcast actuals add` feeds the
+    monitor, not the training data."""
+    key = "gpcast.data_sha256"
+    data = version.tags.get(key)
+    if production is None or not data or production.tags.get(key) != data:
+        return
+    console.print(f"[yellow]note:[/] v{version.version} was trained on the same data as "
+                  f"production's v{production.version} (data sha256 {data[:12]}…). "
+                  "`gpcast actuals add` feeds the monitor, not training: add the new months "
+                  f"to the training data ({data_uri}, GPCAST_DATA_URI) to train on them, or "
+                  f"`gpcast reject {version.version} --by <you>`.", soft_wrap=True)
+
+
+def status_cmd(as_json: Annotated[bool, typer.Option(
+        "--json", help="One JSON document (environments, pending approvals) for scripts.")
+        ] = False) -> None:
     """Per environment: version, since, approved by, key metrics; pending approvals."""
     from gpcast.release.session import status
 
     with _release(build_settings()) as release:
         report = status(release)
+    if as_json:
+        print_json({"environments": [{**_env_json(env), "consistent": env.consistent}
+                                     for env in report.environments],
+                    "pending": list(report.pending)})
+        return
     table = Table("environment", "version", "sha256", "endpoint", "since", "approved by",
                   "MASE", "95 % cov.", title="environments")
     for env in report.environments:
@@ -125,13 +162,13 @@ def status_cmd() -> None:
                       f"{env.since:%Y-%m-%d %H:%M}" if env.since else "-",
                       env.approved_by or "-", _num(env.metrics.get("selected.mase")),
                       _pct(env.metrics.get("selected.coverage_95")))
-    console.print(table)
+    print_table(console, table)
     if report.pending:
         pend = Table("version", "requested", "MASE", "champion MASE", title="awaiting approval")
         for e in report.pending:
             pend.add_row(f"v{e.version}", f"{e.at:%Y-%m-%d %H:%M}", _num(e.detail.get("mase")),
                          _num(e.detail.get("champion_mase")))
-        console.print(pend)
+        print_table(console, pend)
     else:
         console.print("no approvals pending")
     for f in report.findings:
@@ -168,7 +205,7 @@ def approve_cmd(version: Annotated[str, typer.Argument(help="Version to promote.
         done = approve(release, version, by, note)
     console.print(f"[green]production now serves v{done.version.version}[/] "
                   f"(was {'v' + done.previous if done.previous else 'nothing'}) at "
-                  f"{done.deployment.endpoint}; smoke test: {done.smoke.message}")
+                  f"{done.deployment.endpoint}; smoke test: {done.smoke.message}", soft_wrap=True)
     record_official(settings, done.version.version)
 
 
@@ -196,7 +233,7 @@ def rollback_cmd(by: ByOpt, reason: Annotated[str, typer.Option(
             _release(settings, checkpoint=_pause(pause_at)) as release:
         done = rollback(release, by, reason)
     console.print(f"[yellow]production rolled back to v{done.version.version}[/] "
-                  f"(from v{done.previous}); smoke test: {done.smoke.message}")
+                  f"(from v{done.previous}); smoke test: {done.smoke.message}", soft_wrap=True)
     record_official(settings, done.version.version)
 
 
@@ -230,9 +267,15 @@ def audit_cmd(
             or e.detail.get("gate") or e.detail.get("stage") or ""
         style = "red" if e.event.endswith(("failed", "crashed", "rejected")) else None
         table.add_row(str(e.id), f"{e.at:%m-%d %H:%M:%S}", e.event, e.actor,
-                      e.environment or "", e.version or "", move, str(detail)[:80],
+                      e.environment or "", e.version or "", move, clip(str(detail), 80),
                       style=style)
-    console.print(table)
+    print_table(console, table)
+
+
+def _env_json(env: Any) -> dict[str, Any]:
+    return {"environment": env.environment, "version": env.version,
+            "deployment": env.deployment, "since": env.since, "approved_by": env.approved_by,
+            "metrics": env.metrics}
 
 
 def _num(v: Any) -> str:

@@ -17,12 +17,26 @@ def redact(url: str) -> str:
         return "<unparseable URL>"
 
 
+def private_sqlite_file(url: str) -> None:
+    """Make a SQLite database file (and its folder) readable by its owner only, before
+    SQLite creates it: ledgers, the MLflow store and captured requests say who did what
+    and what users asked. SQLite gives its journal and WAL files the same mode."""
+    if not url.startswith("sqlite:///") or url.startswith("sqlite:///:memory:"):
+        return
+    path = Path(url.removeprefix("sqlite:///").split("?")[0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.touch(mode=0o600, exist_ok=True)
+        path.chmod(0o600)
+    except OSError:  # not ours to change (a shared file): leave it as it is
+        pass
+
+
 def open_database(url: str, metadata: sa.MetaData, what: str,
                   error: type[GpcastError]) -> sa.Engine:
     """An engine on ``url`` with ``metadata``'s tables created; a SQLite file's folder
     is made. Failing, raises ``error`` naming ``what`` and the URL (password hidden)."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    private_sqlite_file(url)
     try:
         engine = sa.create_engine(url, future=True)
         metadata.create_all(engine)
@@ -32,4 +46,4 @@ def open_database(url: str, metadata: sa.MetaData, what: str,
     return engine
 
 
-__all__ = ["open_database", "redact"]
+__all__ = ["open_database", "private_sqlite_file", "redact"]

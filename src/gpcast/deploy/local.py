@@ -44,7 +44,7 @@ from pathlib import Path
 
 import httpx
 
-from gpcast.data.files import atomic_write_text
+from gpcast.data.files import PRIVATE, atomic_write_text
 from gpcast.deploy.base import Deployment
 from gpcast.deploy.front import INFO_PATH
 from gpcast.deploy.ports import (
@@ -352,8 +352,7 @@ def _read(path: Path) -> LocalRecord | None:
 
 
 def _write(path: Path, record: LocalRecord) -> None:
-    atomic_write_text(path, json.dumps(asdict(record), indent=2))
-    path.chmod(0o600)
+    atomic_write_text(path, json.dumps(asdict(record), indent=2), mode=PRIVATE)  # a token
 
 
 def auth_headers(token: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.dates import ConciseDateFormatter
+from matplotlib.dates import ConciseDateFormatter, MonthLocator
 from matplotlib.figure import Figure
 
 from gpcast.data.files import atomic_write_text
@@ -96,13 +96,13 @@ def _html(result: Monitoring, explanations: dict[str, pd.DataFrame],
         "</div>",
         f"<h2>Verdicts</h2><ul>{verdicts or '<li>none: forecasts behave as promised</li>'}</ul>",
     ]
-    figures = _figures(result)
-    figures += [(f"Why {uid}'s forecast: its additive parts (log scale)",
-                 components_figure(frame, uid))
-                for uid, frame in list(explanations.items())[:MAX_EXPLAINED]]
+    charts = figures(result)
+    charts += [(f"Why {uid}'s forecast: its additive parts (log scale)",
+                components_figure(frame, uid))
+               for uid, frame in list(explanations.items())[:MAX_EXPLAINED]]
     if weights is not None and weights["version"].nunique() >= 2:
-        figures.append((WEIGHTS_TITLE, _weights_figure(weights)))
-    for title, fig in figures:
+        charts.append((WEIGHTS_TITLE, _weights_figure(weights)))
+    for title, fig in charts:
         data = base64.b64encode(figure_png(fig)).decode("ascii")
         parts.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' "
                      f"src='data:image/png;base64,{data}'>")
@@ -138,7 +138,7 @@ def charted_series(result: Monitoring, limit: int = CHARTED_SERIES) -> list[str]
     return list(dict.fromkeys([*named, *worst, *uids]))[:limit]
 
 
-def _figures(result: Monitoring) -> list[tuple[str, Figure]]:
+def figures(result: Monitoring) -> list[tuple[str, Figure]]:
     shown = charted_series(result)
     total = result.actuals[ID].nunique()
     which = (f" ({len(shown)} of {total} series: those named by a verdict, then the least "
@@ -175,14 +175,17 @@ def _forecast_figure(result: Monitoring, uids: list[str]) -> Figure:
         act = result.actuals[result.actuals[ID] == uid]
         if start is not None:
             act = act[act[DS] >= start]
-        ax.plot(act[DS], act[Y], color="black", lw=1.2, label="actual")
+        ax.plot(act[DS], act[Y], color="black", lw=1.2, marker=".", ms=3, label="actual")
         part = fresh[fresh[ID] == uid]
         if len(part):
-            ax.fill_between(part["target_month"], part["lo_95"], part["hi_95"], alpha=.18,
-                            color="tab:blue", label="95 %")
-            ax.fill_between(part["target_month"], part["lo_80"], part["hi_80"], alpha=.35,
-                            color="tab:blue", label="80 %")
-            ax.plot(part["target_month"], part["median"], color="tab:blue", lw=1, label="median")
+            x = part["target_month"]
+            _band(ax, x, part["lo_95"], part["hi_95"], .18, "95 %")
+            _band(ax, x, part["lo_80"], part["hi_80"], .35, "80 %")
+            ax.plot(x, part["median"], color="tab:blue", lw=1, label="median",
+                    marker="_" if len(part) < 3 else None, ms=14, mew=1.5)
+            seen = act[act[DS].isin(x)]  # the actuals the forecast is judged on
+            ax.scatter(seen[DS], seen[Y], color="black", s=14, zorder=3)
+            ax.margins(x=.06)
             bad = part[part["anomaly"].astype(bool)]
             ax.scatter(bad["target_month"], bad[Y], color="red", marker="x", zorder=3,
                        label="outside 99 %")
@@ -194,9 +197,29 @@ def _forecast_figure(result: Monitoring, uids: list[str]) -> Figure:
     return fig
 
 
+def _band(ax: Axes, x: pd.Series, lo: pd.Series, hi: pd.Series, alpha: float,
+          label: str) -> None:
+    """An interval band; over fewer than three months, one bar a month (a band between
+    two or fewer points is a hairline)."""
+    if len(x) >= 3:
+        ax.fill_between(x, lo, hi, alpha=alpha, color="tab:blue", label=label)
+    else:
+        ax.vlines(x, lo, hi, lw=12, alpha=alpha, color="tab:blue", label=label)
+
+
 def _concise_dates(ax: Axes) -> None:
     formatter = ConciseDateFormatter(ax.xaxis.get_major_locator())  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_formatter(formatter)
+
+
+def _month_axis(ax: Axes, months: pd.Series) -> None:
+    """Concise month labels; a few months get a window of a few months around them, not
+    the four years matplotlib opens for a single date."""
+    index = pd.DatetimeIndex(pd.to_datetime(pd.Series(months)).dropna().unique())
+    if len(index) and index.max() - index.min() < pd.Timedelta(days=120):
+        ax.set_xlim(index.min() - pd.DateOffset(months=2), index.max() + pd.DateOffset(months=2))
+        ax.xaxis.set_major_locator(MonthLocator())  # type: ignore[no-untyped-call]
+    _concise_dates(ax)
 
 
 def _accuracy_figure(result: Monitoring, uids: list[str]) -> Figure:
@@ -209,10 +232,12 @@ def _accuracy_figure(result: Monitoring, uids: list[str]) -> Figure:
                 label=f"median of {hist[ID].nunique()} series")
         hist = hist[hist[ID].astype(str).isin(uids)]
     for uid, part in hist.groupby(ID):
-        ax.plot(part["as_of"], part["ratio"], marker=".", label=str(uid))
+        ax.plot(part["as_of"], part["ratio"], marker="o", ms=4, label=str(uid))
     ax.axhline(1.0, color="grey", lw=.8)
     ax.axhline(result.limit, color="red", ls="--", lw=.8, label="limit")
     ax.set_ylabel("MASE / promised")
+    if not result.accuracy.empty:
+        _month_axis(ax, result.accuracy["as_of"])
     ax.legend(fontsize=7, ncol=3)
     fig.tight_layout()
     return fig
@@ -225,6 +250,10 @@ def _coverage_figure(result: Monitoring) -> Figure:
     for level, part in cal.groupby("level"):
         line = ax.plot(part["step"], part["coverage"], marker="o", label=f"{level} % observed")
         ax.axhline(int(level) / 100, ls="--", color=line[0].get_color(), lw=.8)
+    steps = sorted(int(step) for step in cal["step"].unique())
+    if steps:
+        ax.set_xlim(steps[0] - .5, steps[-1] + .5)
+        ax.set_xticks(steps)
     ax.set_xlabel("horizon step (months ahead)")
     ax.set_ylabel("coverage")
     ax.set_ylim(0, 1.05)
@@ -280,14 +309,32 @@ def _plan_figure(result: Monitoring) -> Figure:
     fig, axes = _grid(len(names))
     for ax, name in zip(axes, names, strict=False):
         part = gaps[gaps["regressor"] == name].sort_values("target_month")
-        ax.plot(part["target_month"], part["plan"], ls="--", marker=".", label="plan")
-        ax.plot(part["target_month"], part["actual"], color="black", label="actual")
+        ax.plot(part["target_month"], part["plan"], ls="--", marker="o", ms=8, mfc="none",
+                color="tab:blue", label="plan")
+        ax.plot(part["target_month"], part["actual"], color="black", marker="o", ms=4,
+                label="actual")
+        if len(part) == 1:  # one month: say the figures, a chart of one point shows little
+            row = part.iloc[0]
+            gap = (row["actual"] - row["plan"]) / abs(row["plan"]) if row["plan"] else np.nan
+            ax.annotate(f"plan {row['plan']:,.4g}, actual {row['actual']:,.4g}"
+                        + ("" if np.isnan(gap) else f" ({gap:+.1%})"),
+                        (0.02, 0.92), xycoords="axes fraction", fontsize=8, va="top")
+        _pad_values(ax, part[["plan", "actual"]].to_numpy(dtype=float))
         ax.set_title(name, fontsize=10)
         ax.tick_params(labelsize=7)
-        _concise_dates(ax)
-        ax.legend(fontsize=7)
+        _month_axis(ax, part["target_month"])
+        ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig
+
+
+def _pad_values(ax: Axes, values: np.ndarray) -> None:
+    """Room around values that barely differ (matplotlib would zoom into the fourth digit)."""
+    finite = values[np.isfinite(values)]
+    if finite.size:
+        low, high = float(finite.min()), float(finite.max())
+        pad = max((high - low) * .3, abs(high) * .05, 1e-9)
+        ax.set_ylim(low - pad, high + pad)
 
 
 __all__ = ["latest_report", "write_monitor_report"]

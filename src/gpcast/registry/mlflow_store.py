@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gpcast.data.database import private_sqlite_file
 from gpcast.errors import ArtifactIntegrityError, RegistryError
 from gpcast.registry.artifact import MODEL_FILE, ModelBundle, sha256_file
 
@@ -76,6 +77,7 @@ class MlflowRegistry:
         self.ui_url = ui_url or (tracking_uri if tracking_uri and tracking_uri.startswith(
             ("http://", "https://")) else None)
         home.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(self.tracking_uri)
         # The fluent API (log_model) reads the global URI; set both once, here.
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)

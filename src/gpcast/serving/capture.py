@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from gpcast.data.database import private_sqlite_file
 from gpcast.errors import StorageError
 
 log = logging.getLogger("gpcast.serving.capture")
@@ -72,6 +73,7 @@ class CaptureRecord:
 
 def make_engine(url: str) -> sa.Engine:
     """An engine for the capture store; SQLite gets WAL so readers never block the writer."""
+    private_sqlite_file(url)
     try:
         engine = sa.create_engine(url, pool_pre_ping=True)
     except (sa.exc.ArgumentError, ImportError) as exc:
