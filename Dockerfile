@@ -30,13 +30,14 @@ COPY pyproject.toml README.m[d] ./
 COPY src ./src
 RUN /opt/venv/bin/pip wheel --no-deps --wheel-dir /wheels .
 
-FROM ${BASE_IMAGE}
-RUN useradd --system --uid 10001 --create-home --home-dir /var/lib/gpcast gpcast
-COPY --from=deps /opt/venv /opt/venv
-# gpcast itself, without dependencies: a small layer on top of the cached one above
-RUN --mount=type=bind,from=wheel,source=/wheels,target=/wheels \
-    /opt/venv/bin/pip install --no-deps --no-index --no-cache-dir --no-compile \
-        --disable-pip-version-check /wheels/*.whl
+# The served image grows from the dependency stage (no copy of its 1 GB venv to hash and
+# commit again on every build).
+FROM deps
+WORKDIR /
+RUN rm -rf /src && useradd --system --uid 10001 --create-home --home-dir /var/lib/gpcast gpcast
+# gpcast itself, without dependencies: a small layer on top of the cached ones above
+COPY --from=wheel /wheels/ /tmp/wheels/
+RUN /opt/venv/bin/pip install --no-deps --no-index /tmp/wheels/*.whl && rm -rf /tmp/wheels
 # Everything above is shared by every model version's image (cached); below is per version.
 ARG GPCAST_MODEL_VERSION
 ARG GPCAST_MODEL_SHA256
