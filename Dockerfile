@@ -6,23 +6,43 @@
 #       -t gpcast:model-7 .
 #   docker run -p 127.0.0.1:8000:8000 -e GPCAST_API_KEYS=<id:role:sha256,...> gpcast:model-7
 #
+# Air-gapped or registry-less machines build on a local base image (scripts/base-image makes
+# localhost/python:3.11-slim from Debian packages; docs/container.md):
+#   podman build --build-arg BASE_IMAGE=localhost/python:3.11-slim --format docker ...
+#
 # The entry point is the same `gpcast serve` that runs and is tested as a local process;
 # it verifies model.pkl against GPCAST_MODEL_SHA256 before unpickling it.
 
-FROM python:3.11-slim AS build
+# The base is pinned by digest (the multi-arch index of python:3.11.14-slim-bookworm); a new
+# digest comes as a reviewed change (Dependabot's docker ecosystem), never silently.
+ARG BASE_IMAGE=python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d
+
+FROM ${BASE_IMAGE} AS deps
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
+# The hash-pinned lock (scripts/lock writes it): this layer changes only with the lock.
+COPY requirements/runtime.txt requirements/runtime.txt
+RUN python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --require-hashes --only-binary :all: -r requirements/runtime.txt
+
+FROM deps AS wheel
 COPY pyproject.toml README.m[d] ./
 COPY src ./src
-RUN python -m venv /opt/venv && /opt/venv/bin/pip install .
+RUN /opt/venv/bin/pip wheel --no-deps --wheel-dir /wheels .
 
-FROM python:3.11-slim
+# The served image grows from the dependency stage (no copy of its 1 GB venv to hash and
+# commit again on every build).
+FROM deps
+WORKDIR /
+RUN rm -rf /src && useradd --system --uid 10001 --create-home --home-dir /var/lib/gpcast gpcast
+# gpcast itself, without dependencies: a small layer on top of the cached ones above
+COPY --from=wheel /wheels/ /tmp/wheels/
+RUN /opt/venv/bin/pip install --no-deps --no-index /tmp/wheels/*.whl && rm -rf /tmp/wheels
+# Everything above is shared by every model version's image (cached); below is per version.
 ARG GPCAST_MODEL_VERSION
 ARG GPCAST_MODEL_SHA256
 LABEL org.opencontainers.image.title="gpcast forecast service" \
       io.gpcast.version="${GPCAST_MODEL_VERSION}" io.gpcast.sha256="${GPCAST_MODEL_SHA256}"
-RUN useradd --system --uid 10001 --create-home --home-dir /var/lib/gpcast gpcast
-COPY --from=build /opt/venv /opt/venv
 # The artifact comes in as the named build context `model` (model.pkl + MANIFEST.json),
 # owned by root and read-only for the service user.
 COPY --from=model --chmod=0444 . /opt/gpcast/model/

@@ -186,6 +186,17 @@ class Settings(BaseSettings):
     dockerfile: Path = Field(Path("Dockerfile"), description="Dockerfile of the serving image.")
     container_env: dict[str, str] = Field(
         default_factory=dict, description="Environment of served containers (GPCAST_*).")
+    container_engine: str = Field(
+        "docker", description="Container engine CLI of the docker target: docker, podman "
+        "(or podman-docker's docker) or a path.")
+    container_engine_flags: str = Field(
+        "", description="Global flags of the engine CLI, e.g. '--runtime runc "
+        "--cgroup-manager cgroupfs' for podman on a host like this project's CI.")
+    container_build_flags: str = Field(
+        "", description="Extra flags of image builds, e.g. '--network host'.")
+    container_base_image: str | None = Field(
+        None, description="The Dockerfile's BASE_IMAGE (None: its digest-pinned "
+        "python:3.11-slim); localhost/python:3.11-slim from scripts/base-image offline.")
 
     # monitoring (issue 6)
     monitor_window: int = Field(3, ge=1, description="Months in the rolling scoring window.")

@@ -45,7 +45,13 @@ def image_env(sha: str) -> dict[str, str]:
 
 def test_the_image_is_slim_non_root_with_a_readyz_healthcheck_and_gpcast_serve() -> None:
     stages = [args for ins, args in final_stage() if ins == "FROM"]
-    assert stages and stages[0].startswith("python:3.11-slim")
+    assert stages == ["deps"]  # the stage with the locked dependencies, on BASE_IMAGE
+    assert re.search(r"^FROM \$\{BASE_IMAGE\} AS deps$", (ROOT / "Dockerfile").read_text(),
+                     re.MULTILINE)
+    # users get python:3.11-slim pinned by digest; CI passes its local base (scripts/base-image)
+    base = re.search(r"^ARG BASE_IMAGE=(\S+)$", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
+    assert base and re.fullmatch(r"python:3\.11[\w.-]*-slim[\w-]*@sha256:[0-9a-f]{64}",
+                                 base.group(1))
     (user,) = instruction("USER")
     assert user not in ("root", "0")
     (health,) = instruction("HEALTHCHECK")

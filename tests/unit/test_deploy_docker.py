@@ -66,7 +66,8 @@ def test_the_container_listens_on_loopback_only_and_runs_locked_down() -> None:
                       "production", "7", SHA, 8102, {"GPCAST_API_KEYS": "k:predict:h"})
     assert cmd[cmd.index("--publish") + 1] == "127.0.0.1:8102:8000"
     assert cmd[cmd.index("--name") + 1] == "gpcast-production"
-    assert {"no-new-privileges", "--cap-drop"} <= set(cmd)
+    assert {"no-new-privileges", "--cap-drop", "--read-only"} <= set(cmd)
+    assert cmd[cmd.index("--volume") + 1] == "gpcast-production-home:/var/lib/gpcast"
     assert "GPCAST_API_KEYS=k:predict:h" in cmd
     image_at = cmd.index("gpcast:model-7-abababababab")
     assert cmd[cmd.index("--entrypoint") + 1] == "gpcast"
@@ -106,3 +107,32 @@ def test_the_target_built_from_settings_uses_the_environment_ports(tmp_path: Pat
     target = docker_target(settings)
     assert (target.port("staging"), target.port("production")) == (8301, 8302)
     assert target.env == {"GPCAST_MAX_HORIZON": "24"}
+
+
+def test_podman_gets_ulimits_no_higher_than_this_process_has() -> None:
+    import resource
+
+    from gpcast.deploy.docker import engine_ulimits
+
+    flags = engine_ulimits()
+    values = dict(f.split("=") for f in flags[1::2])
+    for name, limit in (("nofile", resource.RLIMIT_NOFILE), ("nproc", resource.RLIMIT_NPROC)):
+        soft, hard = (int(v) for v in values[name].split(":"))
+        assert soft == hard
+        if resource.getrlimit(limit)[0] != resource.RLIM_INFINITY:
+            assert soft <= resource.getrlimit(limit)[0]
+
+
+def test_promotion_never_builds_it_runs_the_image_staging_recorded(tmp_path: Path) -> None:
+    target = DockerTarget(home=tmp_path, ports={"production": 8102})
+    with pytest.raises(DeployError, match="deploy it to staging first"):
+        target.built_image("9", SHA)
+
+
+def test_the_base_image_is_a_build_argument(tmp_path: Path) -> None:
+    cmd = build_command("gpcast:x", tmp_path, tmp_path, Path("Dockerfile"), "7", SHA,
+                        "localhost/python:3.11-slim", ["--network", "host"])
+    assert "BASE_IMAGE=localhost/python:3.11-slim" in cmd
+    assert cmd[cmd.index("--network") + 1] == "host"
+    assert not any(c.startswith("BASE_IMAGE=") for c in build_command(
+        "gpcast:x", tmp_path, tmp_path, Path("Dockerfile"), "7", SHA))

@@ -1,26 +1,42 @@
-"""The ``docker`` deploy target: one container per environment on a Docker engine.
+"""The ``docker`` deploy target: one container per environment on a Docker-compatible engine.
 
-One image holds one model version: ``docker build`` bakes the artifact folder into the
-serving image (the ``Dockerfile`` at the project root, given the artifact as the named
-build context ``model``), tagged ``gpcast:model-<version>-<sha12>``. The container runs
-``gpcast serve --model-path /opt/gpcast/model --sha256 <hex>``, so the server refuses to
-start on any other artifact, and is published on 127.0.0.1 on the environment's port.
+One image holds one model version: the staging deployment builds the serving image (the
+``Dockerfile`` at the project root, given the artifact as the named build context ``model``),
+tagged ``gpcast:model-<version>-<sha12>``, and records its image id in
+``<home>/deploy/docker-images.json``. Every other deployment (promotion, rollback) runs the
+recorded image *by id*, after checking that the image still exists and its labels name the
+same version and sha256: production runs the very image staging accepted, never a rebuild.
 
-A new deployment keeps the previous container (stopped, renamed ``...-previous``) until
-the new one is ready and serves the expected sha256; if it never gets there, the new one
-is removed and the previous one is started again. Promotion to production reuses the very
-image (same image id) that staging ran.
+The container runs ``gpcast serve --model-path /opt/gpcast/model --sha256 <hex>`` (the server
+refuses to start on any other artifact) as uid 10001 on a read-only root filesystem, with a
+named volume ``gpcast-<environment>-home`` for ``GPCAST_HOME``, published on 127.0.0.1.
 
-Commands are built by plain functions (tested on their own) and run by :class:`DockerCLI`,
-which turns a missing CLI or an unreachable engine into a :class:`DeployError` that says so.
+Switching an environment, as far as one host allows without a proxy in front:
+1. the new image runs as a candidate container on a fresh loopback port and must answer
+   ``/readyz`` and serve the expected sha256 (a bad image never touches the environment);
+2. the candidate is removed, the running container is stopped gracefully (SIGTERM: in-flight
+   requests finish) and kept as ``...-previous``;
+3. the new container starts on the environment's port; if it is not ready in time it is
+   removed and the previous one started again.
+The environment's port is unanswered between 2 and 3 (one container start); a reverse proxy
+in front (docs/container.md) makes the switch seamless.
+
+The engine is ``docker`` or ``podman`` (``GPCAST_CONTAINER_ENGINE``); podman builds with
+``--format docker`` (keeps the HEALTHCHECK) and gets explicit ulimits no higher than this
+process's own. Commands are built by plain functions (tested on their own) and run by
+:class:`DockerCLI`, which turns a missing CLI or an unreachable engine into a
+:class:`DeployError` that says so.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import resource
 import secrets
+import shlex
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -30,13 +46,16 @@ from pathlib import Path
 import httpx
 
 from gpcast.config import Settings
+from gpcast.data.files import atomic_write_text
 from gpcast.deploy.base import Deployment
 from gpcast.deploy.ecr import image_tag
 from gpcast.errors import DeployError
 
 MODEL_PATH = "/opt/gpcast/model"  # where the Dockerfile copies the `model` build context
 CONTAINER_PORT = 8000
+HOME_IN_IMAGE = "/var/lib/gpcast"  # the Dockerfile's GPCAST_HOME (the service user's home)
 LABEL = "io.gpcast"
+STOP_TIMEOUT_S = 30  # SIGTERM, then this long to drain before SIGKILL
 
 
 def serve_args(environment: str, sha256: str, port: int = CONTAINER_PORT) -> list[str]:
@@ -54,35 +73,61 @@ def container_command(environment: str, sha256: str, port: int = CONTAINER_PORT)
 
 
 def release_key() -> tuple[str, str]:
-    """A ``predict`` API key for acceptance and smoke tests: the token and its hashed entry."""
+    """An ``admin`` API key (``/v1/model`` needs it) for readiness, acceptance and smoke
+    tests: the token and its hashed entry."""
     key_id, secret = secrets.token_hex(4), secrets.token_urlsafe(32)
     digest = hashlib.sha256(secret.encode()).hexdigest()
-    return f"gpc_{key_id}_{secret}", f"{key_id}:predict:{digest}"
+    return f"gpc_{key_id}_{secret}", f"{key_id}:admin:{digest}"
 
 
 def build_command(image: str, artifact_dir: Path, context: Path, dockerfile: Path,
-                  version: str, sha256: str) -> list[str]:
+                  version: str, sha256: str, base_image: str | None = None,
+                  extra: Sequence[str] = ()) -> list[str]:
     """``docker build`` of the serving image with the artifact as the ``model`` context."""
+    base = ["--build-arg", f"BASE_IMAGE={base_image}"] if base_image else []
     return ["docker", "build", "--file", str(dockerfile),
             "--build-context", f"model={artifact_dir}",
             "--build-arg", f"GPCAST_MODEL_VERSION={version}",
-            "--build-arg", f"GPCAST_MODEL_SHA256={sha256}",
+            "--build-arg", f"GPCAST_MODEL_SHA256={sha256}", *base,
             "--label", f"{LABEL}.version={version}", "--label", f"{LABEL}.sha256={sha256}",
-            "--tag", image, str(context)]
+            *extra, "--tag", image, str(context)]
 
 
 def run_command(name: str, image: str, environment: str, version: str, sha256: str,
-                host_port: int, env: Mapping[str, str]) -> list[str]:
-    """``docker run`` of one environment's container, published on 127.0.0.1 only."""
-    cmd = ["docker", "run", "--detach", "--name", name, "--restart", "unless-stopped",
+                host_port: int, env: Mapping[str, str], extra: Sequence[str] = (),
+                volume: str | None = None, restart: str = "unless-stopped") -> list[str]:
+    """``docker run`` of one environment's container, published on 127.0.0.1 only, as the
+    image's non-root user on a read-only root filesystem; GPCAST_HOME is a named volume."""
+    cmd = ["docker", "run", "--detach", "--name", name, "--restart", restart,
            "--publish", f"127.0.0.1:{host_port}:{CONTAINER_PORT}",
            "--label", f"{LABEL}.environment={environment}",
            "--label", f"{LABEL}.version={version}", "--label", f"{LABEL}.sha256={sha256}",
            "--label", f"{LABEL}.port={host_port}", "--security-opt", "no-new-privileges",
-           "--cap-drop", "ALL", "--entrypoint", "gpcast"]
+           "--cap-drop", "ALL", "--read-only", "--tmpfs", "/tmp",
+           "--volume", f"{volume or volume_name(environment)}:{HOME_IN_IMAGE}",
+           "--stop-timeout", str(STOP_TIMEOUT_S), *extra, "--entrypoint", "gpcast"]
     for key, value in sorted(env.items()):
         cmd += ["--env", f"{key}={value}"]
     return [*cmd, image, *serve_args(environment, sha256)[1:]]  # entrypoint `gpcast` + rest
+
+
+def volume_name(environment: str) -> str:
+    """The named volume an environment's containers keep GPCAST_HOME in."""
+    return f"gpcast-{environment}-home"
+
+
+def engine_ulimits() -> list[str]:
+    """``--ulimit`` flags no higher than this process's soft limits.
+
+    Rootful podman otherwise asks runc for its own defaults (nofile 1048576), which a host
+    with lower limits refuses; nproc is also capped at 4096 (runc on such hosts refuses
+    values far below the hard limit, and one server needs a few dozen).
+    """
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    nproc = resource.getrlimit(resource.RLIMIT_NPROC)[0]
+    nofile = 65536 if nofile == resource.RLIM_INFINITY else min(nofile, 65536)
+    nproc = 4096 if nproc == resource.RLIM_INFINITY else min(nproc, 4096)
+    return ["--ulimit", f"nofile={nofile}:{nofile}", "--ulimit", f"nproc={nproc}:{nproc}"]
 
 
 def container_name(environment: str) -> str:
@@ -90,29 +135,57 @@ def container_name(environment: str) -> str:
 
 
 class DockerCLI:
-    """Runs ``docker`` commands; every failure becomes a DeployError naming the command."""
+    """Runs engine commands; every failure becomes a DeployError naming the command.
 
-    def __init__(self, binary: str = "docker", timeout: float = 900.0) -> None:
+    ``binary`` is ``docker``, ``podman`` or a path; ``flags`` go right after it (podman's
+    ``--runtime``/``--cgroup-manager`` on hosts that need them).
+    """
+
+    def __init__(self, binary: str = "docker", timeout: float = 900.0,
+                 flags: Sequence[str] = ()) -> None:
         self.binary = binary
         self.timeout = timeout
+        self.flags = list(flags)
+        self._podman: bool | None = None
 
     def run(self, args: Sequence[str], check: bool = True,
             stdin: str = "") -> subprocess.CompletedProcess[str]:
-        cmd = [self.binary, *args[1:]] if args and args[0] == "docker" else [self.binary, *args]
+        rest = list(args[1:]) if args and args[0] == "docker" else list(args)
+        cmd = [self.binary, *self.flags, *rest]
         if shutil.which(self.binary) is None:
-            raise DeployError(f"the docker CLI ('{self.binary}') is not installed or not on "
-                              "PATH", command=cmd[:2])
+            raise DeployError(f"the container engine CLI ('{self.binary}') is not installed "
+                              "or not on PATH (set GPCAST_CONTAINER_ENGINE)",
+                              command=[self.binary, *rest[:1]])
+        what = " ".join([self.binary, *rest[:2]])
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout,
                                   check=False, input=stdin)
         except subprocess.TimeoutExpired:
-            raise DeployError(f"`{' '.join(cmd[:3])}` took more than {self.timeout:.0f} s",
+            raise DeployError(f"`{what}` took more than {self.timeout:.0f} s",
                               command=cmd[:3]) from None
         if check and done.returncode != 0:
-            raise DeployError(f"`{' '.join(cmd[:3])}` failed ({done.returncode}): "
+            raise DeployError(f"`{what}` failed ({done.returncode}): "
                               f"{done.stderr.strip()[-2000:]}", command=cmd[:3],
                               returncode=done.returncode)
         return done
+
+    @property
+    def is_podman(self) -> bool:
+        """Whether the CLI is podman (also podman-docker's ``docker``)."""
+        if self._podman is None:
+            if shutil.which(self.binary) is None:
+                return False
+            done = subprocess.run([self.binary, "--version"], capture_output=True, text=True,
+                                  check=False, timeout=60)
+            self._podman = "podman" in done.stdout.lower()
+        return self._podman
+
+    def build_flags(self) -> list[str]:
+        """What builds need on this engine: podman's docker format keeps the HEALTHCHECK."""
+        return ["--format", "docker", *engine_ulimits()] if self.is_podman else []
+
+    def run_flags(self) -> list[str]:
+        return engine_ulimits() if self.is_podman else []
 
     def login(self, registry: str, username: str, password: str) -> None:
         """``docker login`` with the password on stdin, never on the command line."""
@@ -141,10 +214,22 @@ class DockerCLI:
         items = json.loads(done.stdout or "[]")
         return items[0] if items else None
 
+    def image_id(self, image: str) -> str | None:
+        """The image's content-addressed id (``sha256:...``), None when it is not there."""
+        info = self.inspect("image", image)
+        if not info:
+            return None
+        ident = str(info.get("Id", ""))
+        return ident if ident.startswith("sha256:") else f"sha256:{ident}"
+
+    def stop(self, name: str, timeout: int = STOP_TIMEOUT_S) -> None:
+        """Graceful stop: SIGTERM, up to ``timeout`` s to drain, then SIGKILL."""
+        self.run(["docker", "stop", "--time", str(timeout), name], check=False)
+
 
 @dataclass
 class DockerTarget:
-    """Containers on a Docker engine, one per environment, published on 127.0.0.1."""
+    """Containers on a Docker-compatible engine, one per environment, on 127.0.0.1."""
 
     home: Path
     ports: Mapping[str, int]
@@ -154,6 +239,8 @@ class DockerTarget:
     ready_timeout: float = 120.0
     env: Mapping[str, str] = field(default_factory=dict)
     cli: DockerCLI = field(default_factory=DockerCLI)
+    base_image: str | None = None
+    build_flags: Sequence[str] = ()
     name: str = "docker"
 
     def image(self, version: str, sha256: str) -> str:
@@ -166,42 +253,81 @@ class DockerTarget:
             raise DeployError(f"no port configured for environment '{environment}'",
                               environment=environment) from None
 
+    # -- images ---------------------------------------------------------------------------
+
+    def build(self, version: str, artifact_dir: Path, sha256: str) -> str:
+        """Build the version's image (cached layers make it quick); its image id."""
+        image = self.image(version, sha256)
+        self.cli.run(build_command(image, artifact_dir.resolve(), self.context.resolve(),
+                                   self.dockerfile, version, sha256, self.base_image,
+                                   [*self.cli.build_flags(), *self.build_flags]))
+        image_id = self.cli.image_id(image)
+        if image_id is None:
+            raise DeployError(f"the build of {image} left no image", image=image)
+        self._record_image(version, sha256, image_id)
+        return image_id
+
+    def built_image(self, version: str, sha256: str) -> str:
+        """The image id staging built for this version, verified: it still exists and its
+        labels name this version and sha256."""
+        recorded = self._images().get(str(version))
+        if not recorded or recorded.get("sha256") != sha256:
+            raise DeployError(f"no image of v{version} (sha256 {sha256[:12]}) was built here; "
+                              "deploy it to staging first", version=version)
+        image_id = recorded["image_id"]
+        info = self.cli.inspect("image", image_id)
+        if info is None:
+            raise DeployError(f"the image of v{version} ({image_id[:19]}) is gone from the "
+                              "engine (pruned?); rebuild it through staging", version=version,
+                              image=image_id)
+        labels = _labels(info)
+        if (labels.get(f"{LABEL}.sha256") != sha256
+                or labels.get(f"{LABEL}.version") != str(version)):
+            raise DeployError(f"the image {image_id[:19]} is labelled v"
+                              f"{labels.get(f'{LABEL}.version')} sha256 "
+                              f"{labels.get(f'{LABEL}.sha256', '')[:12]}, not v{version} "
+                              f"{sha256[:12]}; refusing to run it", image=image_id)
+        return image_id
+
+    # -- the target interface -------------------------------------------------------------
+
     def deploy(self, environment: str, version: str, artifact_dir: Path,
                sha256: str) -> Deployment:
         self.cli.require_engine()
         port = self.port(environment)
-        image = self.image(version, sha256)
-        if not self.cli.exists("image", image):
-            self.cli.run(build_command(image, artifact_dir.resolve(), self.context.resolve(),
-                                       self.dockerfile, version, sha256))
-        name, previous = container_name(environment), f"{container_name(environment)}-previous"
-        had_previous = self.cli.exists("container", name)
-        self.cli.run(["docker", "rm", "--force", previous], check=False)
-        if had_previous:
-            self.cli.run(["docker", "stop", name])
-            self.cli.run(["docker", "rename", name, previous])
+        if environment == "staging":
+            image_id = self.build(version, artifact_dir, sha256)
+        else:  # promotion and rollback run the image staging built and accepted
+            image_id = self.built_image(version, sha256)
         token, entry = release_key()
         env = {**self.env, "GPCAST_API_KEYS": ",".join(filter(None, [self.env.get(
             "GPCAST_API_KEYS", ""), entry]))}
+        name = container_name(environment)
+        candidate, previous = f"{name}-candidate", f"{name}-previous"
+        # 1. the candidate on a fresh port: a bad image fails here, the environment untouched
+        self.cli.run(["docker", "rm", "--force", candidate], check=False)
+        self._start(candidate, image_id, environment, version, sha256, _free_port(), env,
+                    token)
+        self.cli.run(["docker", "rm", "--force", candidate], check=False)
+        # 2. the running container drains and steps aside; 3. the new one takes the port
+        had_previous = self.cli.exists("container", name)
+        self.cli.run(["docker", "rm", "--force", previous], check=False)
+        if had_previous:
+            self.cli.stop(name)
+            self.cli.run(["docker", "rename", name, previous])
         try:
-            self.cli.run(run_command(name, image, environment, version, sha256, port, env))
-            wait_ready(f"http://127.0.0.1:{port}", sha256, token, self.ready_timeout,
-                       environment)
-        except DeployError:
-            logs = self.cli.run(["docker", "logs", "--tail", "40", name], check=False)
-            self.cli.run(["docker", "rm", "--force", name], check=False)
+            self._start(name, image_id, environment, version, sha256, port, env, token)
+        except DeployError as exc:
             if had_previous:
                 self.cli.run(["docker", "rename", previous, name], check=False)
                 self.cli.run(["docker", "start", name], check=False)
-            raise DeployError(f"{environment}: container {name} did not become ready; "
-                              f"{'previous container restarted; ' if had_previous else ''}"
-                              f"last log lines:\n{logs.stdout[-2000:]}{logs.stderr[-2000:]}",
-                              environment=environment, image=image) from None
+            restarted = "; previous container restarted" if had_previous else ""
+            raise DeployError(f"{exc.message}{restarted}", environment=environment,
+                              image=image_id) from None
         self.cli.run(["docker", "rm", "--force", previous], check=False)
         self._save_key(environment, token)
-        image_id = self.cli.inspect("image", image) or {}
         return Deployment(environment, str(version), sha256, f"http://127.0.0.1:{port}",
-                          self.name, detail=f"{name} {image_id.get('Id', image)}")
+                          self.name, detail=f"{name} {image_id}")
 
     def current(self, environment: str) -> Deployment | None:
         self.cli.require_engine()
@@ -219,8 +345,10 @@ class DockerTarget:
 
     def stop(self, environment: str) -> None:
         self.cli.require_engine()
-        for name in (container_name(environment), f"{container_name(environment)}-previous"):
-            self.cli.run(["docker", "rm", "--force", name], check=False)
+        name = container_name(environment)
+        self.cli.stop(name)
+        for each in (name, f"{name}-previous", f"{name}-candidate"):
+            self.cli.run(["docker", "rm", "--force", each], check=False)
         self._key_path(environment).unlink(missing_ok=True)
 
     def api_key(self, environment: str) -> str | None:
@@ -230,6 +358,40 @@ class DockerTarget:
         except OSError:
             return None
 
+    # -- internals ------------------------------------------------------------------------
+
+    def _start(self, name: str, image_id: str, environment: str, version: str, sha256: str,
+               port: int, env: Mapping[str, str], token: str) -> None:
+        """Run ``name`` on ``port`` and wait until it serves ``sha256``; removed if not."""
+        self.cli.run(run_command(name, image_id, environment, version, sha256, port, env,
+                                 self.cli.run_flags()))
+        try:
+            wait_ready(f"http://127.0.0.1:{port}", sha256, token, self.ready_timeout,
+                       environment)
+        except DeployError as exc:
+            logs = self.cli.run(["docker", "logs", "--tail", "40", name], check=False)
+            self.cli.run(["docker", "rm", "--force", name], check=False)
+            raise DeployError(f"{environment}: container {name} did not become ready "
+                              f"({exc.message}); last log lines:\n"
+                              f"{logs.stdout[-2000:]}{logs.stderr[-2000:]}",
+                              environment=environment, image=image_id) from None
+
+    def _images_path(self) -> Path:
+        return self.home / "deploy" / "docker-images.json"
+
+    def _images(self) -> dict[str, dict[str, str]]:
+        try:
+            data = json.loads(self._images_path().read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _record_image(self, version: str, sha256: str, image_id: str) -> None:
+        images = {**self._images(), str(version): {"sha256": sha256, "image_id": image_id}}
+        path = self._images_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(images, indent=2, sort_keys=True))
+
     def _key_path(self, environment: str) -> Path:
         return self.home / "deploy" / f"docker-{environment}.key"
 
@@ -238,6 +400,13 @@ class DockerTarget:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600, exist_ok=True)
         path.write_text(token)
+
+
+def _free_port() -> int:
+    """A loopback port nobody listens on now (the candidate container's)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _labels(info: Mapping[str, object]) -> dict[str, str]:
@@ -275,8 +444,12 @@ def wait_ready(endpoint: str, sha256: str, token: str | None, timeout: float,
 
 def docker_target(settings: Settings) -> DockerTarget:
     """The docker target as configured (``GPCAST_DEPLOY_TARGET=docker``)."""
+    cli = DockerCLI(settings.container_engine,
+                    flags=shlex.split(settings.container_engine_flags))
     return DockerTarget(home=settings.home,
                         ports={env: settings.environment_port(env)
                                for env in ("staging", "production")},
                         context=settings.docker_context, dockerfile=settings.dockerfile,
-                        env=dict(settings.container_env), ready_timeout=settings.deploy_timeout_s)
+                        env=dict(settings.container_env), ready_timeout=settings.deploy_timeout_s,
+                        cli=cli, base_image=settings.container_base_image,
+                        build_flags=shlex.split(settings.container_build_flags))
