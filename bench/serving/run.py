@@ -143,6 +143,13 @@ def m3_artifact(fit: int) -> tuple[Path, str]:
     return directory, sha256_file(directory / "model.pkl")
 
 
+def m3_series(directory: Path) -> list[str]:
+    """The series of the M3 artifact (read from the artifact, not from a loaded server)."""
+    from gpcast.registry.artifact import load_bundle
+
+    return list(load_bundle(directory).fitted.unique_ids)
+
+
 class Served:
     """One ``gpcast serve`` process with its own home (key file, capture store)."""
 
@@ -213,10 +220,12 @@ def main() -> None:
     ref_port = free_port()
     ref = subprocess.Popen([sys.executable, str(HERE / "reference.py"), str(ref_port)])
     wait_ready(f"http://127.0.0.1:{ref_port}/constant", ref)
-    sample, m3 = Served("sample", sample_model), Served("m3", m3_model)
-    m3_ids = list(httpx.get(f"{m3.url}/v1/series", headers={
-        "Authorization": f"Bearer {m3.key}"}).json()["series"])
-    ids = ",".join(s["series"] for s in m3_ids)
+    try:
+        sample, m3 = Served("sample", sample_model), Served("m3", m3_model)
+    except BaseException:
+        ref.send_signal(signal.SIGTERM)
+        raise
+    ids = ",".join(m3_series(m3_model[0]))
     body = json.dumps(BODY)
     script = HERE / "traffic.lua"
     rows: dict[str, list[dict[str, float]]] = {}

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.dates import ConciseDateFormatter
 from matplotlib.figure import Figure
-from scipy.linalg import lapack
 
 from gpcast.data.panel import DS
 from gpcast.errors import ModelError
@@ -30,7 +29,7 @@ from gpcast.models.base import (
     future_months,
     future_regressor_matrix,
 )
-from gpcast.models.gp import GPFitted, times
+from gpcast.models.gp import GPFitted, posterior_factor, times
 from gpcast.models.kernels import Geometry, KernelSpec, covariance
 
 PARTS = ("trend", "seasonality", "regressors")
@@ -70,12 +69,7 @@ def components(fitted: GPFitted, unique_id: str, h: int,
                  else np.empty((h, 0)))
     t, t_all = times(n, m), times(n + h, m)
     x_all = np.vstack([state.x, xz_future]) if spec.n_regressors else np.empty((n + h, 0))
-    K, _ = covariance(spec, state.phi, Geometry.of(t, t, state.x, state.x, spec.period,
-                                                   same=True))
-    L, info = lapack.dpotrf(K, lower=1, clean=1)
-    if info != 0:
-        raise ModelError("the fitted kernel matrix is not positive definite")
-    alpha, _ = lapack.dpotrs(L, state.z, lower=1)
+    _, alpha = posterior_factor(state, spec, t)
     geo = Geometry.of(t_all, t, x_all, state.x, spec.period, same=False)
     variances = _variance_index(spec)
     every = [i for idx in variances.values() for i in idx]

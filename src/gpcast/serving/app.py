@@ -58,6 +58,7 @@ def load_service(settings: Settings) -> ForecastService:
                           field="model_path")
     from gpcast.monitoring.ledger import ForecastLedger
 
+    pin_blas_threads()  # the precomputation below is many small factorisations
     path = Path(settings.model_path)
     bundle = load_bundle(path, settings.model_sha256)
     sha = settings.model_sha256 or sha256_file(path / "model.pkl")
