@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 import pandas as pd
 
+from gpcast.data.plan import check_panel_plan, check_plan
 from gpcast.errors import ModelError
 from gpcast.models.base import Forecast
 from gpcast.registry.artifact import ModelBundle
@@ -76,6 +77,7 @@ class ForecastService:
         self.series = tuple(bundle.fitted.unique_ids)
         self.regressors = tuple(bundle.panel.regressors)
         self.max_horizon = max_horizon
+        self._last_month = pd.Timestamp(bundle.panel.frame["ds"].max())
         self.request_model = forecast_request_model(max_horizon)
         self._answers: BoundedCache[bytes, Answer] = BoundedCache(cache_size)
         self._forecasts: BoundedCache[tuple[Any, ...], Forecast] = BoundedCache(
@@ -144,6 +146,8 @@ class ForecastService:
         """A forecast with future regressors given as a table (``ds`` [, unique_id])."""
         h = int(getattr(request, "h", 12))
         series = self._check_series(request.series)
+        if future is not None:  # the training rules, whatever the model
+            check_panel_plan(self.bundle.panel, future, h)
         fc = self.bundle.fitted.forecast(h, future, level=sorted(set(request.level)),
                                          regressor_policy=request.regressor_policy)
         return fc if series is None else fc.select(series)
@@ -174,6 +178,8 @@ class ForecastService:
             if len(values) != h:
                 raise RequestError(f"regressor '{name}' needs {h} future values (one per "
                                    f"month), got {len(values)}", field=f"regressors.{name}")
+        # the training rules, whatever the model (a baseline ignores the values)
+        check_plan(regressors, list(regressors), {"": self._last_month}, h)
         return tuple((n, tuple(float(v) for v in regressors[n])) for n in sorted(regressors))
 
     # -- response body -------------------------------------------------------------------
