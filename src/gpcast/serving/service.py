@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from gpcast.data.panel import DS, ID
+from gpcast.data.plan import check_panel_plan, check_plan
 from gpcast.errors import ModelError
 from gpcast.models.base import Forecast
 from gpcast.registry.artifact import ModelBundle
@@ -95,6 +96,7 @@ class ForecastService:
         self._known = frozenset(self.series)
         self.regressors = tuple(bundle.panel.regressors)
         self.max_horizon = max_horizon
+        self._last_month = pd.Timestamp(bundle.panel.frame["ds"].max())
         self.request_model = forecast_request_model(max_horizon)
         self.predictor = Predictor(bundle.fitted, max_horizon)
         self.actuals = actuals
@@ -172,6 +174,8 @@ class ForecastService:
         """A forecast with future regressors given as a table (``ds`` [, unique_id])."""
         h = int(getattr(request, "h", 12))
         series = self._check_series(request.series)
+        if future is not None:  # the training rules, whatever the model
+            check_panel_plan(self.bundle.panel, future, h)
         return self.predictor.forecast(series, h, future, sorted(set(request.level)),
                                        request.regressor_policy)
 
@@ -252,6 +256,8 @@ class ForecastService:
             if len(values) != h:
                 raise RequestError(f"regressor '{name}' needs {h} future values (one per "
                                    f"month), got {len(values)}", field=f"regressors.{name}")
+        # the training rules, whatever the model (a baseline ignores the values)
+        check_plan(regressors, list(regressors), {"": self._last_month}, h)
         return regressors
 
     # -- response body -------------------------------------------------------------------
