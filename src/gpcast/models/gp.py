@@ -46,7 +46,8 @@ CALIBRATION_HORIZON = 18  # months held out per series by calibration="holdout"
 CALIBRATION_MIN_SERIES = 10  # fewer held-out series give too noisy a quantile
 PRIOR_WIDTH = 6.0  # optimiser bounds: prior mean +- 6 prior sds, far beyond any MAP
 LOG_2PI = float(np.log(2 * np.pi))
-LOG_MAX = 700.0  # expm1 overflows float64 beyond about 709
+LOG_MAX = 700.0
+DEFAULT_WINDOW: int | None = None  # months a series is fitted on; None: all  # expm1 overflows float64 beyond about 709
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class GPForecaster:
         spectral_components: int = 2,
         interval_scale: float | Sequence[float] = 1.0,
         calibration: Literal["none", "holdout"] = "none",
+        window: int | None = DEFAULT_WINDOW,
     ) -> None:
         """``spectral_components`` adds 0-2 cos x RBF terms (2 measured best on M1/M3).
         ``interval_scale`` multiplies the log-space predictive sd per horizon step (the
@@ -83,7 +85,10 @@ class GPForecaster:
         hyperparameter uncertainty) proves too narrow on backtests. ``calibration=
         "holdout"`` measures such factors at fit time: each series is refitted without
         its last 18 months and the 95 % quantile of the standardised errors per step,
-        pooled over series, widens (never narrows) the intervals."""
+        pooled over series, widens (never narrows) the intervals. ``window`` fits each
+        series on its last ``window`` months only (``None``: all of them), which bounds
+        the cost of a fit (cubic in its length) so a panel costs linear time in its
+        length; series no longer than the window are fitted exactly as without one."""
         if season_length < 1:
             raise ModelError("season_length must be at least 1", field="season_length")
         if not 0 <= spectral_components <= 2:
@@ -99,6 +104,10 @@ class GPForecaster:
         if calibration not in ("none", "holdout"):
             raise ModelError("calibration must be 'none' or 'holdout'", field="calibration")
         self.calibration = calibration
+        if window is not None and window < 2 * season_length:
+            raise ModelError(f"window must be at least two seasons ({2 * season_length} "
+                             f"months), got {window}", field="window")
+        self.window = window
         self._warm: dict[str, np.ndarray] = {}
 
     def warm_started(self, start: Mapping[str, np.ndarray]) -> GPForecaster:
@@ -111,7 +120,7 @@ class GPForecaster:
     def __repr__(self) -> str:
         return (f"GPForecaster(season_length={self.season_length}, n_restarts="
                 f"{self.n_restarts}, spectral_components={self.spectral_components}, "
-                f"calibration={self.calibration!r})")
+                f"calibration={self.calibration!r}, window={self.window})")
 
     def fit(self, data: Panel | pd.DataFrame | Sequence[float] | np.ndarray,
             warm_start: Mapping[str, np.ndarray] | None = None) -> GPFitted:
@@ -128,12 +137,13 @@ class GPForecaster:
         for uid in panel.unique_ids:
             states[uid] = fit_series(uid, panel.y(uid), panel.X(uid), spec,
                                      self.season_length, self.n_restarts, geometries,
-                                     start=starts.get(uid))
+                                     start=starts.get(uid), window=self.window)
         anchors = Panel(panel.frame.groupby(ID, sort=False).tail(1), panel.regressors,
                         panel.season_length, source=panel.source, sha256=panel.sha256)
         scale = np.asarray(self.interval_scale)
         if self.calibration == "holdout":
-            factors = holdout_factors(panel, spec, self.season_length, states, geometries)
+            factors = holdout_factors(panel, spec, self.season_length, states, geometries,
+                                      self.window)
             if factors is not None:
                 n = max(scale.size, factors.size)
                 scale = pad(scale, n) * pad(factors, n)
@@ -160,9 +170,11 @@ def times(n: int, season_length: int, start: int = 0) -> np.ndarray:
 
 def fit_series(uid: str, y: np.ndarray, x: np.ndarray, spec: KernelSpec, season_length: int,
                n_restarts: int, geometries: dict[int, Geometry] | None = None,
-               start: np.ndarray | None = None) -> SeriesState:
+               start: np.ndarray | None = None, window: int | None = None) -> SeriesState:
     """MAP hyperparameters of one series: from the prior medians (or ``start``),
-    restarts on failure."""
+    restarts on failure; on its last ``window`` months only when it is longer."""
+    if window is not None and y.size > window:
+        y, x = y[-window:], x[-window:]
     z, mean, sd = standardise(uid, y)
     x_mean = x.mean(axis=0) if x.shape[1] else np.empty(0)
     x_sd = x.std(axis=0) if x.shape[1] else np.empty(0)
@@ -222,7 +234,8 @@ def pad(values: np.ndarray, n: int) -> np.ndarray:
 
 def holdout_factors(panel: Panel, spec: KernelSpec, season_length: int,
                     states: dict[str, SeriesState],
-                    geometries: dict[int, Geometry]) -> np.ndarray | None:
+                    geometries: dict[int, Geometry],
+                    window: int | None = None) -> np.ndarray | None:
     """Per-step sd multipliers (>= 1) that give 95 % coverage on held-out months.
 
     Each long enough series is refitted without its last months (warm-started at its
@@ -237,7 +250,7 @@ def holdout_factors(panel: Panel, spec: KernelSpec, season_length: int,
             continue
         y, x = panel.y(uid), panel.X(uid)
         cut = fit_series(uid, y[:-h], x[:-h], spec, season_length, 0, geometries,
-                         start=state.phi)
+                         start=state.phi, window=window)
         pred = predict_series(cut, spec, season_length, x[-h:])
         errors.append((np.log1p(y[-h:]) - pred.loc) / pred.scale)
     if len(errors) < CALIBRATION_MIN_SERIES:
