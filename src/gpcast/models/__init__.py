@@ -14,13 +14,16 @@ from gpcast.models.base import Fitted, Forecast, Forecaster
 
 if TYPE_CHECKING:
     from gpcast.models.baselines import AutoETS, AutoTheta, SeasonalNaive
+    from gpcast.models.combination import CombinationForecaster
     from gpcast.models.gp import GPFitted, GPForecaster
 
 _LAZY = {"GPForecaster": "gp", "GPFitted": "gp", "SeasonalNaive": "baselines",
-         "AutoETS": "baselines", "AutoTheta": "baselines"}
+         "AutoETS": "baselines", "AutoTheta": "baselines",
+         "CombinationForecaster": "combination"}
 # registry name -> class name; the names are those of ``Settings.candidates``.
 CANDIDATES: dict[str, str] = {"gp": "GPForecaster", "seasonal_naive": "SeasonalNaive",
-                              "auto_ets": "AutoETS", "auto_theta": "AutoTheta"}
+                              "auto_ets": "AutoETS", "auto_theta": "AutoTheta",
+                              "combination": "CombinationForecaster"}
 
 
 def __getattr__(name: str) -> Any:
@@ -40,5 +43,5 @@ def make_forecaster(name: str, season_length: int = 12) -> Forecaster:
     return forecaster
 
 
-__all__ = ["CANDIDATES", "AutoETS", "AutoTheta", "Fitted", "Forecast", "Forecaster",
+__all__ = ["CANDIDATES", "AutoETS", "AutoTheta", "CombinationForecaster", "Fitted", "Forecast", "Forecaster",
            "GPFitted", "GPForecaster", "SeasonalNaive", "make_forecaster"]

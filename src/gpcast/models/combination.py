@@ -1,0 +1,125 @@
+"""CombinationForecaster: the median of several forecasters, point and bounds alike.
+
+    fitted = CombinationForecaster(season_length=12).fit(panel)    # GP, AutoETS, AutoTheta
+    fc = fitted.forecast(h=18, level=[80, 95])
+
+Each member is fitted on every series; the forecast of a series is, per month, the
+median over members of their medians and, per level, of their lower and upper bounds.
+Medians of ordered values stay ordered, so every interval still holds the median and
+wider levels hold narrower ones. The median of GP, ETS and Theta beat per-series
+selection on M1 and M3 (bench/RESULTS.md, "Held-out accuracy"): a combination does not
+have to guess, from a few noisy backtest windows, which model will do best next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from gpcast.data.panel import Panel
+from gpcast.errors import ModelError
+from gpcast.models.base import (
+    Fitted,
+    Forecast,
+    Forecaster,
+    FutureRegressors,
+    RegressorPolicy,
+    as_panel,
+)
+
+MEMBERS = ("gp", "auto_ets", "auto_theta")
+
+
+class CombinationForecaster:
+    """Median of ``members`` (registry names, or forecasters) on every series."""
+
+    name = "combination"
+
+    def __init__(self, season_length: int = 12,
+                 members: Sequence[str | Forecaster] = MEMBERS) -> None:
+        from gpcast.models import make_forecaster
+
+        if season_length < 1:
+            raise ModelError("season_length must be at least 1", field="season_length")
+        if len(members) < 2:
+            raise ModelError("a combination needs at least two members", field="members")
+        self.season_length = season_length
+        self.members: list[Forecaster] = [
+            make_forecaster(m, season_length) if isinstance(m, str) else m for m in members]
+        names = [m.name for m in self.members]
+        if self.name in names:
+            raise ModelError("a combination cannot contain a combination", field="members")
+        if len(set(names)) != len(names):
+            raise ModelError(f"members must differ, got {names}", field="members")
+
+    def __repr__(self) -> str:
+        return (f"CombinationForecaster(season_length={self.season_length}, "
+                f"members={[repr(m) for m in self.members]})")
+
+    def fit(self, data: Panel | pd.DataFrame | Sequence[float] | np.ndarray
+            ) -> CombinationFitted:
+        """Fit every member on every series of ``data``."""
+        panel = as_panel(data, self.season_length)
+        return CombinationFitted({m.name: m.fit(panel) for m in self.members})
+
+
+@dataclass(frozen=True)
+class CombinationFitted:
+    """The fitted members; ``forecast`` takes their median."""
+
+    fitted: dict[str, Fitted]  # member name -> fitted on every series
+    model: str = "combination"
+
+    @property
+    def unique_ids(self) -> list[str]:
+        return list(next(iter(self.fitted.values())).unique_ids)
+
+    @classmethod
+    def concat(cls, parts: Sequence[CombinationFitted]) -> CombinationFitted:
+        """One model over the series of ``parts`` (fitted apart, same members)."""
+        fitted = {}
+        for name in parts[0].fitted:
+            fits = [p.fitted[name] for p in parts]
+            fitted[name] = fits[0] if len(fits) == 1 else type(fits[0]).concat(fits)  # type: ignore[attr-defined]
+        return cls(fitted)
+
+    def subset(self, unique_ids: Sequence[str]) -> CombinationFitted:
+        return CombinationFitted({name: fit.subset(unique_ids)  # type: ignore[attr-defined]
+                                  for name, fit in self.fitted.items()})
+
+    def forecast(
+        self,
+        h: int,
+        future_regressors: FutureRegressors = None,
+        level: Sequence[int] = (80, 95),
+        regressor_policy: RegressorPolicy = "require",
+    ) -> Forecast:
+        """Per month and level, the median over members; ``model`` is "combination"."""
+        order = self.unique_ids
+        parts = [fit.forecast(h, future_regressors, level, regressor_policy).select(order)
+                 for fit in self.fitted.values()]
+        first = parts[0]
+
+        def median(arrays: Sequence[np.ndarray]) -> np.ndarray:
+            return np.asarray(np.median(np.stack(arrays), axis=0))
+
+        notes = {f"{name}.{k}": v for name, fc in zip(self.fitted, parts, strict=True)
+                 for k, v in fc.notes.items()}
+        notes["combination"] = f"median of {list(self.fitted)}"
+        carried = any(fc.regressor_policy == "carry_last" for fc in parts)
+        return Forecast(
+            model=self.model,
+            unique_ids=first.unique_ids,
+            months=first.months,
+            median=median([fc.median for fc in parts]),
+            lower={lv: median([fc.lower[lv] for fc in parts]) for lv in first.levels},
+            upper={lv: median([fc.upper[lv] for fc in parts]) for lv in first.levels},
+            regressor_policy="carry_last" if carried else "require",
+            notes=notes,
+        )
+
+
+__all__ = ["MEMBERS", "CombinationFitted", "CombinationForecaster"]
