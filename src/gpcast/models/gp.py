@@ -47,7 +47,10 @@ CALIBRATION_MIN_SERIES = 10  # fewer held-out series give too noisy a quantile
 PRIOR_WIDTH = 6.0  # optimiser bounds: prior mean +- 6 prior sds, far beyond any MAP
 LOG_2PI = float(np.log(2 * np.pi))
 LOG_MAX = 700.0
-DEFAULT_WINDOW: int | None = None  # months a series is fitted on; None: all  # expm1 overflows float64 beyond about 709
+# Months a series is fitted on. On M1/M3 every shorter window lost accuracy (M3, 150
+# series: MASE 0.858 all, 0.872 at 120, 0.887 at 96, 0.926 at 60); at 120 months a fit
+# costs about what AutoETS does on the same series; see bench/RESULTS.md.
+DEFAULT_WINDOW: int | None = 120  # expm1 overflows float64 beyond about 709
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ class GPForecaster:
         interval_scale: float | Sequence[float] = 1.0,
         calibration: Literal["none", "holdout"] = "none",
         window: int | None = DEFAULT_WINDOW,
+        prior_means: Mapping[str, float] | None = None,
+        prior_sd: float = 1.0,
     ) -> None:
         """``spectral_components`` adds 0-2 cos x RBF terms (2 measured best on M1/M3).
         ``interval_scale`` multiplies the log-space predictive sd per horizon step (the
@@ -88,7 +93,10 @@ class GPForecaster:
         pooled over series, widens (never narrows) the intervals. ``window`` fits each
         series on its last ``window`` months only (``None``: all of them), which bounds
         the cost of a fit (cubic in its length) so a panel costs linear time in its
-        length; series no longer than the window are fitted exactly as without one."""
+        length; series no longer than the window are fitted exactly as without one.
+        ``prior_means`` moves the means of named log-hyperparameter priors (names as in
+        ``GPFitted.params``, e.g. ``{"linear.variance": -2.0}``) and ``prior_sd`` scales
+        every prior's sd: the knobs `gpcast tune` searches."""
         if season_length < 1:
             raise ModelError("season_length must be at least 1", field="season_length")
         if not 0 <= spectral_components <= 2:
@@ -108,6 +116,18 @@ class GPForecaster:
             raise ModelError(f"window must be at least two seasons ({2 * season_length} "
                              f"months), got {window}", field="window")
         self.window = window
+        known = set(KernelSpec(2, ()).names)
+        means = dict(prior_means or {})
+        unknown = sorted(n for n in means if n not in known)
+        if unknown:
+            raise ModelError(f"unknown GP prior(s) {unknown}; known: {sorted(known)}",
+                             field="prior_means")
+        if not all(np.isfinite(v) for v in means.values()):
+            raise ModelError("prior means must be finite", field="prior_means")
+        if not (np.isfinite(prior_sd) and prior_sd > 0):
+            raise ModelError("prior_sd must be positive", field="prior_sd")
+        self.prior_means = {k: float(v) for k, v in sorted(means.items())}
+        self.prior_sd = float(prior_sd)
         self._warm: dict[str, np.ndarray] = {}
 
     def warm_started(self, start: Mapping[str, np.ndarray]) -> GPForecaster:
@@ -120,7 +140,9 @@ class GPForecaster:
     def __repr__(self) -> str:
         return (f"GPForecaster(season_length={self.season_length}, n_restarts="
                 f"{self.n_restarts}, spectral_components={self.spectral_components}, "
-                f"calibration={self.calibration!r}, window={self.window})")
+                f"calibration={self.calibration!r}, window={self.window}"
+                + (f", prior_means={self.prior_means}" if self.prior_means else "")
+                + (f", prior_sd={self.prior_sd}" if self.prior_sd != 1.0 else "") + ")")
 
     def fit(self, data: Panel | pd.DataFrame | Sequence[float] | np.ndarray,
             warm_start: Mapping[str, np.ndarray] | None = None) -> GPFitted:
@@ -128,7 +150,9 @@ class GPForecaster:
         (``GPFitted.log_params``, e.g. of the previous model version) that the optimiser
         starts from instead of the prior medians; a wrong-sized one is ignored."""
         panel = as_panel(data, season_length=self.season_length)
-        spec = KernelSpec(self.spectral_components, tuple(panel.regressors))
+        spec = KernelSpec(self.spectral_components, tuple(panel.regressors),
+                          prior_means=tuple(self.prior_means.items()),
+                          prior_sd=self.prior_sd)
         geometries: dict[int, Geometry] = {}  # series of equal length share t
         warm = self._warm if warm_start is None else warm_start
         starts = {uid: np.asarray(phi, dtype=float) for uid, phi in warm.items()
@@ -189,12 +213,13 @@ def fit_series(uid: str, y: np.ndarray, x: np.ndarray, spec: KernelSpec, season_
         if geometries is not None and spec.n_regressors == 0:
             geometries[n] = geo
     mu = spec.prior_mean
-    bounds = list(zip(mu - PRIOR_WIDTH, mu + PRIOR_WIDTH, strict=True))
+    width = PRIOR_WIDTH * spec.prior_sd
+    bounds = list(zip(mu - width, mu + width, strict=True))
     rng = np.random.default_rng(zlib.crc32(uid.encode()))
     first = mu if start is None else start
     best: tuple[float, np.ndarray, bool] | None = None
     for attempt in range(1 + max(n_restarts, 0)):
-        x0 = first if attempt == 0 else mu + rng.standard_normal(mu.size)
+        x0 = first if attempt == 0 else mu + spec.prior_sd * rng.standard_normal(mu.size)
         res = minimize(neg_log_posterior, x0, args=(spec, geo, z, mu), jac=True,
                        method="L-BFGS-B", bounds=bounds, options={"maxiter": 300})
         fun = float(res.fun)
@@ -219,11 +244,11 @@ def neg_log_posterior(phi: np.ndarray, spec: KernelSpec, geo: Geometry, z: np.nd
     inv = np.tril(inv) + np.tril(inv, -1).T
     n = z.size
     fit = 0.5 * float(z @ alpha) + float(np.log(np.diag(L)).sum()) + 0.5 * n * LOG_2PI
-    d = phi - mu
+    d = (phi - mu) / spec.prior_sd
     stack = np.asarray(parts).reshape(len(parts), n * n)
     trace = stack @ inv.reshape(-1)
     quad = (stack @ np.outer(alpha, alpha).reshape(-1))
-    grad = 0.5 * (trace - quad) + d
+    grad = 0.5 * (trace - quad) + d / spec.prior_sd
     return fit + 0.5 * float(d @ d), grad
 
 
