@@ -32,24 +32,24 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "m3"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "m3"))
 
 import numpy as np
 import scoring  # bench/m3: gpcast.evaluation.metrics averaged over series
 import statsforecast
-from data import DATASETS, Heldout, load
 from peers import cpu_seconds
 
 import gpcast.models.gp as gp_module
 import gpcast.models.kernels as kernel_module
+from data import DATASETS, Heldout, load
 from gpcast.evaluation import metrics
 from gpcast.models import make_forecaster
 from gpcast.models.base import Forecaster
 from gpcast.models.gp import GPForecaster
 
-CACHE = HERE.parents[0] / ".cache" / "heldout"
+HERE = Path(__file__).resolve().parent
+CACHE = HERE.parent / ".cache" / "heldout"
 SINGLES = ("gp", "auto_ets", "auto_theta", "seasonal_naive")
 COMBINED = ("gp", "auto_ets", "auto_theta")
 # The GP's code as this process imported it: a cache key that later edits cannot fool.

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_gp import seasonal_series
 
 from gpcast.errors import ModelError
 from gpcast.models.gp import GPForecaster
-from test_gp import seasonal_series
 
 H = 12
 
