@@ -69,8 +69,8 @@ class Run:
 def code_key(model: Forecaster) -> str:
     """Cache key: the model's configuration and, for the GP, its code."""
     text = repr(model) + statsforecast.__version__
-    if isinstance(model, GPForecaster):
-        text += GP_CODE
+    if isinstance(model, GPForecaster):  # repr leaves out e.g. interval_scale
+        text += GP_CODE + repr(sorted((k, repr(v)) for k, v in vars(model).items()))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

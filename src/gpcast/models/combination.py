@@ -1,20 +1,21 @@
-"""CombinationForecaster: the median of several forecasters, point and bounds alike.
+"""CombinationForecaster: the median (or mean) of several forecasters, point and bounds.
 
     fitted = CombinationForecaster(season_length=12).fit(panel)    # GP, AutoETS, AutoTheta
     fc = fitted.forecast(h=18, level=[80, 95])
 
 Each member is fitted on every series; the forecast of a series is, per month, the
 median over members of their medians and, per level, of their lower and upper bounds.
-Medians of ordered values stay ordered, so every interval still holds the median and
-wider levels hold narrower ones. The median of GP, ETS and Theta beat per-series
-selection on M1 and M3 (bench/RESULTS.md, "Held-out accuracy"): a combination does not
-have to guess, from a few noisy backtest windows, which model will do best next.
+Medians (and means) of ordered values stay ordered, so every interval still holds the
+median and wider levels hold narrower ones. Both combinations of GP, ETS and Theta beat
+per-series selection on M1 (bench/RESULTS.md, "Held-out accuracy"): a combination does
+not have to guess, from a few noisy backtest windows, which model will do best next.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -39,11 +40,15 @@ class CombinationForecaster:
     name = "combination"
 
     def __init__(self, season_length: int = 12,
-                 members: Sequence[str | Forecaster] = MEMBERS) -> None:
+                 members: Sequence[str | Forecaster] = MEMBERS,
+                 method: Literal["median", "mean"] = "median") -> None:
         from gpcast.models import make_forecaster
 
         if season_length < 1:
             raise ModelError("season_length must be at least 1", field="season_length")
+        if method not in ("median", "mean"):
+            raise ModelError("method must be 'median' or 'mean'", field="method")
+        self.method = method
         if len(members) < 2:
             raise ModelError("a combination needs at least two members", field="members")
         self.season_length = season_length
@@ -57,13 +62,13 @@ class CombinationForecaster:
 
     def __repr__(self) -> str:
         return (f"CombinationForecaster(season_length={self.season_length}, "
-                f"members={[repr(m) for m in self.members]})")
+                f"members={[repr(m) for m in self.members]}, method={self.method!r})")
 
     def fit(self, data: Panel | pd.DataFrame | Sequence[float] | np.ndarray
             ) -> CombinationFitted:
         """Fit every member on every series of ``data``."""
         panel = as_panel(data, self.season_length)
-        return CombinationFitted({m.name: m.fit(panel) for m in self.members})
+        return CombinationFitted({m.name: m.fit(panel) for m in self.members}, self.method)
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class CombinationFitted:
     """The fitted members; ``forecast`` takes their median."""
 
     fitted: dict[str, Fitted]  # member name -> fitted on every series
+    method: str = "median"
     model: str = "combination"
 
     @property
@@ -84,11 +90,11 @@ class CombinationFitted:
         for name in parts[0].fitted:
             fits = [p.fitted[name] for p in parts]
             fitted[name] = fits[0] if len(fits) == 1 else type(fits[0]).concat(fits)  # type: ignore[attr-defined]
-        return cls(fitted)
+        return cls(fitted, parts[0].method)
 
     def subset(self, unique_ids: Sequence[str]) -> CombinationFitted:
         return CombinationFitted({name: fit.subset(unique_ids)  # type: ignore[attr-defined]
-                                  for name, fit in self.fitted.items()})
+                                  for name, fit in self.fitted.items()}, self.method)
 
     def forecast(
         self,
@@ -103,12 +109,14 @@ class CombinationFitted:
                  for fit in self.fitted.values()]
         first = parts[0]
 
-        def median(arrays: Sequence[np.ndarray]) -> np.ndarray:
-            return np.asarray(np.median(np.stack(arrays), axis=0))
+        pool = np.median if self.method == "median" else np.mean
+
+        def median(arrays: Sequence[np.ndarray]) -> np.ndarray:  # or the mean
+            return np.asarray(pool(np.stack(arrays), axis=0))
 
         notes = {f"{name}.{k}": v for name, fc in zip(self.fitted, parts, strict=True)
                  for k, v in fc.notes.items()}
-        notes["combination"] = f"median of {list(self.fitted)}"
+        notes["combination"] = f"{self.method} of {list(self.fitted)}"
         carried = any(fc.regressor_policy == "carry_last" for fc in parts)
         return Forecast(
             model=self.model,
