@@ -1,14 +1,15 @@
-"""CombinationForecaster: the median (or mean) of several forecasters, point and bounds.
+"""CombinationForecaster: the mean (or median) of several forecasters, point and bounds.
 
-    fitted = CombinationForecaster(season_length=12).fit(panel)    # GP, AutoETS, AutoTheta
+    fitted = CombinationForecaster(season_length=12).fit(panel)  # mean of GP, ETS, Theta
     fc = fitted.forecast(h=18, level=[80, 95])
 
 Each member is fitted on every series; the forecast of a series is, per month, the
-median over members of their medians and, per level, of their lower and upper bounds.
+mean (or median) over members of their medians and, per level, of their bounds.
 Medians (and means) of ordered values stay ordered, so every interval still holds the
 median and wider levels hold narrower ones. Both combinations of GP, ETS and Theta beat
 per-series selection on M1 (bench/RESULTS.md, "Held-out accuracy"): a combination does
 not have to guess, from a few noisy backtest windows, which model will do best next.
+The mean is the default: on M1 and M3 it beat the median on MASE and MSIS alike.
 """
 
 from __future__ import annotations
@@ -35,13 +36,13 @@ MEMBERS = ("gp", "auto_ets", "auto_theta")
 
 
 class CombinationForecaster:
-    """Median of ``members`` (registry names, or forecasters) on every series."""
+    """Mean (or median) of ``members`` (registry names, or forecasters) on every series."""
 
     name = "combination"
 
     def __init__(self, season_length: int = 12,
                  members: Sequence[str | Forecaster] = MEMBERS,
-                 method: Literal["median", "mean"] = "median") -> None:
+                 method: Literal["median", "mean"] = "mean") -> None:
         from gpcast.models import make_forecaster
 
         if season_length < 1:
@@ -73,10 +74,10 @@ class CombinationForecaster:
 
 @dataclass(frozen=True)
 class CombinationFitted:
-    """The fitted members; ``forecast`` takes their median."""
+    """The fitted members; ``forecast`` pools them by ``method``."""
 
     fitted: dict[str, Fitted]  # member name -> fitted on every series
-    method: str = "median"
+    method: str = "mean"
     model: str = "combination"
 
     @property
