@@ -70,8 +70,9 @@ def forecast(case: Case) -> Forecast:
     return case.fitted.forecast(H, future_regressors=case.future, level=LEVELS)
 
 
-def test_the_registry_knows_the_gp_and_the_three_baselines() -> None:
-    assert set(CANDIDATES) == {"gp", "seasonal_naive", "auto_ets", "auto_theta"}
+def test_the_registry_knows_the_gp_the_three_baselines_and_their_combination() -> None:
+    assert set(CANDIDATES) == {"gp", "seasonal_naive", "auto_ets", "auto_theta",
+                               "combination"}
 
 
 def test_an_unknown_name_is_a_config_error() -> None:

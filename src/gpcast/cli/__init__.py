@@ -38,6 +38,7 @@ def _register() -> None:
     from gpcast.cli import monitor as monitor_commands
     from gpcast.cli import release as release_commands
     from gpcast.cli import serve as serve_commands
+    from gpcast.cli import tune as tune_commands
 
     data_commands.register(app)
     serve_commands.register(app)
@@ -45,6 +46,7 @@ def _register() -> None:
     release_commands.register(app)
     monitor_commands.register(app)
     demo_commands.register(app)
+    tune_commands.register(app)
 
 
 def _classes(name: str) -> tuple[type[BaseException], ...]:

@@ -33,6 +33,9 @@ class KernelSpec:
     n_spectral: int = 2
     regressors: tuple[str, ...] = ()
     period: float = 1.0
+    # prior means moved from the defaults, by parameter name (what `gpcast tune` sets)
+    prior_means: tuple[tuple[str, float], ...] = ()
+    prior_sd: float = 1.0  # sd of every log-normal prior on log theta
 
     @property
     def n_regressors(self) -> int:
@@ -55,7 +58,12 @@ class KernelSpec:
         for rbf_mu, cos_mu in SPECTRAL_MU[: self.n_spectral]:
             mu += [VARIANCE_MU, rbf_mu, cos_mu]
         mu += [VARIANCE_MU] * self.n_regressors
-        return np.array([*mu, VARIANCE_MU])
+        mu.append(VARIANCE_MU)
+        where = {name: i for i, name in enumerate(self.names)}
+        for name, value in self.prior_means:
+            if name in where:  # a spectral term the spec does not have: nothing to move
+                mu[where[name]] = value
+        return np.array(mu)
 
 
 @dataclass(frozen=True)
