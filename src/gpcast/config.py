@@ -66,8 +66,15 @@ class Settings(BaseSettings):
     model_sha256: str | None = Field(None, description="Expected sha256 of the artifact.")
 
     # stores (None: embedded defaults under ``home``)
-    tracking_uri: str | None = None
-    database_url: str | None = None
+    tracking_uri: str | None = Field(None, description="MLflow tracking URI: a tracking "
+                                     "server or a SQLAlchemy URL (postgresql+psycopg://...).")
+    database_url: str | None = Field(None, description="SQLAlchemy URL of the release and "
+                                     "forecast ledgers (default: SQLite under home).")
+    artifact_uri: str | None = Field(None, description="Where a new MLflow experiment keeps "
+                                     "its artifacts (s3://bucket/mlartifacts) next to a "
+                                     "database tracking URI.")
+    mlflow_ui_url: str | None = Field(None, description="Address of the team's `mlflow ui`; "
+                                      "notifications link the model card there.")
 
     # release pipeline (issue 3)
     registered_model: str = Field("gpcast", description="MLflow registered model name.")
@@ -83,6 +90,9 @@ class Settings(BaseSettings):
     acceptance_latency_s: float = Field(2.0, description="Latency budget of one forecast call.")
     notify_urls: list[str] = Field(default_factory=list,
                                    description="Apprise URLs (Slack, mailto, SNS...).")
+    sns_topic_arn: str | None = Field(
+        None, description="SNS topic that notifications publish to with the job's own AWS "
+        "credentials (no keys in URLs); Terraform sets it for every job.")
     deploy_target: str = "local"
     staging_port: int = 8101
     production_port: int = 8102
@@ -126,6 +136,9 @@ class Settings(BaseSettings):
     monitor_psi: float = Field(0.25, description="PSI above which a distribution drifted.")
     monitor_plan_tolerance: float = Field(
         0.10, description="Relative gap between a regressor's plan and its actual value.")
+    reports_uri: str | None = Field(
+        None, description="Where `gpcast monitor` also writes its report and /v1/monitoring "
+        "reads the latest one (s3://bucket/prefix); None: the reports folder under home.")
 
     @classmethod
     def settings_customise_sources(

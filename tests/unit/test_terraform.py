@@ -176,3 +176,25 @@ def test_every_checkov_suppression_gives_its_reason() -> None:
         for line in path.read_text().splitlines():
             if "checkov:skip=" in line:
                 assert re.search(r"checkov:skip=CKV2?_AWS_\d+:\S.{10,}", line), f"{path}: {line}"
+
+
+def test_notifications_reach_the_topic_from_every_job_and_from_pipeline_failures() -> None:
+    production = (TF / "envs" / "production" / "main.tf").read_text()
+    assert "GPCAST_SNS_TOPIC_ARN      = module.approval.topic_arn" in production
+    pipeline = parse(TF / "modules" / "pipeline")
+    documents = {name: body for block in pipeline["data"]
+                 for body in [block.get('"aws_iam_policy_document"')] if body
+                 for name, body in body.items()}
+    for role in ('"release"', '"monitor"'):
+        actions = {unq(a) for st in documents[role]["statement"] for a in st["actions"]}
+        assert "sns:Publish" in actions, role
+    rule = blocks(pipeline, "resource")["aws_codestarnotifications_notification_rule"]
+    rule = rule['"failures"']
+    assert "codepipeline-pipeline-pipeline-execution-failed" in map(unq, rule["event_type_ids"])
+    assert unq(rule["target"][0]["address"]) == "${var.approval_topic_arn}"
+    for name in ("release.yml", "monitor.yml"):
+        workflow = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+        steps = [s for job in workflow["jobs"].values() for s in job["steps"]]
+        notify = [s for s in steps if "aws sns publish" in s.get("run", "")]
+        assert notify and all(s["if"] == "failure()" for s in notify), name
+        assert "GPCAST_SNS_TOPIC_ARN" in (ROOT / ".github" / "workflows" / name).read_text()

@@ -141,7 +141,7 @@ def _ingest_captured(settings: Settings, ledger: Any) -> int:
 def _alert(settings: Settings) -> Any:
     from gpcast.release.notify import Notification, Notifier
 
-    notifier = Notifier(settings.home / "outbox.jsonl", settings.notify_urls)
+    notifier = Notifier.from_settings(settings)
 
     def send(title: str, body: str, facts: dict[str, Any]) -> bool:
         note = Notification("monitor_action_needed", title, body,

@@ -52,7 +52,8 @@ class MlflowRegistry:
     """Runs, metrics, artifacts, the pyfunc model, versions and aliases in MLflow."""
 
     def __init__(self, home: Path, tracking_uri: str | None, model_name: str,
-                 experiment: str) -> None:
+                 experiment: str, artifact_location: str | None = None,
+                 ui_url: str | None = None) -> None:
         import logging
         import os
 
@@ -69,6 +70,11 @@ class MlflowRegistry:
         self.tracking_uri = tracking_uri or embedded_tracking_uri(home)
         self.model_name = model_name
         self.experiment_name = experiment
+        # Where a new experiment keeps its artifacts (s3://... next to a database store);
+        # None: under home for the embedded store, the tracking server's choice otherwise.
+        self.artifact_location = artifact_location
+        self.ui_url = ui_url or (tracking_uri if tracking_uri and tracking_uri.startswith(
+            ("http://", "https://")) else None)
         home.mkdir(parents=True, exist_ok=True)
         # The fluent API (log_model) reads the global URI; set both once, here.
         mlflow.set_tracking_uri(self.tracking_uri)
@@ -85,8 +91,8 @@ class MlflowRegistry:
             if found is not None:
                 self._experiment_id = str(found.experiment_id)
             else:
-                location = ((self.home / "mlartifacts").resolve().as_uri()
-                            if self.embedded else None)
+                location = self.artifact_location or (
+                    (self.home / "mlartifacts").resolve().as_uri() if self.embedded else None)
                 self._experiment_id = str(self._call(
                     self.client.create_experiment, self.experiment_name, location))
         return self._experiment_id
@@ -129,11 +135,25 @@ class MlflowRegistry:
     def log_artifacts(self, run_id: str, local_dir: Path, artifact_path: str) -> None:
         self._call(self.client.log_artifacts, run_id, str(local_dir), artifact_path)
 
+    def artifact_link(self, run_id: str, artifact_path: str) -> str:
+        """Where a person opens a run's artifact: its page in the MLflow UI when the UI's
+        address is known (``GPCAST_MLFLOW_UI_URL`` or a tracking server), else its URI."""
+        if self.ui_url:
+            return (f"{self.ui_url.rstrip('/')}/#/experiments/{self.experiment_id}/runs/"
+                    f"{run_id}/artifacts/{artifact_path}")
+        run = self._call(self.client.get_run, run_id)
+        return f"{str(run.info.artifact_uri).rstrip('/')}/{artifact_path}"
+
     def log_model(self, run_id: str, bundle: ModelBundle, bundle_dir: Path, sha256: str,
                   h: int) -> str:
-        """Log the pyfunc model (signature, input example) in the run; its model URI."""
+        """Log the pyfunc model (signature, input example) in the run; its model URI.
+
+        The model carries gpcast's own code (``code_paths``) and the pinned requirements
+        of :func:`model_requirements`, so ``mlflow models serve`` works in a fresh
+        environment that reaches only the package index."""
         from mlflow.models import infer_signature
 
+        import gpcast
         from gpcast.registry.pyfunc import BUNDLE_KEY, GpcastModel, forecast_table, input_example
 
         example = input_example(bundle, h)
@@ -144,7 +164,8 @@ class MlflowRegistry:
                 self._mlflow.pyfunc.log_model, name="model", python_model=GpcastModel(),
                 artifacts={BUNDLE_KEY: str(bundle_dir)}, signature=signature,
                 input_example=example, model_config={"sha256": sha256},
-                pip_requirements=["gpcast", "mlflow"])
+                code_paths=[str(Path(gpcast.__file__).parent)],
+                pip_requirements=model_requirements())
         return str(info.model_uri)
 
     def run_artifact(self, run_id: str, artifact_path: str) -> Path:
@@ -266,10 +287,55 @@ class MlflowRegistry:
                                 tracking_uri=self.tracking_uri) from None
 
 
+LOCK_FILE = Path(__file__).resolve().parents[3] / "requirements" / "runtime.txt"
+
+
+def model_requirements(lock_file: Path = LOCK_FILE) -> list[str]:
+    """Pinned requirements of a logged model: every ``name==version [; marker]`` of the
+    lock file (requirements/runtime.txt, hashes dropped: MLflow's requirements.txt is
+    installed without --require-hashes), or, when gpcast runs from a wheel without its
+    source tree, the installed versions of gpcast's dependency closure."""
+    if lock_file.is_file():
+        pins = []
+        for line in lock_file.read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith(("#", "-")) and "==" in line:
+                pins.append(line.removesuffix("\\").strip())
+        return pins
+    return installed_requirements("gpcast")
+
+
+def installed_requirements(root: str) -> list[str]:
+    """``name==version`` of ``root``'s installed dependencies, transitively (not ``root``)."""
+    import re
+    from importlib import metadata
+
+    seen: dict[str, str] = {}
+    todo = [root]
+    while todo:
+        name = todo.pop()
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        key = re.sub(r"[-_.]+", "-", dist.metadata["Name"]).lower()
+        if key in seen:
+            continue
+        seen[key] = dist.version
+        for req in dist.requires or []:
+            if "extra ==" in req:
+                continue
+            match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", req)
+            if match:
+                todo.append(match.group(0))
+    seen.pop(re.sub(r"[-_.]+", "-", root).lower(), None)
+    return sorted(f"{name}=={version}" for name, version in seen.items())
+
+
 def _key(name: str) -> str:
     # MLflow keys allow alphanumerics, _ - . space / only.
     return "".join(c if c.isalnum() or c in "_-. /" else "_" for c in name)
 
 
 __all__ = ["ENVIRONMENTS", "TAG_PIPELINE", "TAG_SHA", "TAG_STATE", "MlflowRegistry",
-           "ModelVersion", "embedded_tracking_uri"]
+           "ModelVersion", "embedded_tracking_uri", "model_requirements"]

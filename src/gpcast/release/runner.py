@@ -315,23 +315,44 @@ class _Run:
             f"{ev.candidate.coverage_95 or float('nan'):.1%}.\n"
             f"Approve: gpcast approve {version.version} --by <you> --note ...\n\n"
             + (card.read_text() if card.is_file() else ""),
-            version=version.version,
+            version=version.version, link=self._link("reports/card/model_card.md"),
             facts={"sha256": version.sha256, "mase": ev.candidate.mase,
+                   "coverage_95": ev.candidate.coverage_95,
                    "champion_mase": ev.champion.mase if ev.champion else None}))
 
     def fail(self, exc: GpcastError) -> None:
         self.log("pipeline.failed", stage=self.stage_name, error=type(exc).__name__,
                  message=exc.message)
+        production = self._production_version()
+        unchanged = ("\nProduction is unchanged "
+                     f"({'v' + production if production else 'nothing promoted yet'}).")
         if isinstance(exc, GateFailedError | DataError):
             self.r.notifier.send(Notification(
                 "gate_failed", f"{self.s.registered_model}: a gate failed ({self.stage_name})",
-                exc.message + "\nProduction is unchanged.", facts=exc.details))
+                exc.message + unchanged, version=exc.details.get("version"),
+                link=self._link("reports"),
+                facts={"production_version": production, **exc.details}))
         else:
             self.r.notifier.send(Notification(
                 "pipeline_failed", f"{self.s.registered_model}: pipeline failed at "
-                f"{self.stage_name}", exc.message + "\nProduction is unchanged.",
-                facts={"error": type(exc).__name__}))
+                f"{self.stage_name}", exc.message + unchanged,
+                version=exc.details.get("version"), link=self._link("reports"),
+                facts={"error": type(exc).__name__, "production_version": production}))
         self._end("FAILED")
+
+    def _link(self, artifact_path: str) -> str | None:
+        """Where a person reads this run's ``artifact_path`` (None before the run exists)."""
+        if self.run_id is None:
+            return None
+        with suppress(GpcastError):
+            return self.r.registry.artifact_link(self.run_id, artifact_path)
+        return None
+
+    def _production_version(self) -> str | None:
+        with suppress(GpcastError):
+            current = self.r.registry.alias("production")
+            return current.version if current else None
+        return None
 
     def crash(self, exc: BaseException) -> None:
         self.log("pipeline.crashed", stage=self.stage_name, error=type(exc).__name__,

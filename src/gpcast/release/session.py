@@ -22,10 +22,11 @@ def open_release(settings: Settings, hooks: Hooks | None = None) -> Release:
     return Release(
         settings=settings,
         registry=MlflowRegistry(home, settings.tracking_uri, settings.registered_model,
-                                settings.experiment),
+                                settings.experiment, settings.artifact_uri,
+                                settings.mlflow_ui_url),
         ledger=Ledger.for_home(home, settings.database_url),
         target=make_target(settings),
-        notifier=Notifier(home / "outbox.jsonl", settings.notify_urls),
+        notifier=Notifier.from_settings(settings),
         hooks=hooks or Hooks(),
     )
 

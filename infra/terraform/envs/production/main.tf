@@ -27,6 +27,7 @@ locals {
     GPCAST_LIGHTSAIL_SERVICES = jsonencode({ staging = local.staging.service, production = module.service.name })
     GPCAST_APPROVERS          = jsonencode(var.approvers)
     GPCAST_HOME               = "/tmp/gpcast-home" # fixed absolute path: MLflow records artifact paths
+    GPCAST_SNS_TOPIC_ARN      = module.approval.topic_arn
     STATE_URI                 = "s3://${local.staging.state_bucket}"
   }
 }
@@ -57,6 +58,7 @@ module "pipeline" {
   repository             = var.github_repository
   branch                 = var.branch
   approval_topic_arn     = module.approval.topic_arn
+  topic_kms_key_arn      = module.approval.kms_key_arn
   data_bucket_arn        = local.staging.data_bucket_arn
   state_bucket_arn       = local.staging.state_bucket_arn
   kms_key_arns           = local.staging.kms_key_arns

@@ -30,6 +30,7 @@ output "github_variables" {
     GPCAST_DATA_URI      = local.gpcast_environment.GPCAST_DATA_URI
     GPCAST_STATE_URI     = local.gpcast_environment.STATE_URI
     GPCAST_APPROVERS     = local.gpcast_environment.GPCAST_APPROVERS
+    GPCAST_SNS_TOPIC_ARN = module.approval.topic_arn
     GPCAST_CONTAINER_ENV = "{}"
   }
 }

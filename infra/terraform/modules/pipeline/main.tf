@@ -176,6 +176,11 @@ data "aws_iam_policy_document" "pipeline" {
     actions   = ["sns:Publish"]
     resources = [var.approval_topic_arn]
   }
+  statement {
+    sid       = "ApprovalTopicKey"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [var.topic_kms_key_arn]
+  }
 }
 
 resource "aws_iam_role_policy" "pipeline" {
@@ -263,5 +268,23 @@ resource "aws_codepipeline" "this" {
         ])
       }
     }
+  }
+}
+
+# Failures reach the same topic as the approval requests: a failed execution (a failed
+# test, gate, staging deployment or promotion) and a rejected approval.
+resource "aws_codestarnotifications_notification_rule" "failures" {
+  name        = "${var.name}-failures"
+  resource    = aws_codepipeline.this.arn
+  detail_type = "FULL"
+  event_type_ids = [
+    "codepipeline-pipeline-pipeline-execution-failed",
+    "codepipeline-pipeline-manual-approval-failed",
+  ]
+  tags = var.tags
+
+  target {
+    type    = "SNS"
+    address = var.approval_topic_arn
   }
 }

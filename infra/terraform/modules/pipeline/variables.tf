@@ -19,6 +19,11 @@ variable "approval_topic_arn" {
   type        = string
 }
 
+variable "topic_kms_key_arn" {
+  description = "KMS key of the approval topic (publishers need it)."
+  type        = string
+}
+
 variable "data_bucket_arn" {
   description = "Bucket holding the training data and actuals."
   type        = string
