@@ -107,11 +107,21 @@ def test_ecr_repositories_are_immutable_scanned_and_expire_old_images() -> None:
     assert "aws_ecr_lifecycle_policy" in blocks(parsed, "resource")
 
 
-def test_the_pipeline_goes_staging_then_manual_approval_then_production() -> None:
-    pipeline = blocks(parse(TF / "modules" / "pipeline"), "resource")["aws_codepipeline"]
+def test_the_pipeline_goes_tests_then_staging_then_manual_approval_then_production() -> None:
+    resources = blocks(parse(TF / "modules" / "pipeline"), "resource")
+    pipeline = resources["aws_codepipeline"]
     stages = [unq(s["name"]) for s in pipeline['"this"']["stage"]]
-    assert stages == ["Source", "Staging", "Approval", "Production"]
-    approval = pipeline['"this"']["stage"][2]["action"][0]
+    assert stages == ["Source", "Test", "Staging", "Approval", "Production"]
+    # the unit tests gate everything after them: a CodeBuild test action on the source
+    test = pipeline['"this"']["stage"][1]["action"][0]
+    assert (unq(test["category"]), unq(test["provider"])) == ("Test", "CodeBuild")
+    assert unq(test["configuration"]["ProjectName"]) == "${aws_codebuild_project.test.name}"
+    project = resources["aws_codebuild_project"]['"test"']
+    assert unq(project["source"][0]["buildspec"]) == "infra/buildspecs/test.yml"
+    spec = yaml.safe_load((ROOT / "infra" / "buildspecs" / "test.yml").read_text())
+    assert any("pytest tests/unit" in c for c in spec["phases"]["build"]["commands"])
+    assert "privileged_mode" not in project["environment"][0]
+    approval = pipeline['"this"']["stage"][3]["action"][0]
     assert unq(approval["provider"]) == "Manual"
     assert "NotificationArn" in approval["configuration"]
 
@@ -121,7 +131,8 @@ CALL = re.compile(r"(?<![\w/.-])gpcast\s+([a-z][a-z-]*)(?:\s+([a-z][a-z-]*))?")
 
 
 def test_buildspecs_only_call_gpcast_commands_that_exist() -> None:
-    assert {p.name for p in BUILDSPECS} == {"staging.yml", "production.yml", "monitor.yml"}
+    assert {p.name for p in BUILDSPECS} == {"test.yml", "staging.yml", "production.yml",
+                                            "monitor.yml"}
     called: set[tuple[str, ...]] = set()
     for path in BUILDSPECS:
         spec = yaml.safe_load(path.read_text())
