@@ -209,3 +209,32 @@ def test_notifications_reach_the_topic_from_every_job_and_from_pipeline_failures
         notify = [s for s in steps if "aws sns publish" in s.get("run", "")]
         assert notify and all(s["if"] == "failure()" for s in notify), name
         assert "GPCAST_SNS_TOPIC_ARN" in (ROOT / ".github" / "workflows" / name).read_text()
+
+
+def test_the_team_state_is_one_managed_postgresql_reached_by_a_url_kept_in_ssm() -> None:
+    assert "database" in {p.name for p in MODULES}
+    parsed = parse(TF / "modules" / "database")
+    database = blocks(parsed, "resource")
+    db = database["aws_lightsail_database"]['"this"']
+    assert unq(db["blueprint_id"]) == "${var.blueprint}"
+    assert unq(blocks(parsed, "variable")["blueprint"]["default"]).startswith("postgres_")
+    assert db["backup_retention_enabled"] is True and db["skip_final_snapshot"] is False
+    url = database["aws_ssm_parameter"]['"url"']
+    assert unq(url["type"]) == "SecureString" and "key_id" in url
+    assert "sslmode=require" in (TF / "modules" / "database" / "main.tf").read_text()
+    production = (TF / "envs" / "production" / "main.tf").read_text()
+    for setting in ("GPCAST_DATABASE_URL", "GPCAST_TRACKING_URI"):
+        assert re.search(rf"{setting}\s*=\s*local\.staging\.database_url_parameter", production)
+    assert 'GPCAST_ARTIFACT_URI       = "s3://' in production
+    for module in ("pipeline", "schedule"):
+        assert 'type  = "PARAMETER_STORE"' in (TF / "modules" / module / "main.tf").read_text()
+
+
+def test_no_job_syncs_a_sqlite_store_to_s3_any_more() -> None:
+    texts = {p.name: p.read_text() for p in [*BUILDSPECS, *(ROOT / ".github" / "workflows"
+                                                             ).glob("*.yml")]}
+    for name, text in texts.items():
+        for line in text.splitlines():
+            if "aws s3 sync" in line:
+                assert "/home/deploy" in line or "monitor-report" in line, f"{name}: {line}"
+        assert "mlflow.db" not in text and "ledger.db" not in text, name

@@ -28,7 +28,18 @@ locals {
     GPCAST_APPROVERS          = jsonencode(var.approvers)
     GPCAST_HOME               = "/tmp/gpcast-home" # fixed absolute path: MLflow records artifact paths
     GPCAST_SNS_TOPIC_ARN      = module.approval.topic_arn
+    GPCAST_ARTIFACT_URI       = "s3://${local.staging.state_bucket}/mlartifacts"
+    GPCAST_REPORTS_URI        = "s3://${local.staging.state_bucket}/reports/monitor"
     STATE_URI                 = "s3://${local.staging.state_bucket}"
+    # read from SSM by infra/tools/container-env and the workflows
+    GPCAST_DATABASE_PARAMETER       = local.staging.database_url_parameter
+    GPCAST_REPORTS_READER_PARAMETER = "/${var.name_prefix}-reports-reader"
+  }
+  # One PostgreSQL for the MLflow backend store and the ledgers (and, through the container
+  # environment, the capture store); its URL never leaves SSM except into a job's memory.
+  gpcast_secrets = {
+    GPCAST_DATABASE_URL = local.staging.database_url_parameter
+    GPCAST_TRACKING_URI = local.staging.database_url_parameter
   }
 }
 
@@ -65,6 +76,9 @@ module "pipeline" {
   repository_arns        = [local.staging.repository_arn, module.registry.arn]
   container_service_arns = [local.staging.service_arn, module.service.arn]
   gpcast_environment     = local.gpcast_environment
+  gpcast_secrets         = local.gpcast_secrets
+  database_parameter_arn = local.staging.database_url_parameter_arn
+  secret_parameter_arns  = local.staging.reports_reader_parameter_arns
 }
 
 module "monitor" {
@@ -77,6 +91,7 @@ module "monitor" {
   kms_key_arn         = module.pipeline.kms_key_arn
   monitor_policy_json = module.pipeline.monitor_policy_json
   gpcast_environment  = local.gpcast_environment
+  gpcast_secrets      = local.gpcast_secrets
 }
 
 module "github" {

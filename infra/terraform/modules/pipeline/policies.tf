@@ -1,7 +1,7 @@
 # What a release run may do, for CodeBuild and for GitHub Actions alike: read the data,
 # read and write the release state and artifacts, push to the staging repository, copy
 # into the production repository, deploy the two Lightsail services, publish to the
-# release topic. Nothing else.
+# release topic, read the database URL and the reports reader's key from SSM. Nothing else.
 data "aws_iam_policy_document" "release" {
   #checkov:skip=CKV_AWS_356:ecr:GetAuthorizationToken and lightsail:GetContainerServices accept no resource but "*"
   #checkov:skip=CKV_AWS_111:the only "*" resources are the two actions above, which have no resource type
@@ -54,6 +54,11 @@ data "aws_iam_policy_document" "release" {
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
     resources = [var.topic_kms_key_arn]
   }
+  statement {
+    sid       = "Secrets"
+    actions   = ["ssm:GetParameters", "ssm:GetParameter"]
+    resources = concat([var.database_parameter_arn], var.secret_parameter_arns)
+  }
 }
 
 data "aws_iam_policy_document" "monitor" {
@@ -81,5 +86,10 @@ data "aws_iam_policy_document" "monitor" {
     sid       = "NotifyKey"
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
     resources = [var.topic_kms_key_arn]
+  }
+  statement {
+    sid       = "Database"
+    actions   = ["ssm:GetParameters", "ssm:GetParameter"]
+    resources = [var.database_parameter_arn]
   }
 }

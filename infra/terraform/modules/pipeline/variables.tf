@@ -65,3 +65,20 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "gpcast_secrets" {
+  description = "Settings read from SSM SecureString parameters at build time (name -> parameter)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "secret_parameter_arns" {
+  description = "SSM parameters the release reads (database URL, reports reader key)."
+  type        = list(string)
+  default     = []
+}
+
+variable "database_parameter_arn" {
+  description = "SSM parameter of the database URL (the monitor reads it too)."
+  type        = string
+}
