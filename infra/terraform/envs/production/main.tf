@@ -28,6 +28,7 @@ locals {
     GPCAST_APPROVERS          = jsonencode(var.approvers)
     GPCAST_HOME               = "/tmp/gpcast-home" # fixed absolute path: MLflow records artifact paths
     GPCAST_SNS_TOPIC_ARN      = module.approval.topic_arn
+    GPCAST_MLFLOW_UI_URL      = var.mlflow_ui_url
     GPCAST_ARTIFACT_URI       = "s3://${local.staging.state_bucket}/mlartifacts"
     GPCAST_REPORTS_URI        = "s3://${local.staging.state_bucket}/reports/monitor"
     STATE_URI                 = "s3://${local.staging.state_bucket}"

@@ -32,6 +32,7 @@ output "github_variables" {
     GPCAST_APPROVERS     = local.gpcast_environment.GPCAST_APPROVERS
     GPCAST_SNS_TOPIC_ARN = module.approval.topic_arn
     GPCAST_ARTIFACT_URI  = local.gpcast_environment.GPCAST_ARTIFACT_URI
+    GPCAST_MLFLOW_UI_URL = var.mlflow_ui_url
     GPCAST_REPORTS_URI   = local.gpcast_environment.GPCAST_REPORTS_URI
     # SSM parameters the jobs read with their role (never copy their values anywhere)
     GPCAST_DATABASE_PARAMETER       = local.gpcast_environment.GPCAST_DATABASE_PARAMETER
