@@ -107,11 +107,21 @@ def test_ecr_repositories_are_immutable_scanned_and_expire_old_images() -> None:
     assert "aws_ecr_lifecycle_policy" in blocks(parsed, "resource")
 
 
-def test_the_pipeline_goes_staging_then_manual_approval_then_production() -> None:
-    pipeline = blocks(parse(TF / "modules" / "pipeline"), "resource")["aws_codepipeline"]
+def test_the_pipeline_goes_tests_then_staging_then_manual_approval_then_production() -> None:
+    resources = blocks(parse(TF / "modules" / "pipeline"), "resource")
+    pipeline = resources["aws_codepipeline"]
     stages = [unq(s["name"]) for s in pipeline['"this"']["stage"]]
-    assert stages == ["Source", "Staging", "Approval", "Production"]
-    approval = pipeline['"this"']["stage"][2]["action"][0]
+    assert stages == ["Source", "Test", "Staging", "Approval", "Production"]
+    # the unit tests gate everything after them: a CodeBuild test action on the source
+    test = pipeline['"this"']["stage"][1]["action"][0]
+    assert (unq(test["category"]), unq(test["provider"])) == ("Test", "CodeBuild")
+    assert unq(test["configuration"]["ProjectName"]) == "${aws_codebuild_project.test.name}"
+    project = resources["aws_codebuild_project"]['"test"']
+    assert unq(project["source"][0]["buildspec"]) == "infra/buildspecs/test.yml"
+    spec = yaml.safe_load((ROOT / "infra" / "buildspecs" / "test.yml").read_text())
+    assert any("pytest tests/unit" in c for c in spec["phases"]["build"]["commands"])
+    assert "privileged_mode" not in project["environment"][0]
+    approval = pipeline['"this"']["stage"][3]["action"][0]
     assert unq(approval["provider"]) == "Manual"
     assert "NotificationArn" in approval["configuration"]
 
@@ -121,7 +131,8 @@ CALL = re.compile(r"(?<![\w/.-])gpcast\s+([a-z][a-z-]*)(?:\s+([a-z][a-z-]*))?")
 
 
 def test_buildspecs_only_call_gpcast_commands_that_exist() -> None:
-    assert {p.name for p in BUILDSPECS} == {"staging.yml", "production.yml", "monitor.yml"}
+    assert {p.name for p in BUILDSPECS} == {"test.yml", "staging.yml", "production.yml",
+                                            "monitor.yml"}
     called: set[tuple[str, ...]] = set()
     for path in BUILDSPECS:
         spec = yaml.safe_load(path.read_text())
@@ -176,3 +187,54 @@ def test_every_checkov_suppression_gives_its_reason() -> None:
         for line in path.read_text().splitlines():
             if "checkov:skip=" in line:
                 assert re.search(r"checkov:skip=CKV2?_AWS_\d+:\S.{10,}", line), f"{path}: {line}"
+
+
+def test_notifications_reach_the_topic_from_every_job_and_from_pipeline_failures() -> None:
+    production = (TF / "envs" / "production" / "main.tf").read_text()
+    assert "GPCAST_SNS_TOPIC_ARN      = module.approval.topic_arn" in production
+    pipeline = parse(TF / "modules" / "pipeline")
+    documents = {name: body for block in pipeline["data"]
+                 for body in [block.get('"aws_iam_policy_document"')] if body
+                 for name, body in body.items()}
+    for role in ('"release"', '"monitor"'):
+        actions = {unq(a) for st in documents[role]["statement"] for a in st["actions"]}
+        assert "sns:Publish" in actions, role
+    rule = blocks(pipeline, "resource")["aws_codestarnotifications_notification_rule"]
+    rule = rule['"failures"']
+    assert "codepipeline-pipeline-pipeline-execution-failed" in map(unq, rule["event_type_ids"])
+    assert unq(rule["target"][0]["address"]) == "${var.approval_topic_arn}"
+    for name in ("release.yml", "monitor.yml"):
+        workflow = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+        steps = [s for job in workflow["jobs"].values() for s in job["steps"]]
+        notify = [s for s in steps if "aws sns publish" in s.get("run", "")]
+        assert notify and all(s["if"] == "failure()" for s in notify), name
+        assert "GPCAST_SNS_TOPIC_ARN" in (ROOT / ".github" / "workflows" / name).read_text()
+
+
+def test_the_team_state_is_one_managed_postgresql_reached_by_a_url_kept_in_ssm() -> None:
+    assert "database" in {p.name for p in MODULES}
+    parsed = parse(TF / "modules" / "database")
+    database = blocks(parsed, "resource")
+    db = database["aws_lightsail_database"]['"this"']
+    assert unq(db["blueprint_id"]) == "${var.blueprint}"
+    assert unq(blocks(parsed, "variable")["blueprint"]["default"]).startswith("postgres_")
+    assert db["backup_retention_enabled"] is True and db["skip_final_snapshot"] is False
+    url = database["aws_ssm_parameter"]['"url"']
+    assert unq(url["type"]) == "SecureString" and "key_id" in url
+    assert "sslmode=require" in (TF / "modules" / "database" / "main.tf").read_text()
+    production = (TF / "envs" / "production" / "main.tf").read_text()
+    for setting in ("GPCAST_DATABASE_URL", "GPCAST_TRACKING_URI"):
+        assert re.search(rf"{setting}\s*=\s*local\.staging\.database_url_parameter", production)
+    assert 'GPCAST_ARTIFACT_URI       = "s3://' in production
+    for module in ("pipeline", "schedule"):
+        assert 'type  = "PARAMETER_STORE"' in (TF / "modules" / module / "main.tf").read_text()
+
+
+def test_no_job_syncs_a_sqlite_store_to_s3_any_more() -> None:
+    texts = {p.name: p.read_text() for p in [*BUILDSPECS, *(ROOT / ".github" / "workflows"
+                                                             ).glob("*.yml")]}
+    for name, text in texts.items():
+        for line in text.splitlines():
+            if "aws s3 sync" in line:
+                assert "/home/deploy" in line or "monitor-report" in line, f"{name}: {line}"
+        assert "mlflow.db" not in text and "ledger.db" not in text, name

@@ -103,3 +103,25 @@ def test_every_gpcast_command_the_workflows_call_exists() -> None:
             ("gpcast", "monitor"), ("gpcast", "audit")} <= called
     for command in sorted(called):
         assert gpcast([*command[1:], "--help"]) == 0, " ".join(command)
+
+
+def test_the_release_runs_only_after_ci_succeeded_on_the_same_commit() -> None:
+    release = load(ROOT / ".github/workflows/release.yml")
+    trigger = release["on"]
+    assert set(trigger) == {"workflow_run", "workflow_dispatch"}, "no push trigger"
+    assert trigger["workflow_run"]["workflows"] == [load(ROOT / ".github/workflows/ci.yml"
+                                                         )["name"]]
+    assert trigger["workflow_run"]["types"] == ["completed"]
+    assert release["env"]["RELEASE_SHA"] == ("${{ github.event.workflow_run.head_sha "
+                                             "|| github.sha }}")
+    pipeline = release["jobs"]["pipeline"]
+    assert "github.event.workflow_run.conclusion == 'success'" in pipeline["if"]
+    steps = pipeline["steps"]
+    check = steps[0]
+    assert "actions/workflows/ci.yml/runs?head_sha=$RELEASE_SHA&status=success" in check["run"]
+    assert pipeline["permissions"]["actions"] == "read"
+    for name in ("pipeline", "promote"):
+        checkout = next(s for s in release["jobs"][name]["steps"]
+                        if "actions/checkout" in s.get("uses", ""))
+        assert checkout["with"]["ref"] == "${{ env.RELEASE_SHA }}", name
+    assert release["jobs"]["promote"]["needs"] == "pipeline"

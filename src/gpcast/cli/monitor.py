@@ -103,6 +103,11 @@ def monitor_cmd(
     weights = _weights(settings, ledger.versions("production")) if explain else None
     path = write_monitor_report(result, out or settings.reports_dir / "monitor", explanations,
                                 weights)
+    if settings.reports_uri:  # where the serving API reads it (survives a redeploy)
+        from gpcast.monitoring.report_store import publish_report
+
+        published = publish_report(path.parent, settings.reports_uri, settings)
+        console.print(f"report published: {published[-1]}")
     table = Table(title=f"{result.as_of:%Y-%m}: {result.status.replace('_', ' ')} "
                         f"(production version {result.version})")
     for col in ("rule", "severity", "finding"):

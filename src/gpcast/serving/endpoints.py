@@ -139,10 +139,14 @@ async def batch(state: ServingState, service: ForecastService, request: Request,
 
 
 def monitoring(state: ServingState) -> dict[str, Any]:
-    """The latest monitoring report (what ``gpcast monitor`` wrote under the home folder)."""
+    """The latest monitoring report: what ``gpcast monitor`` published to
+    ``GPCAST_REPORTS_URI``, else what it wrote under the home folder."""
     from gpcast.monitoring.report import latest_report
+    from gpcast.monitoring.report_store import latest_published
 
-    report = latest_report(state.settings.reports_dir)
+    settings = state.settings
+    report = (latest_published(settings.reports_uri, settings) if settings.reports_uri
+              else latest_report(settings.reports_dir))
     if report is None:
         raise NotFoundError("no monitoring report yet: `gpcast monitor` writes one once "
                             "production's forecasts meet actuals")

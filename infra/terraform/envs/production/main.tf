@@ -27,7 +27,20 @@ locals {
     GPCAST_LIGHTSAIL_SERVICES = jsonencode({ staging = local.staging.service, production = module.service.name })
     GPCAST_APPROVERS          = jsonencode(var.approvers)
     GPCAST_HOME               = "/tmp/gpcast-home" # fixed absolute path: MLflow records artifact paths
+    GPCAST_SNS_TOPIC_ARN      = module.approval.topic_arn
+    GPCAST_MLFLOW_UI_URL      = var.mlflow_ui_url
+    GPCAST_ARTIFACT_URI       = "s3://${local.staging.state_bucket}/mlartifacts"
+    GPCAST_REPORTS_URI        = "s3://${local.staging.state_bucket}/reports/monitor"
     STATE_URI                 = "s3://${local.staging.state_bucket}"
+    # read from SSM by infra/tools/container-env and the workflows
+    GPCAST_DATABASE_PARAMETER       = local.staging.database_url_parameter
+    GPCAST_REPORTS_READER_PARAMETER = "/${var.name_prefix}-reports-reader"
+  }
+  # One PostgreSQL for the MLflow backend store and the ledgers (and, through the container
+  # environment, the capture store); its URL never leaves SSM except into a job's memory.
+  gpcast_secrets = {
+    GPCAST_DATABASE_URL = local.staging.database_url_parameter
+    GPCAST_TRACKING_URI = local.staging.database_url_parameter
   }
 }
 
@@ -57,12 +70,16 @@ module "pipeline" {
   repository             = var.github_repository
   branch                 = var.branch
   approval_topic_arn     = module.approval.topic_arn
+  topic_kms_key_arn      = module.approval.kms_key_arn
   data_bucket_arn        = local.staging.data_bucket_arn
   state_bucket_arn       = local.staging.state_bucket_arn
   kms_key_arns           = local.staging.kms_key_arns
   repository_arns        = [local.staging.repository_arn, module.registry.arn]
   container_service_arns = [local.staging.service_arn, module.service.arn]
   gpcast_environment     = local.gpcast_environment
+  gpcast_secrets         = local.gpcast_secrets
+  database_parameter_arn = local.staging.database_url_parameter_arn
+  secret_parameter_arns  = local.staging.reports_reader_parameter_arns
 }
 
 module "monitor" {
@@ -75,6 +92,7 @@ module "monitor" {
   kms_key_arn         = module.pipeline.kms_key_arn
   monitor_policy_json = module.pipeline.monitor_policy_json
   gpcast_environment  = local.gpcast_environment
+  gpcast_secrets      = local.gpcast_secrets
 }
 
 module "github" {

@@ -30,6 +30,13 @@ output "github_variables" {
     GPCAST_DATA_URI      = local.gpcast_environment.GPCAST_DATA_URI
     GPCAST_STATE_URI     = local.gpcast_environment.STATE_URI
     GPCAST_APPROVERS     = local.gpcast_environment.GPCAST_APPROVERS
-    GPCAST_CONTAINER_ENV = "{}"
+    GPCAST_SNS_TOPIC_ARN = module.approval.topic_arn
+    GPCAST_ARTIFACT_URI  = local.gpcast_environment.GPCAST_ARTIFACT_URI
+    GPCAST_MLFLOW_UI_URL = var.mlflow_ui_url
+    GPCAST_REPORTS_URI   = local.gpcast_environment.GPCAST_REPORTS_URI
+    # SSM parameters the jobs read with their role (never copy their values anywhere)
+    GPCAST_DATABASE_PARAMETER       = local.gpcast_environment.GPCAST_DATABASE_PARAMETER
+    GPCAST_REPORTS_READER_PARAMETER = local.gpcast_environment.GPCAST_REPORTS_READER_PARAMETER
+    GPCAST_CONTAINER_ENV            = "{}"
   }
 }

@@ -71,3 +71,9 @@ variable "force_destroy" {
   type        = bool
   default     = false
 }
+
+variable "mlflow_ui_url" {
+  description = "Where the team opens `mlflow ui` (docs/aws.md); notifications link model cards there."
+  type        = string
+  default     = "http://127.0.0.1:5000"
+}

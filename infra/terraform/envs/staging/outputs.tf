@@ -47,3 +47,28 @@ output "url" {
   description = "Staging public endpoint."
   value       = module.service.url
 }
+
+output "database_url_parameter" {
+  description = "SSM SecureString parameter with the database's SQLAlchemy URL."
+  value       = module.database.url_parameter
+}
+
+output "database_url_parameter_arn" {
+  description = "ARN of the database URL parameter."
+  value       = module.database.url_parameter_arn
+}
+
+output "database_endpoint" {
+  description = "host:port of the team's PostgreSQL."
+  value       = module.database.endpoint
+}
+
+output "reports_reader_parameters" {
+  description = "SSM SecureString parameters with the reports reader's access key id and secret."
+  value       = module.reports_reader.parameters
+}
+
+output "reports_reader_parameter_arns" {
+  description = "ARNs of those parameters."
+  value       = module.reports_reader.parameter_arns
+}

@@ -26,3 +26,9 @@ variable "force_destroy" {
   type        = bool
   default     = false
 }
+
+variable "database_bundle" {
+  description = "Lightsail database bundle of the team's PostgreSQL."
+  type        = string
+  default     = "micro_2_0"
+}

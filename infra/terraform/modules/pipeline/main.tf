@@ -1,5 +1,5 @@
-# CodePipeline: source → CodeBuild "staging" (gpcast pipeline run) → manual approval
-# (SNS) → CodeBuild "production" (gpcast approve). The buildspecs live in the repository
+# CodePipeline: source → CodeBuild "test" (the unit tests) → CodeBuild "staging" (gpcast
+# pipeline run) → manual approval (SNS) → CodeBuild "production" (gpcast approve). The buildspecs live in the repository
 # (infra/buildspecs) and only call gpcast commands.
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
@@ -118,6 +118,15 @@ resource "aws_codebuild_project" "stage" {
         value = environment_variable.value
       }
     }
+
+    dynamic "environment_variable" {
+      for_each = var.gpcast_secrets
+      content {
+        name  = environment_variable.key
+        value = environment_variable.value
+        type  = "PARAMETER_STORE"
+      }
+    }
   }
 
   logs_config {
@@ -129,6 +138,67 @@ resource "aws_codebuild_project" "stage" {
   source {
     type      = "CODEPIPELINE"
     buildspec = each.value
+  }
+}
+
+# The unit tests run in a project of their own: no release permissions, no Docker.
+resource "aws_iam_role" "codebuild_test" {
+  name               = "${var.name}-codebuild-test"
+  assume_role_policy = data.aws_iam_policy_document.codebuild_trust.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "codebuild_test" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["arn:aws:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:/aws/codebuild/${var.name}-test*"]
+  }
+  statement {
+    sid       = "PipelineArtifacts"
+    actions   = ["s3:GetObject", "s3:GetBucketLocation"]
+    resources = [module.artifacts.arn, "${module.artifacts.arn}/*"]
+  }
+  statement {
+    sid       = "ArtifactKeys"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"]
+    resources = [aws_kms_key.pipeline.arn, module.artifacts.kms_key_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "codebuild_test" {
+  name   = "test"
+  role   = aws_iam_role.codebuild_test.id
+  policy = data.aws_iam_policy_document.codebuild_test.json
+}
+
+resource "aws_codebuild_project" "test" {
+  name           = "${var.name}-test"
+  description    = "gpcast release: the unit tests gate everything after them"
+  service_role   = aws_iam_role.codebuild_test.arn
+  build_timeout  = 30
+  encryption_key = aws_kms_key.pipeline.arn
+  tags           = var.tags
+
+  artifacts {
+    type = "CODEPIPELINE"
+  }
+
+  environment {
+    compute_type = "BUILD_GENERAL1_MEDIUM"
+    image        = "aws/codebuild/standard:7.0"
+    type         = "LINUX_CONTAINER"
+  }
+
+  logs_config {
+    cloudwatch_logs {
+      group_name = "/aws/codebuild/${var.name}-test"
+    }
+  }
+
+  source {
+    type      = "CODEPIPELINE"
+    buildspec = "infra/buildspecs/test.yml"
   }
 }
 
@@ -169,12 +239,17 @@ data "aws_iam_policy_document" "pipeline" {
   statement {
     sid       = "Builds"
     actions   = ["codebuild:StartBuild", "codebuild:BatchGetBuilds"]
-    resources = [for p in aws_codebuild_project.stage : p.arn]
+    resources = concat([for p in aws_codebuild_project.stage : p.arn], [aws_codebuild_project.test.arn])
   }
   statement {
     sid       = "ApprovalRequest"
     actions   = ["sns:Publish"]
     resources = [var.approval_topic_arn]
+  }
+  statement {
+    sid       = "ApprovalTopicKey"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [var.topic_kms_key_arn]
   }
 }
 
@@ -212,6 +287,21 @@ resource "aws_codepipeline" "this" {
         ConnectionArn    = aws_codestarconnections_connection.github.arn
         FullRepositoryId = var.repository
         BranchName       = var.branch
+      }
+    }
+  }
+
+  stage {
+    name = "Test"
+    action {
+      name            = "UnitTests"
+      category        = "Test"
+      owner           = "AWS"
+      provider        = "CodeBuild"
+      version         = "1"
+      input_artifacts = ["source"]
+      configuration = {
+        ProjectName = aws_codebuild_project.test.name
       }
     }
   }
@@ -263,5 +353,23 @@ resource "aws_codepipeline" "this" {
         ])
       }
     }
+  }
+}
+
+# Failures reach the same topic as the approval requests: a failed execution (a failed
+# test, gate, staging deployment or promotion) and a rejected approval.
+resource "aws_codestarnotifications_notification_rule" "failures" {
+  name        = "${var.name}-failures"
+  resource    = aws_codepipeline.this.arn
+  detail_type = "FULL"
+  event_type_ids = [
+    "codepipeline-pipeline-pipeline-execution-failed",
+    "codepipeline-pipeline-manual-approval-failed",
+  ]
+  tags = var.tags
+
+  target {
+    type    = "SNS"
+    address = var.approval_topic_arn
   }
 }

@@ -1,6 +1,7 @@
 # What a release run may do, for CodeBuild and for GitHub Actions alike: read the data,
 # read and write the release state and artifacts, push to the staging repository, copy
-# into the production repository, deploy the two Lightsail services. Nothing else.
+# into the production repository, deploy the two Lightsail services, publish to the
+# release topic, read the database URL and the reports reader's key from SSM. Nothing else.
 data "aws_iam_policy_document" "release" {
   #checkov:skip=CKV_AWS_356:ecr:GetAuthorizationToken and lightsail:GetContainerServices accept no resource but "*"
   #checkov:skip=CKV_AWS_111:the only "*" resources are the two actions above, which have no resource type
@@ -43,6 +44,21 @@ data "aws_iam_policy_document" "release" {
     actions   = ["lightsail:CreateContainerServiceDeployment", "lightsail:UpdateContainerService"]
     resources = var.container_service_arns
   }
+  statement {
+    sid       = "Notify"
+    actions   = ["sns:Publish"]
+    resources = [var.approval_topic_arn]
+  }
+  statement {
+    sid       = "NotifyKey"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [var.topic_kms_key_arn]
+  }
+  statement {
+    sid       = "Secrets"
+    actions   = ["ssm:GetParameters", "ssm:GetParameter"]
+    resources = concat([var.database_parameter_arn], var.secret_parameter_arns)
+  }
 }
 
 data "aws_iam_policy_document" "monitor" {
@@ -60,5 +76,20 @@ data "aws_iam_policy_document" "monitor" {
     sid       = "BucketKeys"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"]
     resources = var.kms_key_arns
+  }
+  statement {
+    sid       = "Notify"
+    actions   = ["sns:Publish"]
+    resources = [var.approval_topic_arn]
+  }
+  statement {
+    sid       = "NotifyKey"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [var.topic_kms_key_arn]
+  }
+  statement {
+    sid       = "Database"
+    actions   = ["ssm:GetParameters", "ssm:GetParameter"]
+    resources = [var.database_parameter_arn]
   }
 }

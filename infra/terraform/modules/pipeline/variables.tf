@@ -19,6 +19,11 @@ variable "approval_topic_arn" {
   type        = string
 }
 
+variable "topic_kms_key_arn" {
+  description = "KMS key of the approval topic (publishers need it)."
+  type        = string
+}
+
 variable "data_bucket_arn" {
   description = "Bucket holding the training data and actuals."
   type        = string
@@ -59,4 +64,21 @@ variable "tags" {
   description = "Tags on every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "gpcast_secrets" {
+  description = "Settings read from SSM SecureString parameters at build time (name -> parameter)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "secret_parameter_arns" {
+  description = "SSM parameters the release reads (database URL, reports reader key)."
+  type        = list(string)
+  default     = []
+}
+
+variable "database_parameter_arn" {
+  description = "SSM parameter of the database URL (the monitor reads it too)."
+  type        = string
 }

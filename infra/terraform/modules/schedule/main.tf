@@ -72,6 +72,15 @@ resource "aws_codebuild_project" "monitor" {
         value = environment_variable.value
       }
     }
+
+    dynamic "environment_variable" {
+      for_each = var.gpcast_secrets
+      content {
+        name  = environment_variable.key
+        value = environment_variable.value
+        type  = "PARAMETER_STORE"
+      }
+    }
   }
 
   logs_config {

@@ -45,3 +45,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "gpcast_secrets" {
+  description = "Settings read from SSM SecureString parameters at build time (name -> parameter)."
+  type        = map(string)
+  default     = {}
+}

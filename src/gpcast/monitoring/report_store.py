@@ -1,0 +1,64 @@
+"""Monitoring reports that survive a redeploy: ``gpcast monitor`` copies its report to
+``GPCAST_REPORTS_URI`` (``s3://bucket/prefix`` or any fsspec URI), the serving API reads
+the latest one from there.
+
+Layout under the URI: ``monitor.json`` and ``monitor.html`` (the latest, overwritten by
+each run; a reader never sees a half-written object: S3 puts are atomic) and
+``history/<UTC timestamp>/`` with every run's copy.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gpcast.config import Settings
+from gpcast.errors import StorageError
+
+HTML_NAME, JSON_NAME = "monitor.html", "monitor.json"
+
+
+def publish_report(local_dir: Path, uri: str, settings: Settings) -> list[str]:
+    """Copy ``local_dir``'s monitor.json and monitor.html to ``uri`` (and its history);
+    the URIs written, the latest JSON last."""
+    import fsspec
+
+    root = uri.rstrip("/")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    written = []
+    try:
+        fs, _ = fsspec.core.url_to_fs(root, **settings.storage_options(root))
+        for name in (HTML_NAME, JSON_NAME):  # the JSON last: readers look for it
+            source = local_dir / name
+            if not source.is_file():
+                continue
+            data = source.read_bytes()
+            for target in (f"{root}/history/{stamp}/{name}", f"{root}/{name}"):
+                with fs.open(target, "wb") as handle:
+                    handle.write(data)
+                written.append(target)
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"{root}: cannot write the monitoring report ({exc})",
+                           uri=root) from None
+    return written
+
+
+def latest_published(uri: str, settings: Settings) -> dict[str, Any] | None:
+    """The latest report at ``uri`` (its monitor.json), or None when there is none yet."""
+    import fsspec
+
+    path = f"{uri.rstrip('/')}/{JSON_NAME}"
+    try:
+        with fsspec.open(path, "rb", **settings.storage_options(path)) as handle:
+            data: dict[str, Any] = json.loads(handle.read())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"{path}: cannot read the monitoring report ({exc})",
+                           uri=path) from None
+    return data
+
+
+__all__ = ["latest_published", "publish_report"]
