@@ -73,6 +73,7 @@ def _indexed(fn: Callable[[T], R], index: int, item: T) -> tuple[int, R]:
     return index, call(fn, item)
 
 
+IDLE_WORKER_S = 300  # as joblib's Parallel: a worker idle this long exits
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -135,8 +136,11 @@ class ProcessEngine:
             pending = [i for i in range(len(items)) if i not in done]
             if not pending:
                 break
+            # One size and joblib's idle timeout for the whole run: resizing, or workers
+            # idling out (loky's default is 10 s) while tasks are queued, makes loky warn
+            # and replace workers.
             executor = get_reusable_executor(
-                max_workers=min(self.workers, len(pending)), initializer=watch_parent,
+                max_workers=self.workers, timeout=IDLE_WORKER_S, initializer=watch_parent,
                 initargs=(os.getpid(),), env=dict.fromkeys(THREAD_VARS, "1"))
             futures = [executor.submit(_indexed, fn, i, items[i]) for i in pending]
             try:
