@@ -163,6 +163,8 @@ class LocalProcessTarget:
         env = self._env("backend", environment)
         env["GPCAST_API_KEYS"] = ",".join(filter(None, [env.get("GPCAST_API_KEYS", ""), entry]))
         port = free_port()
+        while port in self.ports.values():  # never an environment's public port
+            port = free_port()
         cmd = [*SERVE, "--model-path", str(artifact_dir.resolve()), "--sha256", sha256,
                "--port", str(port), "--env", environment]
         pid = _spawn(cmd, env, log)
