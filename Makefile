@@ -25,7 +25,7 @@ bench-m3: setup
 # LOCAL=1 builds every image on the local base, no registry (compose/local.yaml); podman on
 # hosts like CI: COMPOSE=".venv/bin/podman-compose --podman-args=--runtime=runc
 # --podman-args=--cgroup-manager=cgroupfs --podman-build-args=--network=host".
-COMPOSE ?= $(if $(shell command -v docker 2>/dev/null),docker compose,.venv/bin/podman-compose)
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo docker compose || echo .venv/bin/podman-compose)
 STACK_FILES = -f compose.yaml $(if $(LOCAL),-f compose/local.yaml)
 
 stack:  ## the team stack: MLflow on PostgreSQL, S3, staging and production

@@ -80,7 +80,8 @@ class Stack:
         return done
 
     def logs(self, service: str) -> str:
-        name = f"{self.project}_{service}_1" if self.cli.is_podman else f"{self.project}-{service}-1"
+        sep = "_" if self.cli.is_podman else "-"
+        name = f"{self.project}{sep}{service}{sep}1"
         done = self.cli.run(["logs", "--tail", "40", name], check=False)
         return done.stdout + done.stderr
 
@@ -110,6 +111,8 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     made = Stack(cli, f"gpcast-test-{secrets.token_hex(3)}", tmp_path / "compose.log")
     if cli.is_podman and not Path(made.command()[0]).exists():
         pytest.skip("podman-compose is not installed (pip install podman-compose)")
+    if not cli.is_podman and cli.run(["compose", "version"], check=False).returncode != 0:
+        pytest.skip("docker has no compose plugin")
     try:
         made("build")
         yield made
