@@ -10,6 +10,7 @@ production during the approve of v2 and the rollback, and not one request fails.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,8 +99,10 @@ def test_pipeline_approve_and_rollback_move_the_same_images_between_containers(
     assert container_image(target, "production") == staged_v1  # untouched
     public = target.current("production")
     assert public is not None
+    started = time.perf_counter()
     code, during_approve = under_load(public.endpoint, ["approve", "2", "--by", "bob"],
                                       CONNECTIONS)
+    print(f"approve v2 under load: {time.perf_counter() - started:.1f} s, {during_approve}")
     assert code == 0
     assert set(during_approve) == {"v1", "v2"}, during_approve  # not one failed request
     assert container_image(target, "production") == staged_v2
@@ -108,8 +111,10 @@ def test_pipeline_approve_and_rollback_move_the_same_images_between_containers(
     assert after is not None and after.endpoint == public.endpoint  # the same public port
     assert containers(target.cli, "production") == [after.container]  # the old one is gone
 
+    started = time.perf_counter()
     code, during_rollback = under_load(public.endpoint, ["rollback", "--by", "bob", "--reason",
                                                          "complaints"], CONNECTIONS)
+    print(f"rollback under load: {time.perf_counter() - started:.1f} s, {during_rollback}")
     assert code == 0
     assert set(during_rollback) == {"v1", "v2"}, during_rollback
     assert container_image(target, "production") == staged_v1

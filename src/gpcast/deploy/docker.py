@@ -402,13 +402,13 @@ class DockerTarget:
             self.cli.run(["docker", "rm", "--force", candidate.container], check=False)
             raise
         old = self.route(env)
-        _write_route(self.route_path(env), candidate)  # the switch: one atomic rename
+        write_route(self.route_path(env), candidate)  # the switch: one atomic rename
         try:
             wait_ready(candidate.endpoint, candidate.sha256, candidate.api_key, 30.0, env,
                        interval=0.1)
         except DeployError as exc:  # put the old route back: the old container still runs
             if old is not None:
-                _write_route(self.route_path(env), old)
+                write_route(self.route_path(env), old)
             else:
                 self.route_path(env).unlink(missing_ok=True)
             self.cli.run(["docker", "rm", "--force", candidate.container], check=False)
@@ -521,7 +521,7 @@ class ContainerRoute:
         return f"http://127.0.0.1:{self.backend_port}"
 
 
-def _write_route(path: Path, route: ContainerRoute) -> None:
+def write_route(path: Path, route: ContainerRoute) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(asdict(route), indent=2), mode=PRIVATE)
 
