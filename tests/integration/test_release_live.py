@@ -7,18 +7,15 @@ connections.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from gpcast.cli import run
@@ -28,6 +25,7 @@ from gpcast.errors import DeployError
 from gpcast.registry.mlflow_store import MlflowRegistry
 from gpcast.release.ledger import Ledger
 from gpcast.serving.auth import new_key, write_keys_file
+from loadclient import under_load as load
 from release_home import release_home
 
 pytestmark = pytest.mark.slow
@@ -70,39 +68,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 def under_load(live: Live, args: list[str]) -> tuple[int, Counter[str]]:
     """Run ``gpcast ARGS`` while CONNECTIONS clients call production non-stop; returns
     its exit code and the outcomes (the version the response names, or the error)."""
-    outcomes: Counter[str] = Counter()
-    done = threading.Event()
-    started = threading.Barrier(2)
-
-    async def client() -> None:
-        limits = httpx.Limits(max_connections=CONNECTIONS)
-        headers = {"Authorization": f"Bearer {live.token}"}
-        async with httpx.AsyncClient(base_url=live.production, limits=limits, timeout=60,
-                                     headers=headers) as http:
-            async def worker() -> None:
-                while not done.is_set():
-                    try:
-                        r = await http.get("/healthz")
-                        outcomes[f"v{r.headers.get('x-model-version')}" if r.status_code == 200
-                                 else f"HTTP {r.status_code}"] += 1
-                    except httpx.HTTPError as exc:
-                        outcomes[type(exc).__name__] += 1
-
-            tasks = [asyncio.create_task(worker()) for _ in range(CONNECTIONS)]
-            await asyncio.sleep(0.5)
-            started.wait()
-            await asyncio.gather(*tasks)
-
-    thread = threading.Thread(target=lambda: asyncio.run(client()))
-    thread.start()
-    started.wait()
-    try:
-        code = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=600,
-                              check=False).returncode
-    finally:
-        done.set()
-        thread.join(timeout=120)
-    return code, outcomes
+    return load(live.production, args, CONNECTIONS, live.token)
 
 
 def test_approvals_separate_duties_and_refuse_blank_actors(live: Live) -> None:

@@ -18,6 +18,7 @@ from gpcast.config import Settings
 from gpcast.deploy.docker import (
     ENTRYPOINT,
     MODEL_PATH,
+    ContainerRoute,
     DockerCLI,
     DockerTarget,
     build_command,
@@ -26,7 +27,9 @@ from gpcast.deploy.docker import (
     docker_target,
     run_command,
     serve_args,
+    write_route,
 )
+from gpcast.deploy.front import Front
 from gpcast.errors import DeployError
 
 SHA = "ab" * 32
@@ -136,3 +139,21 @@ def test_the_base_image_is_a_build_argument(tmp_path: Path) -> None:
     assert cmd[cmd.index("--network") + 1] == "host"
     assert not any(c.startswith("BASE_IMAGE=") for c in build_command(
         "gpcast:x", tmp_path, tmp_path, Path("Dockerfile"), "7", SHA))
+
+
+def test_the_route_file_names_the_container_the_front_forwards_to(tmp_path: Path) -> None:
+    target = DockerTarget(home=tmp_path, ports={"production": 8102})
+    assert target.route("production") is None and target.api_key("production") is None
+    route = ContainerRoute("production", "7", SHA, 8102, 40123, "gpcast-production-blue",
+                           "sha256:" + "cd" * 32, "gpc_x_token", "2026-01-01T00:00:00+00:00")
+    write_route(target.route_path("production"), route)
+    assert target.route_path("production").stat().st_mode & 0o077 == 0  # holds a token
+    assert target.route("production") == route
+    assert target.api_key("production") == "gpc_x_token"
+    assert (route.endpoint, route.backend_endpoint) == ("http://127.0.0.1:8102",
+                                                        "http://127.0.0.1:40123")
+    # the front reads the backend's port from the same file
+    front = Front(target.route_path("production"), "production", str(tmp_path))
+    assert front.route() == "http://127.0.0.1:40123"
+    target.route_path("production").write_text("{not json")
+    assert target.route("production") is None

@@ -11,15 +11,23 @@ The container runs ``gpcast serve --model-path /opt/gpcast/model --sha256 <hex>`
 refuses to start on any other artifact) as uid 10001 on a read-only root filesystem, with a
 named volume ``gpcast-<environment>-home`` for ``GPCAST_HOME``, published on 127.0.0.1.
 
-Switching an environment, as far as one host allows without a proxy in front:
-1. the new image runs as a candidate container on a fresh loopback port and must answer
-   ``/readyz`` and serve the expected sha256 (a bad image never touches the environment);
-2. the candidate is removed, the running container is stopped gracefully (SIGTERM: in-flight
-   requests finish) and kept as ``...-previous``;
-3. the new container starts on the environment's port; if it is not ready in time it is
-   removed and the previous one started again.
-The environment's port is unanswered between 2 and 3 (one container start); a reverse proxy
-in front (docs/container.md) makes the switch seamless.
+Switching an environment without a moment of downtime (blue/green behind a front): the
+environment's public port ``127.0.0.1:GPCAST_<ENV>_PORT`` belongs to the same front process
+as on the local target (:mod:`gpcast.deploy.front`, started on the host), which forwards to
+the container its route file ``<home>/deploy/docker/<environment>.json`` names. The two
+containers of an environment are ``gpcast-<environment>-blue`` and ``-green``:
+
+1. the new image runs as the colour the route does not name, published on a fresh loopback
+   port, and must answer ``/readyz`` and serve the expected sha256 on ``/v1/model`` (a bad
+   image fails here: the environment is untouched);
+2. the route file is replaced atomically (the front sends every later request to the new
+   container) and the switch is confirmed through the public port;
+3. the old container is stopped gracefully (SIGTERM: its in-flight requests finish; a
+   request it refuses meanwhile is retried by the front on the new route) and removed.
+
+The public port never changes hands. An environment still run the earlier way (one
+container ``gpcast-<environment>`` on the public port) is moved behind a front by its next
+deployment, at the cost of that one container stop.
 
 The engine is ``docker`` or ``podman`` (``GPCAST_CONTAINER_ENGINE``); podman builds with
 ``--format docker`` (keeps the HEALTHCHECK) and gets explicit ulimits no higher than this
@@ -36,19 +44,21 @@ import resource
 import secrets
 import shlex
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
 from gpcast.config import Settings
-from gpcast.data.files import atomic_write_text
+from gpcast.data.files import PRIVATE, atomic_write_text
 from gpcast.deploy.base import Deployment
 from gpcast.deploy.ecr import image_tag
+from gpcast.deploy.local import ensure_front, front_pid, stop_front
+from gpcast.deploy.ports import free_port
 from gpcast.errors import DeployError
 
 MODEL_PATH = "/opt/gpcast/model"  # where the Dockerfile copies the `model` build context
@@ -56,6 +66,7 @@ CONTAINER_PORT = 8000
 HOME_IN_IMAGE = "/var/lib/gpcast"  # the Dockerfile's GPCAST_HOME (the service user's home)
 LABEL = "io.gpcast"
 STOP_TIMEOUT_S = 30  # SIGTERM, then this long to drain before SIGKILL
+COLOURS = ("blue", "green")  # an environment's two containers: one serves, one is next
 
 
 def serve_args(environment: str, sha256: str, port: int = CONTAINER_PORT) -> list[str]:
@@ -293,8 +304,74 @@ class DockerTarget:
 
     def deploy(self, environment: str, version: str, artifact_dir: Path,
                sha256: str) -> Deployment:
+        """Start the version beside what serves, switch the front to it, retire the old one."""
+        candidate = self.start_candidate(environment, version, artifact_dir, sha256)
+        old = self.switch(candidate)
+        self.retire(old)
+        return self.deployment(candidate)
+
+    def current(self, environment: str) -> Deployment | None:
         self.cli.require_engine()
-        port = self.port(environment)
+        route = self.route(environment)
+        if route is None:  # the earlier layout: one container on the public port
+            return self._legacy(environment)
+        front = front_pid(self.folder, environment, self.port(environment))
+        info = self.cli.inspect("container", route.container)
+        if front is None or not info or not _running(info):
+            return None
+        labels = _labels(info)
+        return Deployment(environment, labels.get(f"{LABEL}.version", ""),
+                          labels.get(f"{LABEL}.sha256", ""), route.endpoint, self.name,
+                          detail=f"{route.container} {info.get('Image')} behind front pid "
+                                 f"{front}")
+
+    def stop(self, environment: str) -> None:
+        self.cli.require_engine()
+        stop_front(self.folder, environment)
+        route = self.route(environment)
+        if route is not None:
+            self.cli.stop(route.container)
+        name = container_name(environment)
+        for each in (*(f"{name}-{c}" for c in COLOURS), name, f"{name}-previous",
+                     f"{name}-candidate"):
+            self.cli.run(["docker", "rm", "--force", each], check=False)
+        self.route_path(environment).unlink(missing_ok=True)
+        self._legacy_key_path(environment).unlink(missing_ok=True)
+
+    def api_key(self, environment: str) -> str | None:
+        """The release key acceptance and smoke tests use against this environment."""
+        route = self.route(environment)
+        if route is not None:
+            return route.api_key
+        try:
+            return self._legacy_key_path(environment).read_text().strip() or None
+        except OSError:
+            return None
+
+    # -- blue/green (the same steps as the local target's) --------------------------------
+
+    @property
+    def folder(self) -> Path:
+        """Route files, fronts' records and logs of this target."""
+        return self.home / "deploy" / "docker"
+
+    def route_path(self, environment: str) -> Path:
+        return self.folder / f"{environment}.json"
+
+    def route(self, environment: str) -> ContainerRoute | None:
+        """The container the environment's front forwards to, as recorded."""
+        try:
+            return ContainerRoute(**json.loads(self.route_path(environment).read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def start_candidate(self, environment: str, version: str, artifact_dir: Path,
+                        sha256: str) -> ContainerRoute:
+        """The version's image running beside what serves, on a fresh loopback port, ready
+        and serving ``sha256``. Staging builds the image; everything else runs the image
+        staging built, by id, after checking its labels."""
+        self.cli.require_engine()
+        public = self.port(environment)
         if environment == "staging":
             image_id = self.build(version, artifact_dir, sha256)
         else:  # promotion and rollback run the image staging built and accepted
@@ -302,40 +379,71 @@ class DockerTarget:
         token, entry = release_key()
         env = {**self.env, "GPCAST_API_KEYS": ",".join(filter(None, [self.env.get(
             "GPCAST_API_KEYS", ""), entry]))}
-        name = container_name(environment)
-        candidate, previous = f"{name}-candidate", f"{name}-previous"
-        # 1. the candidate on a fresh port: a bad image fails here, the environment untouched
-        self.cli.run(["docker", "rm", "--force", candidate], check=False)
-        self._start(candidate, image_id, environment, version, sha256, _free_port(), env,
-                    token)
-        self.cli.run(["docker", "rm", "--force", candidate], check=False)
-        # 2. the running container drains and steps aside; 3. the new one takes the port
-        had_previous = self.cli.exists("container", name)
-        self.cli.run(["docker", "rm", "--force", previous], check=False)
-        if had_previous:
-            self.cli.stop(name)
-            self.cli.run(["docker", "rename", name, previous])
-        try:
-            self._start(name, image_id, environment, version, sha256, port, env, token)
-        except DeployError as exc:
-            if had_previous:
-                self.cli.run(["docker", "rename", previous, name], check=False)
-                self.cli.run(["docker", "start", name], check=False)
-            restarted = "; previous container restarted" if had_previous else ""
-            raise DeployError(f"{exc.message}{restarted}", environment=environment,
-                              image=image_id) from None
-        self.cli.run(["docker", "rm", "--force", previous], check=False)
-        self._save_key(environment, token)
-        return Deployment(environment, str(version), sha256, f"http://127.0.0.1:{port}",
-                          self.name, detail=f"{name} {image_id}")
+        routed = self.route(environment)
+        colour = "green" if routed is not None and routed.container.endswith("-blue") else "blue"
+        name = f"{container_name(environment)}-{colour}"
+        # a candidate a killed deployment left, or a container that was already retired
+        self.cli.run(["docker", "rm", "--force", name], check=False)
+        candidate = ContainerRoute(environment, str(version), sha256, public, free_port(),
+                                   name, image_id, token,
+                                   datetime.now(UTC).isoformat(timespec="seconds"))
+        self._start(name, image_id, environment, str(version), sha256,
+                    candidate.backend_port, env, token)
+        return candidate
 
-    def current(self, environment: str) -> Deployment | None:
-        self.cli.require_engine()
+    def switch(self, candidate: ContainerRoute) -> ContainerRoute | None:
+        """Route the public port to ``candidate``; returns the container it replaced."""
+        env = candidate.environment
+        try:
+            self._free_public_port(env)
+            ensure_front(self.home, self.folder, env, candidate.port,
+                         min(self.ready_timeout, 60.0))
+        except DeployError:
+            self.cli.run(["docker", "rm", "--force", candidate.container], check=False)
+            raise
+        old = self.route(env)
+        write_route(self.route_path(env), candidate)  # the switch: one atomic rename
+        try:
+            wait_ready(candidate.endpoint, candidate.sha256, candidate.api_key, 30.0, env,
+                       interval=0.1)
+        except DeployError as exc:  # put the old route back: the old container still runs
+            if old is not None:
+                write_route(self.route_path(env), old)
+            else:
+                self.route_path(env).unlink(missing_ok=True)
+            self.cli.run(["docker", "rm", "--force", candidate.container], check=False)
+            raise DeployError(f"{env}: after the switch the public port did not serve the "
+                              f"new container ({exc.message}); route restored",
+                              environment=env) from None
+        return old if old is not None and old.container != candidate.container else None
+
+    def retire(self, old: ContainerRoute | None, wait: bool = True) -> None:
+        """Stop a replaced container gracefully (it finishes its in-flight requests), then
+        remove it (``wait``); its image stays for a rollback."""
+        if old is not None:
+            self.cli.stop(old.container)
+            if wait:
+                self.cli.run(["docker", "rm", "--force", old.container], check=False)
+
+    def discard(self, environment: str) -> None:
+        """Remove the environment's container that the route does not name (a candidate)."""
+        routed = self.route(environment)
+        for colour in COLOURS:
+            name = f"{container_name(environment)}-{colour}"
+            if routed is None or routed.container != name:
+                self.cli.run(["docker", "rm", "--force", name], check=False)
+
+    def deployment(self, record: ContainerRoute, public: bool = True) -> Deployment:
+        return Deployment(record.environment, record.version, record.sha256,
+                          record.endpoint if public else record.backend_endpoint, self.name,
+                          detail=f"{record.container} {record.image_id}")
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _legacy(self, environment: str) -> Deployment | None:
+        """An environment still run as one container on its public port."""
         info = self.cli.inspect("container", container_name(environment))
-        if not info:
-            return None
-        state = info.get("State")
-        if not isinstance(state, dict) or not state.get("Running"):
+        if not info or not _running(info):
             return None
         labels = _labels(info)
         return Deployment(environment, labels.get(f"{LABEL}.version", ""),
@@ -343,22 +451,14 @@ class DockerTarget:
                           f"http://127.0.0.1:{labels.get(f'{LABEL}.port', self.port(environment))}",
                           self.name, detail=f"{container_name(environment)} {info.get('Image')}")
 
-    def stop(self, environment: str) -> None:
-        self.cli.require_engine()
+    def _free_public_port(self, environment: str) -> None:
+        """Move an environment of the earlier layout behind a front: its container holds
+        the public port, so it stops (gracefully) before the front takes the port."""
         name = container_name(environment)
-        self.cli.stop(name)
-        for each in (name, f"{name}-previous", f"{name}-candidate"):
-            self.cli.run(["docker", "rm", "--force", each], check=False)
-        self._key_path(environment).unlink(missing_ok=True)
-
-    def api_key(self, environment: str) -> str | None:
-        """The release key acceptance and smoke tests use against this environment."""
-        try:
-            return self._key_path(environment).read_text().strip() or None
-        except OSError:
-            return None
-
-    # -- internals ------------------------------------------------------------------------
+        if self.cli.exists("container", name):
+            self.cli.stop(name)
+            self.cli.run(["docker", "rm", "--force", name], check=False)
+        self._legacy_key_path(environment).unlink(missing_ok=True)
 
     def _start(self, name: str, image_id: str, environment: str, version: str, sha256: str,
                port: int, env: Mapping[str, str], token: str) -> None:
@@ -392,21 +492,43 @@ class DockerTarget:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, json.dumps(images, indent=2, sort_keys=True))
 
-    def _key_path(self, environment: str) -> Path:
+    def _legacy_key_path(self, environment: str) -> Path:
+        """Where the earlier layout kept the release key (now in the route file)."""
         return self.home / "deploy" / f"docker-{environment}.key"
 
-    def _save_key(self, environment: str, token: str) -> None:
-        path = self._key_path(environment)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600, exist_ok=True)
-        path.write_text(token)
+
+@dataclass(frozen=True)
+class ContainerRoute:
+    """A container serving an environment: what ``<home>/deploy/docker/<env>.json`` (the
+    route the front reads) holds. The release key's token makes it private (0600)."""
+
+    environment: str
+    version: str
+    sha256: str
+    port: int  # the environment's public port (the front's)
+    backend_port: int  # where the container is published on 127.0.0.1
+    container: str
+    image_id: str
+    api_key: str
+    started_at: str
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def backend_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.backend_port}"
 
 
-def _free_port() -> int:
-    """A loopback port nobody listens on now (the candidate container's)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def write_route(path: Path, route: ContainerRoute) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(asdict(route), indent=2), mode=PRIVATE)
+
+
+def _running(info: Mapping[str, object]) -> bool:
+    state = info.get("State")
+    return isinstance(state, dict) and bool(state.get("Running"))
 
 
 def _labels(info: Mapping[str, object]) -> dict[str, str]:

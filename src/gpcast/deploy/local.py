@@ -117,14 +117,7 @@ class LocalProcessTarget:
 
     def front_pid(self, environment: str) -> int | None:
         """The environment's front if it is alive and listens on the configured port."""
-        try:
-            doc = json.loads(self.front_path(environment).read_text())
-            pid, port = int(doc["pid"]), int(doc["port"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        if not _alive(pid) or port != self.ports.get(environment):
-            return None
-        return pid
+        return front_pid(self.folder, environment, self.ports.get(environment))
 
     def current(self, environment: str) -> Deployment | None:
         record = self.record(environment)
@@ -211,30 +204,8 @@ class LocalProcessTarget:
 
     def ensure_front(self, environment: str) -> int:
         """The environment's front, started on its public port if it is not running."""
-        pid = self.front_pid(environment)
-        if pid is not None:
-            return pid
-        self._stop_front(environment)  # a front on a port no longer configured
-        port = self.port(environment)
-        require_free(port, environment, PORT_SETTINGS.get(environment, "the port setting"))
-        log = self.folder / f"{environment}.front.log"
-        pid = _spawn([*FRONT, str(self.route_path(environment).resolve()), str(port)],
-                     self._env("front", environment), log)
-        atomic_write_text(self.front_path(environment),
-                          json.dumps({"pid": pid, "port": port, "log": str(log)}))
-        deadline = time.monotonic() + self.ready_timeout
-        while time.monotonic() < deadline:
-            _reap(pid)
-            if not _alive(pid):
-                raise DeployError(f"{environment}: the front on port {port} exited; see "
-                                  f"{log}:\n{_tail(log)}", environment=environment, log=str(log))
-            with contextlib.suppress(httpx.HTTPError, ValueError):
-                info = httpx.get(f"http://127.0.0.1:{port}{INFO_PATH}", timeout=1).json()
-                if info.get("pid") == pid:
-                    return pid
-            time.sleep(0.05)
-        raise DeployError(f"{environment}: the front did not answer on port {port}; see {log}",
-                          environment=environment, log=str(log))
+        return ensure_front(self.home, self.folder, environment, self.port(environment),
+                            self.ready_timeout)
 
     def stop(self, environment: str) -> None:
         """Stop the environment's front and backends (idempotent)."""
@@ -273,20 +244,10 @@ class LocalProcessTarget:
 
     # -- helpers -------------------------------------------------------------------------
     def _stop_front(self, environment: str) -> None:
-        path = self.front_path(environment)
-        try:
-            pid = int(json.loads(path.read_text())["pid"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pid = None
-        if pid is not None:
-            _terminate(pid)
-        path.unlink(missing_ok=True)
+        stop_front(self.folder, environment)
 
     def _env(self, role: str, environment: str) -> dict[str, str]:
-        env = dict(os.environ)
-        env["GPCAST_HOME"] = str(self.home.resolve())
-        env[HOME_VAR], env[ROLE_VAR], env[ENV_VAR] = str(self.home.resolve()), role, environment
-        return env
+        return process_env(self.home, role, environment)
 
     def _confirm(self, record: LocalRecord) -> None:
         """The public address now serves ``record``'s sha256."""
@@ -324,6 +285,72 @@ class LocalProcessTarget:
         raise DeployError(f"{record.environment}: not ready on {record.backend_endpoint} "
                           f"after {self.ready_timeout:.0f} s ({last}); see {record.log}",
                           environment=record.environment, log=record.log)
+
+
+# -- fronts: shared with the docker target, whose backends are containers ------------------
+def front_pid(folder: Path, environment: str, port: int | None) -> int | None:
+    """The front recorded in ``folder`` for ``environment``, if it is alive on ``port``."""
+    try:
+        doc = json.loads((folder / f"{environment}.front.json").read_text())
+        pid, recorded = int(doc["pid"]), int(doc["port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not _alive(pid) or recorded != port:
+        return None
+    return pid
+
+
+def ensure_front(home: Path, folder: Path, environment: str, port: int,
+                 ready_timeout: float) -> int:
+    """The front of ``environment`` on ``port``, forwarding to the backend the route file
+    ``folder/<environment>.json`` names; started (and recorded) if it is not running.
+
+    A front on another port is stopped first; the port must be free (else a DeployError
+    naming its holder and the setting to change)."""
+    pid = front_pid(folder, environment, port)
+    if pid is not None:
+        return pid
+    stop_front(folder, environment)  # a front on a port no longer configured
+    require_free(port, environment, PORT_SETTINGS.get(environment, "the port setting"))
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / f"{environment}.front.log"
+    pid = _spawn([*FRONT, str((folder / f"{environment}.json").resolve()), str(port)],
+                 process_env(home, "front", environment), log)
+    atomic_write_text(folder / f"{environment}.front.json",
+                      json.dumps({"pid": pid, "port": port, "log": str(log)}))
+    deadline = time.monotonic() + ready_timeout
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if not _alive(pid):
+            raise DeployError(f"{environment}: the front on port {port} exited; see "
+                              f"{log}:\n{_tail(log)}", environment=environment, log=str(log))
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            info = httpx.get(f"http://127.0.0.1:{port}{INFO_PATH}", timeout=1).json()
+            if info.get("pid") == pid:
+                return pid
+        time.sleep(0.05)
+    raise DeployError(f"{environment}: the front did not answer on port {port}; see {log}",
+                      environment=environment, log=str(log))
+
+
+def stop_front(folder: Path, environment: str) -> None:
+    """Stop the front recorded in ``folder`` for ``environment`` (idempotent)."""
+    path = folder / f"{environment}.front.json"
+    try:
+        pid = int(json.loads(path.read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pid = None
+    if pid is not None:
+        _terminate(pid)
+    path.unlink(missing_ok=True)
+
+
+def process_env(home: Path, role: str, environment: str) -> dict[str, str]:
+    """The environment of a process serving ``home``: marked so it can be found again."""
+    env = dict(os.environ)
+    env["GPCAST_HOME"] = str(home.resolve())
+    env[HOME_VAR], env[ROLE_VAR], env[ENV_VAR] = str(home.resolve()), role, environment
+    return env
 
 
 def served_model(endpoint: str, api_key: str | None) -> dict[str, object] | None:
@@ -433,4 +460,5 @@ def _tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
-__all__ = ["PORT_SETTINGS", "LocalProcessTarget", "LocalRecord", "auth_headers", "served_model"]
+__all__ = ["PORT_SETTINGS", "LocalProcessTarget", "LocalRecord", "auth_headers", "ensure_front",
+           "front_pid", "process_env", "served_model", "stop_front"]
