@@ -7,6 +7,7 @@ in the bundle's metadata (the serving app shows it on ``/v1/model``).
 from __future__ import annotations
 
 import html
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,8 @@ class ModelCard:
     backtest: dict[str, Any] = field(default_factory=dict)  # h, n_windows, step_size
     git_commit: str = ""
     created_at: str = ""
+    choice: str = ""  # what the version forecasts with, and why
+    configuration: dict[str, dict[str, Any]] = field(default_factory=dict)  # tuned, per model
 
     def to_markdown(self) -> str:
         lines = [f"# Model card: {self.model_name} v{self.version}", "",
@@ -53,9 +56,16 @@ class ModelCard:
                  f"months {self.window[0]} to {self.window[1]}",
                  f"- backtest: h={self.backtest.get('h')}, "
                  f"n_windows={self.backtest.get('n_windows')}, "
-                 f"step_size={self.backtest.get('step_size')}", "",
+                 f"step_size={self.backtest.get('step_size')}",
+                 *([f"- production choice: {self.choice}"] if self.choice else []), "",
                  "## Model per series", ""]
         lines += self._series_lines()
+        if self.configuration:
+            lines += ["", "## Tuned configuration", "",
+                      "Adopted by the pipeline's tuning stage (searched on earlier windows, "
+                      "not worse than the defaults on a later one):", ""]
+            lines += [f"- **{model}**: `{json.dumps(params, sort_keys=True)}`"
+                      for model, params in self.configuration.items()]
         if self.hyperparameters:
             lines += ["", "## Learned hyperparameters", ""]
             lines += self._hyperparameter_lines()
