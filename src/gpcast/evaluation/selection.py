@@ -179,9 +179,13 @@ def fixed(backtest: Backtest, model: str, metric: str = "mase",
     mase = backtest.per_series()["mase"]
     choices = []
     for c in base.choices:
-        if model not in c.scores or c.model == model:
-            choices.append(c if model in c.scores else replace(
-                c, reason=f"{model} has no backtest points here; " + c.reason))
+        if model not in c.scores:
+            choices.append(replace(c, reason=f"{model} has no backtest points here; "
+                                   + c.reason))
+            continue
+        if c.model == model:
+            choices.append(replace(c, reason=f"{model} is the production choice, and the "
+                                   "best candidate here: " + c.reason))
             continue
         own = float(mase.loc[(c.unique_id, model)])
         beats = None if c.naive_mase is None else bool(own < c.naive_mase)
