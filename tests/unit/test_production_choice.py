@@ -81,7 +81,18 @@ def test_the_pipeline_stages_gate_and_fit_the_combination(tmp_path: object) -> N
     model, _ = S.fit_selected(panel, selection, settings, engine)
     fc = model.forecast(4, level=[80, 95])
     assert fc.median.shape == (2, 4) and set(model.models.values()) == {"combination"}
-    card = S.make_card(settings, panel, ev, model, "1", "", None, why, {"gp": {"window": 60}})
+    tuning = {"gp": {"adopted": True, "params": {"window": 60}, "summary": "gp: adopted"}}
+    card = S.make_card(settings, panel, ev, model, "1", "", None, why, tuning)
     text = card.to_markdown()
     assert "production choice: the mean of" in text and '"window": 60' in text
     assert "combination" in S.metrics_summary(ev)
+
+
+def test_a_tuned_configuration_reaches_the_combinations_members() -> None:
+    from gpcast.evaluation.panelwise import forecaster
+
+    combo = forecaster("combination", 12, None, {"gp": {"window": 60}})
+    gp = next(m for m in combo.members if m.name == "gp")  # type: ignore[attr-defined]
+    assert gp.window == 60
+    assert forecaster("gp", 12, None, {"gp": {"window": 60}}).window == 60  # type: ignore[attr-defined]
+    assert forecaster("gp", 12).window != 60  # type: ignore[attr-defined]

@@ -46,7 +46,9 @@ class ModelCard:
     git_commit: str = ""
     created_at: str = ""
     choice: str = ""  # what the version forecasts with, and why
-    configuration: dict[str, dict[str, Any]] = field(default_factory=dict)  # tuned, per model
+    # the tuning stage, per tuned model: adopted, params (what the fit used; {} the
+    # defaults) and its summary
+    tuning: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_markdown(self) -> str:
         lines = [f"# Model card: {self.model_name} v{self.version}", "",
@@ -60,12 +62,14 @@ class ModelCard:
                  *([f"- production choice: {self.choice}"] if self.choice else []), "",
                  "## Model per series", ""]
         lines += self._series_lines()
-        if self.configuration:
+        if self.tuning:
             lines += ["", "## Tuned configuration", "",
-                      "Adopted by the pipeline's tuning stage (searched on earlier windows, "
-                      "not worse than the defaults on a later one):", ""]
-            lines += [f"- **{model}**: `{json.dumps(params, sort_keys=True)}`"
-                      for model, params in self.configuration.items()]
+                      "The pipeline's tuning stage searched on earlier windows; a "
+                      "configuration is adopted only if not worse than the defaults on a "
+                      "later one.", ""]
+            lines += [f"- **{model}**: " + (f"`{json.dumps(t['params'], sort_keys=True)}`"
+                                            if t.get("adopted") else "library defaults")
+                      + f" ({t.get('summary', '')})" for model, t in self.tuning.items()]
         if self.hyperparameters:
             lines += ["", "## Learned hyperparameters", ""]
             lines += self._hyperparameter_lines()

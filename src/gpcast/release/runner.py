@@ -153,6 +153,7 @@ class _Run:
         self.names: list[str] = []
         self.choice = ("selection", "")  # what the version forecasts with, and why
         self.configs: dict[str, dict[str, object]] = {}  # adopted by the tuning stage
+        self.tuning: dict[str, dict[str, object]] = {}  # the tuning stage's record
 
     def log(self, event: str, **kw: object) -> None:
         self.r.ledger.append(event, SYSTEM, pipeline_id=self.pid, **kw)  # type: ignore[arg-type]
@@ -254,6 +255,7 @@ class _Run:
         self.stage("tune")
         tunings = S.tune_candidates(panel, self.s, self.r.registry, self.run_id)
         self.configs = S.adopted_configs(tunings)
+        self.tuning = S.tuning_record(tunings)
         for model, t in tunings.items():
             self.log("tuning.done", model=model, adopted=t.adopted, summary=t.summary(),
                      params=t.params, parent_run=t.parent_run)
@@ -292,12 +294,12 @@ class _Run:
         existing = reg.versions()
         number = str(max((int(v.version) for v in existing), default=0) + 1)
         card = S.make_card(s, panel, ev, model, number, "", champion, self.choice[1],
-                           self.configs)
+                           self.tuning)
         bundle = S.make_bundle(panel, model, ev.selection, card, s, self.names, self.configs)
         bundle_dir = self.work / "bundle"
         sha = save_bundle(bundle, bundle_dir)
         card = S.make_card(s, panel, ev, model, number, sha, champion, self.choice[1],
-                           self.configs)
+                           self.tuning)
         S.write_reports(self.work / "reports", ev, card, self.failures)
         reg.log_artifacts(self.run_id, self.work / "reports", "reports")
         model_uri = reg.log_model(self.run_id, bundle, bundle_dir, sha, s.horizon)

@@ -207,6 +207,12 @@ def adopted_configs(tunings: Mapping[str, Tuning]) -> dict[str, dict[str, Any]]:
     return {m: dict(t.params) for m, t in tunings.items() if t.adopted and t.params}
 
 
+def tuning_record(tunings: Mapping[str, Tuning]) -> dict[str, dict[str, Any]]:
+    """What the card says of each tuned model: adopted, the params used, the summary."""
+    return {m: {"adopted": t.adopted, "params": dict(t.params), "summary": t.summary(),
+                "parent_run": t.parent_run} for m, t in tunings.items()}
+
+
 def hyperparameters(model: SelectedModel) -> dict[str, dict[str, float]]:
     """Learned hyperparameters per series, where the chosen model exposes them (the GP)."""
     out: dict[str, dict[str, float]] = {}
@@ -239,7 +245,7 @@ def metrics_summary(ev: Evaluation) -> dict[str, dict[str, float]]:
 
 def make_card(settings: Settings, panel: Panel, ev: Evaluation, model: SelectedModel,
               version: str, sha256: str, champion: Champion | None, choice: str = "",
-              configs: Configs | None = None) -> ModelCard:
+              tuning: Mapping[str, dict[str, Any]] | None = None) -> ModelCard:
     months = panel.frame["ds"]
     coverage = {str(lv): float(v) for lv, v in
                 _selected_coverage(ev.backtest, ev.selection).items()}
@@ -253,7 +259,7 @@ def make_card(settings: Settings, panel: Panel, ev: Evaluation, model: SelectedM
         backtest={"h": settings.horizon, "n_windows": settings.n_windows,
                   "step_size": settings.step_size},
         git_commit=git_commit(), created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        choice=choice, configuration={m: dict(p) for m, p in (configs or {}).items()})
+        choice=choice, tuning=dict(tuning or {}))
 
 
 def _selected_coverage(backtest: Backtest, selection: Selection) -> dict[int, float]:
@@ -269,7 +275,7 @@ def make_bundle(panel: Panel, model: SelectedModel, selection: Selection, card: 
     months = panel.frame["ds"]
     return ModelBundle(fitted=model, panel=panel, metadata={
         "backtest_key": backtest_key(names, settings, panel.regressors, configs),
-        "choice": card.choice, "configuration": card.configuration,
+        "choice": card.choice, "configuration": dict(configs or {}),
         "version": card.version, "model": "selected", "model_name": settings.registered_model,
         "models": dict(model.models), "default_model": selection.default_model,
         "data_uri": settings.data_uri, "data_sha256": panel.sha256,
