@@ -23,8 +23,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     # the default candidates (the combination's members and SeasonalNaive), few windows
     with release_home(tmp_path, monkeypatch, GPCAST_N_WINDOWS="1", GPCAST_HORIZON="6",
                       GPCAST_TUNE="true", GPCAST_TUNE_TRIALS="2",
-                      GPCAST_TUNE_WINDOWS="1", GPCAST_SERIES='["banking", "telecom"]',
-                      GPCAST_ENGINE="inline") as home:
+                      GPCAST_TUNE_WINDOWS="1", GPCAST_ENGINE="inline") as home:
         monkeypatch.delenv("GPCAST_CANDIDATES", raising=False)
         monkeypatch.delenv("GPCAST_CHOICE", raising=False)
         yield home
