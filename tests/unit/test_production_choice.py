@@ -4,6 +4,7 @@ pipeline stages that forecast every series with it (or fall back to selection)."
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from gpcast.config import Settings
@@ -96,3 +97,25 @@ def test_a_tuned_configuration_reaches_the_combinations_members() -> None:
     assert gp.window == 60
     assert forecaster("gp", 12, None, {"gp": {"window": 60}}).window == 60  # type: ignore[attr-defined]
     assert forecaster("gp", 12).window != 60  # type: ignore[attr-defined]
+
+
+def test_the_server_forecasts_a_combination_member_by_member() -> None:
+    from gpcast.models.combination import CombinationFitted
+    from gpcast.serving.predict import Predictor
+
+    panel, _ = make_panel(regressors=False)
+    fitted = CombinationForecaster(members=("gp", "seasonal_naive")).fit(panel)
+    assert isinstance(fitted, CombinationFitted)
+    predictor = Predictor(fitted, horizon=12)
+    got = predictor.forecast(["s1"], 6, None, [80, 95], "require")
+    want = fitted.subset(["s1"]).forecast(6, level=[80, 95])
+    assert got.unique_ids == ("s1",)
+    np.testing.assert_allclose(got.median, want.median, rtol=1e-9)
+    np.testing.assert_allclose(got.upper[95], want.upper[95], rtol=1e-9)
+    assert set(fitted.params("s1")) and all(k.startswith("gp.") for k in fitted.params("s1"))
+    assert set(fitted.log_params()) == set(panel.unique_ids)
+    y = panel.y("s1")
+    later = predictor.conditioned("s1", y[-2:] * 1.1, np.zeros((2, 0)), y,
+                                  panel.last_month("s1") + pd.DateOffset(months=2), 6, None,
+                                  [80, 95], "require")
+    assert later.unique_ids == ("s1",) and later.median.shape == (1, 6)
