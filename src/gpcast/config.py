@@ -100,6 +100,17 @@ class Settings(BaseSettings):
     candidates: list[str] = Field(
         default_factory=lambda: ["gp", "seasonal_naive", "auto_ets", "auto_theta"]
     )
+    choice: Literal["combination", "selection"] = Field(
+        "combination", description="The production forecast: 'combination', the mean of "
+        "gp, auto_ets and auto_theta on every series (it beat per-series selection on "
+        "held-out data, bench/RESULTS.md); 'selection', each series' backtest winner. "
+        "Falls back to selection, and says so, when the candidates lack a member.")
+    tune: bool = Field(False, description="Run `gpcast tune` on the panel before the "
+                       "backtest (earlier windows only) and fit with what it adopts.")
+    tune_models: list[str] = Field(default_factory=lambda: ["gp"],
+                                   description="Candidates the tuning stage searches.")
+    tune_trials: int = Field(20, ge=1, description="Optuna trials per tuned candidate.")
+    tune_windows: int = Field(2, ge=1, description="Search windows of the tuning stage.")
 
     # serving (issue 4)
     max_horizon: int = Field(36, ge=1, description="Largest horizon h the API serves.")

@@ -235,15 +235,8 @@ def _score(fc: Forecast, name: str, actuals: pd.DataFrame, levels: list[int]) ->
         raise ModelError(f"{name} did not forecast the months after the cutoff of "
                          f"series {missing}", model=name, series=missing)
     out.insert(5, "model", name)
-    y, med, scale = out[Y].to_numpy(float), out["median"].to_numpy(float), out["scale"]
-    out["ae"] = np.abs(y - med)
-    out["se"] = (y - med) ** 2
-    out["smape"] = M.smape_terms(y, med)
-    out["ase"] = out["ae"] / scale
-    for lv in levels:
-        lo, hi = out[f"lo_{lv}"].to_numpy(float), out[f"hi_{lv}"].to_numpy(float)
-        out[f"covered_{lv}"] = ((y >= lo) & (y <= hi)).astype(float)
-        out[f"sis_{lv}"] = M.interval_score_terms(y, lo, hi, lv) / scale
+    y, med = out[Y].to_numpy(float), out["median"].to_numpy(float)
+    error_terms(out, levels)
     exact = out["loc"].notna().to_numpy() & out["sd"].notna().to_numpy()
     out["crps_exact"] = exact
     if exact.all():
@@ -257,6 +250,20 @@ def _score(fc: Forecast, name: str, actuals: pd.DataFrame, levels: list[int]) ->
     extra = [f"{side}_{lv}" for lv in M.CRPS_LEVELS if lv not in levels
              for side in ("lo", "hi")]
     return out.drop(columns=extra)
+
+
+def error_terms(out: pd.DataFrame, levels: Sequence[int]) -> None:
+    """Add the per-point error terms but CRPS to ``out`` (actuals ``y``, ``median``,
+    bounds ``lo_<L>``/``hi_<L>`` and the MASE ``scale``), in place."""
+    y, med, scale = out[Y].to_numpy(float), out["median"].to_numpy(float), out["scale"]
+    out["ae"] = np.abs(y - med)
+    out["se"] = (y - med) ** 2
+    out["smape"] = M.smape_terms(y, med)
+    out["ase"] = out["ae"] / scale
+    for lv in levels:
+        lo, hi = out[f"lo_{lv}"].to_numpy(float), out[f"hi_{lv}"].to_numpy(float)
+        out[f"covered_{lv}"] = ((y >= lo) & (y <= hi)).astype(float)
+        out[f"sis_{lv}"] = M.interval_score_terms(y, lo, hi, lv) / scale
 
 
 def _progress(progress: RichProgressLike | ProgressCallback | None,
@@ -278,4 +285,4 @@ def _progress(progress: RichProgressLike | ProgressCallback | None,
 
 
 __all__ = ["EX_POST_NOTE", "Backtest", "ProgressCallback", "RichProgressLike",
-           "check_history", "run_backtest", "window_offsets"]
+           "check_history", "error_terms", "run_backtest", "window_offsets"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,9 +31,11 @@ from gpcast.evaluation.backtest import Backtest, check_history, run_backtest, wi
 from gpcast.evaluation.selection import NAIVE, SelectedModel, Selection
 from gpcast.models import make_forecaster
 from gpcast.models.base import Forecaster
+from gpcast.models.combination import MEMBERS
 
 # Chunks per worker: enough to balance uneven series, few enough to keep the per-task
 # overhead (pickling, statsforecast's setup) small; a chunk holds at most MAX_CHUNK series.
+COMBINATION = "combination"
 CHUNKS_PER_WORKER = 8
 MAX_CHUNK = 20
 # What a failing third-party model may raise besides our own errors (numerical failures).
@@ -40,6 +43,7 @@ MODEL_FAILURES = (GpcastError, ArithmeticError, ValueError, np.linalg.LinAlgErro
 
 Advance = Callable[[str, int], None]
 WarmStart = Mapping[str, np.ndarray]
+Configs = Mapping[str, Mapping[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class BacktestSpec:
     step_size: int = 1
     levels: tuple[int, ...] = (80, 95)
     season_length: int = 12
+    configs: Configs = field(default_factory=dict)  # model -> hyperparameters (tuned)
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ class FitJob:
     default: str
     season_length: int
     warm: dict[str, np.ndarray] = field(default_factory=dict)
+    configs: Configs = field(default_factory=dict)
 
 
 def chunk_ids(unique_ids: Sequence[str], workers: int) -> list[list[str]]:
@@ -92,9 +98,16 @@ def chunk_ids(unique_ids: Sequence[str], workers: int) -> list[list[str]]:
     return [list(unique_ids[i:i + size]) for i in range(0, n, size)]
 
 
-def forecaster(name: str, season_length: int, warm: WarmStart | None = None) -> Forecaster:
-    """``name``'s forecaster; the GP warm-started at ``warm`` where it has a value."""
-    model = make_forecaster(name, season_length)
+def forecaster(name: str, season_length: int, warm: WarmStart | None = None,
+               configs: Configs | None = None) -> Forecaster:
+    """``name``'s forecaster with its configuration in ``configs`` (else the defaults);
+    the GP warm-started at ``warm`` where it has a value. The combination's members are
+    made the same way."""
+    configs = configs or {}
+    if name == COMBINATION and name not in configs:
+        members = [forecaster(m, season_length, warm, configs) for m in MEMBERS]
+        return make_forecaster(name, season_length, params={"members": members})
+    model = make_forecaster(name, season_length, params=configs.get(name))
     if warm and hasattr(model, "warm_started"):
         return model.warm_started(warm)  # type: ignore[no-any-return]
     return model
@@ -105,7 +118,7 @@ def backtest_chunk(job: BacktestJob) -> tuple[pd.DataFrame, list[Failure]]:
     s = job.spec
     parts, failures = [], []
     for name in job.names:
-        model = forecaster(name, s.season_length, job.warm)
+        model = forecaster(name, s.season_length, job.warm, s.configs)
         try:
             parts.append(_points(job.panel, model, s))
         except MODEL_FAILURES:
@@ -131,7 +144,7 @@ def fit_chunk(job: FitJob) -> tuple[SelectedModel, list[Failure]]:
     parts: list[SelectedModel] = []
     failures: list[Failure] = []
     for name, uids in groups.items():
-        model = forecaster(name, job.season_length, job.warm)
+        model = forecaster(name, job.season_length, job.warm, job.configs)
         try:
             parts.append(_fit_part(model, job.panel, uids))
             continue
@@ -196,12 +209,13 @@ def canonical_order(points: pd.DataFrame, names: Sequence[str],
 
 def fit_panel(panel: Panel, selection: Selection, season_length: int, engine: Engine,
               advance: Advance | None = None, warm: WarmStart | None = None,
-              ) -> tuple[SelectedModel, list[Failure]]:
+              configs: Configs | None = None) -> tuple[SelectedModel, list[Failure]]:
     """Each series' chosen model fitted on its full history, chunk by chunk."""
     chunks = chunk_ids(panel.unique_ids, engine.workers)
     choices = selection.by_series
     jobs = [FitJob(panel.subset(ids), {u: choices[u] for u in ids if u in choices},
-                   selection.default_model, season_length, _warm_for(warm, ids))
+                   selection.default_model, season_length, _warm_for(warm, ids),
+                   dict(configs or {}))
             for ids in chunks]
 
     def done(i: int, result: object) -> None:

@@ -169,6 +169,42 @@ def select(backtest: Backtest, metric: str = "mase") -> Selection:
         notes=(backtest.regressor_note, SELECTION_BIAS_NOTE))
 
 
+def fixed(backtest: Backtest, model: str, metric: str = "mase",
+          note: str = "") -> Selection:
+    """Every series forecast by ``model`` (the production choice, e.g. the combination),
+    recorded like a selection: every candidate's scores, the runner-up and the
+    SeasonalNaive verdict. A series ``model`` has no backtest points for (it failed there)
+    keeps its per-series winner instead."""
+    base = select(backtest, metric)
+    mase = backtest.per_series()["mase"]
+    choices = []
+    for c in base.choices:
+        if model not in c.scores:
+            choices.append(replace(c, reason=f"{model} has no backtest points here; "
+                                   + c.reason))
+            continue
+        if c.model == model:
+            choices.append(replace(c, reason=f"{model} is the production choice, and the "
+                                   "best candidate here: " + c.reason))
+            continue
+        own = float(mase.loc[(c.unique_id, model)])
+        beats = None if c.naive_mase is None else bool(own < c.naive_mase)
+        choices.append(replace(
+            c, model=model, runner_up=c.model, margin=c.scores[c.model] - c.scores[model],
+            mase=own, beats_naive=beats,
+            reason=(f"{model} is the production choice ({metric} {c.scores[model]:.4g}; "
+                    f"the best single candidate here, {c.model}, "
+                    f"{c.scores[c.model]:.4g})")))
+    overall_mase = float(np.nanmean([c.mase for c in choices]))
+    naive = base.naive_overall_mase
+    return replace(base, choices=tuple(choices), default_model=model,
+                   overall_mase=overall_mase,
+                   beats_naive_overall=None if naive is None else bool(overall_mase < naive),
+                   verdict=_verdict(choices, overall_mase, naive).replace(
+                       "The selection", f"The production choice ({model})"),
+                   notes=(*base.notes, *((note,) if note else ())))
+
+
 def _inf(x: float) -> float:
     return math.inf if not math.isfinite(x) else x
 
@@ -333,4 +369,4 @@ def _subset_fitted(fit: Fitted, unique_ids: Sequence[str]) -> Fitted:
 
 
 __all__ = ["NAIVE", "SELECTION_BIAS_NOTE", "SelectedForecaster", "SelectedModel",
-           "Selection", "SeriesChoice", "select", "selectable_metrics"]
+           "Selection", "SeriesChoice", "fixed", "select", "selectable_metrics"]

@@ -97,6 +97,24 @@ class CombinationFitted:
         return CombinationFitted({name: fit.subset(unique_ids)  # type: ignore[attr-defined]
                                   for name, fit in self.fitted.items()}, self.method)
 
+    def params(self, unique_id: str) -> dict[str, float]:
+        """Learned hyperparameters of one series, of the members that have them (the GP),
+        named ``<member>.<name>``."""
+        out: dict[str, float] = {}
+        for name, fit in self.fitted.items():
+            params = getattr(fit, "params", None)
+            if callable(params):
+                out.update({f"{name}.{k}": float(v) for k, v in params(unique_id).items()})
+        return out
+
+    def log_params(self) -> dict[str, np.ndarray]:
+        """The GP member's log-hyperparameters per series (the next run's warm start)."""
+        out: dict[str, np.ndarray] = {}
+        for fit in self.fitted.values():
+            if hasattr(fit, "log_params"):
+                out.update(fit.log_params())
+        return out
+
     def forecast(
         self,
         h: int,
@@ -104,10 +122,15 @@ class CombinationFitted:
         level: Sequence[int] = (80, 95),
         regressor_policy: RegressorPolicy = "require",
     ) -> Forecast:
-        """Per month and level, the median over members; ``model`` is "combination"."""
-        order = self.unique_ids
-        parts = [fit.forecast(h, future_regressors, level, regressor_policy).select(order)
-                 for fit in self.fitted.values()]
+        """Per month and level, the mean (or median) over members; ``model`` is
+        "combination"."""
+        return self.pool([fit.forecast(h, future_regressors, level, regressor_policy)
+                          for fit in self.fitted.values()])
+
+    def pool(self, forecasts: Sequence[Forecast]) -> Forecast:
+        """The members' forecasts (in member order, same series) pooled by ``method``."""
+        order = list(forecasts[0].unique_ids)
+        parts = [fc.select(order) for fc in forecasts]
         first = parts[0]
 
         pool = np.median if self.method == "median" else np.mean

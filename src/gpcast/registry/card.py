@@ -7,6 +7,7 @@ in the bundle's metadata (the serving app shows it on ``/v1/model``).
 from __future__ import annotations
 
 import html
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,10 @@ class ModelCard:
     backtest: dict[str, Any] = field(default_factory=dict)  # h, n_windows, step_size
     git_commit: str = ""
     created_at: str = ""
+    choice: str = ""  # what the version forecasts with, and why
+    # the tuning stage, per tuned model: adopted, params (what the fit used; {} the
+    # defaults) and its summary
+    tuning: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_markdown(self) -> str:
         lines = [f"# Model card: {self.model_name} v{self.version}", "",
@@ -53,9 +58,18 @@ class ModelCard:
                  f"months {self.window[0]} to {self.window[1]}",
                  f"- backtest: h={self.backtest.get('h')}, "
                  f"n_windows={self.backtest.get('n_windows')}, "
-                 f"step_size={self.backtest.get('step_size')}", "",
+                 f"step_size={self.backtest.get('step_size')}",
+                 *([f"- production choice: {self.choice}"] if self.choice else []), "",
                  "## Model per series", ""]
         lines += self._series_lines()
+        if self.tuning:
+            lines += ["", "## Tuned configuration", "",
+                      "The pipeline's tuning stage searched on earlier windows; a "
+                      "configuration is adopted only if not worse than the defaults on a "
+                      "later one.", ""]
+            lines += [f"- **{model}**: " + (f"`{json.dumps(t['params'], sort_keys=True)}`"
+                                            if t.get("adopted") else "library defaults")
+                      + f" ({t.get('summary', '')})" for model, t in self.tuning.items()]
         if self.hyperparameters:
             lines += ["", "## Learned hyperparameters", ""]
             lines += self._hyperparameter_lines()

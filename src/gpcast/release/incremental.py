@@ -14,7 +14,8 @@ with the GP's optimiser started at the previous version's hyperparameters.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,24 +83,29 @@ class RefitPlan:
         return SelectedModel.concat(parts, order=panel.unique_ids)
 
 
-def backtest_key(names: Sequence[str], settings: Settings,
-                 regressors: Sequence[str]) -> dict[str, Any]:
-    """What must be equal for backtest points to be reused."""
-    return {"candidates": sorted(names), "h": settings.horizon,
-            "n_windows": settings.n_windows, "step_size": settings.step_size,
-            "levels": sorted(settings.levels), "season_length": settings.season_length,
-            "regressors": list(regressors)}
+def backtest_key(names: Sequence[str], settings: Settings, regressors: Sequence[str],
+                 configs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What must be equal for backtest points to be reused (``configs``: the tuned
+    hyperparameters per model, when the tuning stage adopted any)."""
+    key = {"candidates": sorted(names), "h": settings.horizon,
+           "n_windows": settings.n_windows, "step_size": settings.step_size,
+           "levels": sorted(settings.levels), "season_length": settings.season_length,
+           "regressors": list(regressors)}
+    if configs:
+        key["configs"] = json.loads(json.dumps(configs, sort_keys=True, default=str))
+    return key
 
 
 def plan_refit(panel: Panel, names: Sequence[str], settings: Settings,
-               previous: Previous | None) -> RefitPlan:
+               previous: Previous | None,
+               configs: Mapping[str, Any] | None = None) -> RefitPlan:
     """Which series to redo, which to reuse, and where the GP starts."""
     everything = panel.unique_ids
     if previous is None:
         return RefitPlan(everything, [], reason="no previous version")
     fitted = previous.bundle.fitted
     warm = _log_params(fitted)
-    key = backtest_key(names, settings, panel.regressors)
+    key = backtest_key(names, settings, panel.regressors, configs)
     same = previous.bundle.metadata.get("backtest_key") == key
     if not same or previous.points is None or not isinstance(fitted, SelectedModel):
         return RefitPlan(everything, [], {u: warm[u] for u in everything if u in warm},

@@ -9,6 +9,8 @@ Events (``event`` column)::
 
     pipeline.started / pipeline.completed / pipeline.failed / pipeline.crashed
     stage.started / stage.done           (detail: stage name)
+    choice.made                          (production choice: combination|selection, why)
+    tuning.done                          (the optional tune stage, per model)
     gate.passed / gate.failed            (detail: figures behind the verdict)
     version.registering / version.registered
     deploy.started / deploy.done         (environment, to_version)

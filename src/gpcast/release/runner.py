@@ -21,6 +21,7 @@ Crash safety (a process killed with SIGKILL at any point):
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import uuid
@@ -49,7 +50,7 @@ from gpcast.release.lock import Holder, release_lock
 from gpcast.release.notify import Notification, Notifier
 
 SYSTEM = "gpcast"
-STAGES = ("validate", "backtest", "select", "gates", "fit", "register", "staging",
+STAGES = ("validate", "tune", "backtest", "select", "gates", "fit", "register", "staging",
           "acceptance", "approval")
 FAILURES_LOGGED = 100  # failed series listed in the ledger event; the report has them all
 PIPELINE_LOCK_WAIT_S = 600.0  # a pipeline that reached staging waits this long for the lock
@@ -150,6 +151,9 @@ class _Run:
         self.stage_name = "start"
         self.failures: list[S.Failure] = []
         self.names: list[str] = []
+        self.choice = ("selection", "")  # what the version forecasts with, and why
+        self.configs: dict[str, dict[str, object]] = {}  # adopted by the tuning stage
+        self.tuning: dict[str, dict[str, object]] = {}  # the tuning stage's record
 
     def log(self, event: str, **kw: object) -> None:
         self.r.ledger.append(event, SYSTEM, pipeline_id=self.pid, **kw)  # type: ignore[arg-type]
@@ -182,9 +186,15 @@ class _Run:
             "step_size": s.step_size, "levels": ",".join(map(str, s.levels)),
             "selection_metric": s.selection_metric, "n_series": panel.n_series,
             "champion_version": champion.version if champion else "none"})
+        self.choice = choice, why = S.production_choice(s)
+        self.log("choice.made", choice=choice, requested=s.choice, reason=why)
+        if s.tune:
+            self._tune(panel)
         self.stage("backtest")
-        names = list(dict.fromkeys([*s.candidates, *(champion.models if champion else ())]))
-        plan = plan_refit(panel, names, s, self._previous() if s.incremental else None)
+        names = S.scored_names(list(dict.fromkeys(
+            [*s.candidates, *(champion.models if champion else ())])))
+        plan = plan_refit(panel, names, s, self._previous() if s.incremental else None,
+                          self.configs)
         self.log("refit.planned", **plan.to_dict())
         self.r.hooks.total(2 * len(plan.changed))
         spec = S.backtest_spec(s)
@@ -192,11 +202,13 @@ class _Run:
         with open_engine(s.engine, s.engine_workers) as engine:
             self.log("engine.opened", engine=s.engine, workers=engine.workers)
             new, failures = (S.backtest_candidates(changed, names, s, engine,
-                                                   self.r.hooks.advance, plan.warm)
+                                                   self.r.hooks.advance, plan.warm,
+                                                   self.configs)
                              if plan.changed else (None, []))
-            backtest = plan.merge_backtest(new, panel, spec, names)
+            backtest = S.add_combination(plan.merge_backtest(new, panel, spec, names))
             self.stage("select")
-            selection = S.select_models(backtest, s.candidates, s.selection_metric)
+            selection = S.select_models(backtest, s.candidates, s.selection_metric,
+                                        choice, why)
             self.stage("gates")
             ev = S.evaluate_gates(panel, backtest, selection, champion, s)
             reg.log_metrics(self.run_id, _flat_metrics(ev))
@@ -209,7 +221,8 @@ class _Run:
                 G.require(ev.verdicts)
             self.stage("fit")
             fitted, fit_failures = (S.fit_selected(changed, selection, s, engine,
-                                                   self.r.hooks.advance, plan.warm)
+                                                   self.r.hooks.advance, plan.warm,
+                                                   self.configs)
                                     if plan.changed else (None, []))
         model = plan.merge_model(fitted, panel)
         self.names = names
@@ -235,6 +248,21 @@ class _Run:
         reg.end_run(self.run_id, "FINISHED")
         shutil.rmtree(self.work, ignore_errors=True)
         return PipelineResult(self.pid, self.run_id, version, staging, ev, verdict)
+
+    def _tune(self, panel: Panel) -> None:
+        """The optional tuning stage: search on earlier windows, keep what is adopted."""
+        assert self.run_id is not None
+        self.stage("tune")
+        tunings = S.tune_candidates(panel, self.s, self.r.registry, self.run_id)
+        self.configs = S.adopted_configs(tunings)
+        self.tuning = S.tuning_record(tunings)
+        for model, t in tunings.items():
+            self.log("tuning.done", model=model, adopted=t.adopted, summary=t.summary(),
+                     params=t.params, parent_run=t.parent_run)
+        self.r.registry.log_params(self.run_id, {
+            "tuned_models": ",".join(tunings) or "none",
+            **{f"tuned.{m}": json.dumps(p, sort_keys=True) for m, p in self.configs.items()},
+            **{f"tuning.{m}.adopted": t.adopted for m, t in tunings.items()}})
 
     def _previous(self) -> Previous | None:
         """The production version's bundle (sha256 checked) and backtest points."""
@@ -265,11 +293,13 @@ class _Run:
         assert self.run_id is not None
         existing = reg.versions()
         number = str(max((int(v.version) for v in existing), default=0) + 1)
-        card = S.make_card(s, panel, ev, model, number, "", champion)
-        bundle = S.make_bundle(panel, model, ev.selection, card, s, self.names)
+        card = S.make_card(s, panel, ev, model, number, "", champion, self.choice[1],
+                           self.tuning)
+        bundle = S.make_bundle(panel, model, ev.selection, card, s, self.names, self.configs)
         bundle_dir = self.work / "bundle"
         sha = save_bundle(bundle, bundle_dir)
-        card = S.make_card(s, panel, ev, model, number, sha, champion)
+        card = S.make_card(s, panel, ev, model, number, sha, champion, self.choice[1],
+                           self.tuning)
         S.write_reports(self.work / "reports", ev, card, self.failures)
         reg.log_artifacts(self.run_id, self.work / "reports", "reports")
         model_uri = reg.log_model(self.run_id, bundle, bundle_dir, sha, s.horizon)
@@ -278,7 +308,9 @@ class _Run:
         version = reg.register(model_uri, self.run_id, sha, {
             TAG_PIPELINE: self.pid, "gpcast.data_sha256": panel.sha256,
             "gpcast.mase": f"{ev.candidate.mase:.4f}",
-            "gpcast.approval": "not requested", "gpcast.series": ",".join(sorted(model.models))})
+            "gpcast.approval": "not requested", "gpcast.series": ",".join(sorted(model.models)),
+            "gpcast.choice": self.choice[0],
+            "gpcast.configuration": json.dumps(self.configs, sort_keys=True)})
         if version.version != number:
             reg.set_version_tags(version.version, {TAG_STATE: "abandoned"})
             raise RegistryError(f"MLflow assigned version {version.version}, the artifact was "

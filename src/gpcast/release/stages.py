@@ -12,10 +12,11 @@ scored and fitted on its own (:mod:`gpcast.evaluation.panelwise`).
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from gpcast.config import Settings
 from gpcast.data import load_panel
@@ -23,14 +24,19 @@ from gpcast.data.panel import Panel
 from gpcast.engine import Engine
 from gpcast.errors import GpcastError
 from gpcast.evaluation.backtest import Backtest
+from gpcast.evaluation.combined import CRPS_NOTE, can_combine, with_combination
 from gpcast.evaluation.panelwise import (
+    COMBINATION,
     BacktestSpec,
+    Configs,
     Failure,
     WarmStart,
     backtest_panel,
     fit_panel,
 )
-from gpcast.evaluation.selection import NAIVE, SelectedModel, Selection, select
+from gpcast.evaluation.selection import NAIVE, SelectedModel, Selection, fixed, select
+from gpcast.evaluation.tuning import PARENT_TAG, Tracker, Tuning, tune
+from gpcast.models.combination import MEMBERS
 from gpcast.registry.artifact import ModelBundle
 from gpcast.registry.card import ModelCard
 from gpcast.release import gates as G
@@ -81,16 +87,45 @@ def ingest_validate(settings: Settings, report_path: Path) -> Panel:
     return panel
 
 
-def backtest_spec(settings: Settings) -> BacktestSpec:
+def backtest_spec(settings: Settings, configs: Configs | None = None) -> BacktestSpec:
     return BacktestSpec(settings.horizon, settings.n_windows, settings.step_size,
-                        tuple(settings.levels), settings.season_length)
+                        tuple(settings.levels), settings.season_length, dict(configs or {}))
+
+
+def production_choice(settings: Settings) -> tuple[str, str]:
+    """What the version forecasts with, 'combination' or 'selection', and why."""
+    if settings.choice == "selection":
+        return "selection", "each series' backtest winner (GPCAST_CHOICE=selection)"
+    missing = [m for m in MEMBERS if m not in settings.candidates]
+    if missing:
+        return "selection", (
+            f"each series' backtest winner: GPCAST_CHOICE=combination fell back to "
+            f"selection because the combination's members {missing} are not among the "
+            f"candidates {list(settings.candidates)}")
+    return COMBINATION, (f"the mean of {list(MEMBERS)} on every series "
+                         "(GPCAST_CHOICE=combination)")
+
+
+def scored_names(names: Sequence[str]) -> list[str]:
+    """The models to backtest for ``names``: the combination is left out when its members
+    are in, since its points are computed from theirs (:mod:`gpcast.evaluation.combined`)."""
+    rest = [n for n in names if n != COMBINATION]
+    return rest if can_combine(rest) else list(names)
+
+
+def add_combination(backtest: Backtest) -> Backtest:
+    """The backtest with the combination's points, when its members were scored."""
+    members = [c for c in backtest.candidates if c != COMBINATION]
+    return with_combination(backtest) if can_combine(members) else backtest
 
 
 def backtest_candidates(panel: Panel, names: Sequence[str], settings: Settings,
                         engine: Engine, advance: Advance | None = None,
-                        warm: WarmStart | None = None) -> tuple[Backtest, list[Failure]]:
+                        warm: WarmStart | None = None, configs: Configs | None = None,
+                        ) -> tuple[Backtest, list[Failure]]:
     """Rolling-origin backtest of ``names`` on every series, fanned out on ``engine``."""
-    return backtest_panel(panel, names, backtest_spec(settings), engine, advance, warm)
+    return backtest_panel(panel, names, backtest_spec(settings, configs), engine, advance,
+                          warm)
 
 
 def restrict(backtest: Backtest, names: Sequence[str]) -> Backtest:
@@ -100,8 +135,15 @@ def restrict(backtest: Backtest, names: Sequence[str]) -> Backtest:
                    candidates=keep)
 
 
-def select_models(backtest: Backtest, candidates: Sequence[str], metric: str) -> Selection:
-    return select(restrict(backtest, candidates), metric=metric)
+def select_models(backtest: Backtest, candidates: Sequence[str], metric: str,
+                  choice: str = "selection", why: str = "") -> Selection:
+    """Each series' winner among ``candidates``, or the combination on every series
+    (``choice``), recorded with every candidate's scores."""
+    if choice == COMBINATION:
+        return fixed(restrict(backtest, [*candidates, COMBINATION]), COMBINATION, metric,
+                     note=f"Production choice: {why}; {CRPS_NOTE}.")
+    selection = select(restrict(backtest, candidates), metric=metric)
+    return replace(selection, notes=(*selection.notes, f"Production choice: {why}."))
 
 
 def evaluate_gates(panel: Panel, backtest: Backtest, selection: Selection,
@@ -123,9 +165,52 @@ def evaluate_gates(panel: Panel, backtest: Backtest, selection: Selection,
 
 def fit_selected(panel: Panel, selection: Selection, settings: Settings, engine: Engine,
                  advance: Advance | None = None, warm: WarmStart | None = None,
-                 ) -> tuple[SelectedModel, list[Failure]]:
+                 configs: Configs | None = None) -> tuple[SelectedModel, list[Failure]]:
     """Each series' winner fitted on its full history, fanned out on ``engine``."""
-    return fit_panel(panel, selection, settings.season_length, engine, advance, warm)
+    return fit_panel(panel, selection, settings.season_length, engine, advance, warm,
+                     configs)
+
+
+def tune_candidates(panel: Panel, settings: Settings, tracker: Tracker,
+                    parent_run: str) -> dict[str, Tuning]:
+    """`gpcast tune` of each of ``settings.tune_models`` on the panel's earlier windows,
+    every search an MLflow child run of ``parent_run``."""
+    nested = _Nested(tracker, parent_run)
+    return {model: tune(panel, model, settings.horizon, settings.tune_windows,
+                        settings.step_size if settings.step_size > 1 else settings.horizon,
+                        settings.tune_trials, 0, nested)
+            for model in settings.tune_models}
+
+
+@dataclass(frozen=True)
+class _Nested:
+    """A tracker whose runs without a parent become children of ``parent``."""
+
+    tracker: Tracker
+    parent: str
+
+    def start_run(self, run_name: str, tags: Mapping[str, str]) -> str:
+        return self.tracker.start_run(run_name, {PARENT_TAG: self.parent, **tags})
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        self.tracker.log_params(run_id, params)
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float]) -> None:
+        self.tracker.log_metrics(run_id, metrics)
+
+    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
+        self.tracker.end_run(run_id, status)
+
+
+def adopted_configs(tunings: Mapping[str, Tuning]) -> dict[str, dict[str, Any]]:
+    """The configurations the tuning stage adopted, per model (defaults left out)."""
+    return {m: dict(t.params) for m, t in tunings.items() if t.adopted and t.params}
+
+
+def tuning_record(tunings: Mapping[str, Tuning]) -> dict[str, dict[str, Any]]:
+    """What the card says of each tuned model: adopted, the params used, the summary."""
+    return {m: {"adopted": t.adopted, "params": dict(t.params), "summary": t.summary(),
+                "parent_run": t.parent_run} for m, t in tunings.items()}
 
 
 def hyperparameters(model: SelectedModel) -> dict[str, dict[str, float]]:
@@ -159,7 +244,8 @@ def metrics_summary(ev: Evaluation) -> dict[str, dict[str, float]]:
 
 
 def make_card(settings: Settings, panel: Panel, ev: Evaluation, model: SelectedModel,
-              version: str, sha256: str, champion: Champion | None) -> ModelCard:
+              version: str, sha256: str, champion: Champion | None, choice: str = "",
+              tuning: Mapping[str, dict[str, Any]] | None = None) -> ModelCard:
     months = panel.frame["ds"]
     coverage = {str(lv): float(v) for lv, v in
                 _selected_coverage(ev.backtest, ev.selection).items()}
@@ -172,7 +258,8 @@ def make_card(settings: Settings, panel: Panel, ev: Evaluation, model: SelectedM
         champion_version=champion.version if champion else None, coverage=coverage,
         backtest={"h": settings.horizon, "n_windows": settings.n_windows,
                   "step_size": settings.step_size},
-        git_commit=git_commit(), created_at=datetime.now(UTC).isoformat(timespec="seconds"))
+        git_commit=git_commit(), created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        choice=choice, tuning=dict(tuning or {}))
 
 
 def _selected_coverage(backtest: Backtest, selection: Selection) -> dict[int, float]:
@@ -182,11 +269,13 @@ def _selected_coverage(backtest: Backtest, selection: Selection) -> dict[int, fl
 
 
 def make_bundle(panel: Panel, model: SelectedModel, selection: Selection, card: ModelCard,
-                settings: Settings, names: Sequence[str]) -> ModelBundle:
+                settings: Settings, names: Sequence[str],
+                configs: Configs | None = None) -> ModelBundle:
     """The version's artifact; ``names`` are the models its backtest scored."""
     months = panel.frame["ds"]
     return ModelBundle(fitted=model, panel=panel, metadata={
-        "backtest_key": backtest_key(names, settings, panel.regressors),
+        "backtest_key": backtest_key(names, settings, panel.regressors, configs),
+        "choice": card.choice, "configuration": dict(configs or {}),
         "version": card.version, "model": "selected", "model_name": settings.registered_model,
         "models": dict(model.models), "default_model": selection.default_model,
         "data_uri": settings.data_uri, "data_sha256": panel.sha256,

@@ -20,6 +20,7 @@ from gpcast.errors import ModelError
 from gpcast.evaluation.selection import SelectedModel
 from gpcast.models.base import Fitted, Forecast, FutureRegressors, RegressorPolicy
 from gpcast.models.baselines import BaselineFitted
+from gpcast.models.combination import CombinationFitted
 from gpcast.models.gp import GPFitted
 from gpcast.models.gp_posterior import GPPosterior, Pieces
 
@@ -31,7 +32,7 @@ class Predictor:
         self.fitted = fitted
         self.gp = GPPosterior(fitted, horizon) if isinstance(fitted, GPFitted) else None
         self.parts = ({name: Predictor(fit, horizon) for name, fit in fitted.fitted.items()}
-                      if isinstance(fitted, SelectedModel) else {})
+                      if isinstance(fitted, SelectedModel | CombinationFitted) else {})
         self._extended: dict[tuple[str, bytes, bytes], Pieces] = {}
 
     def forecast(self, series: Sequence[str] | None, h: int, future: FutureRegressors,
@@ -41,6 +42,9 @@ class Predictor:
             return self.gp.forecast(series, h, future, levels, policy)
         if isinstance(fitted, SelectedModel):
             return self._selected(fitted, series, h, future, levels, policy)
+        if isinstance(fitted, CombinationFitted):  # each member as fast as it can
+            return fitted.pool([p.forecast(series, h, future, levels, policy)
+                                for p in self.parts.values()])
         if series is None:
             return fitted.forecast(h, future, levels, policy)
         if isinstance(fitted, BaselineFitted):
@@ -72,6 +76,10 @@ class Predictor:
             part = self.parts[name].conditioned(unique_id, y_new, x_new, history, last_month,
                                                 h, future, levels, policy)
             return _joined(fitted, [unique_id], {name: part})
+        if isinstance(fitted, CombinationFitted):
+            return fitted.pool([p.conditioned(unique_id, y_new, x_new, history, last_month,
+                                              h, future, levels, policy)
+                                for p in self.parts.values()])
         if self.gp is not None:
             key = (unique_id, y_new.tobytes(), x_new.tobytes())
             pieces = self._extended.get(key)
