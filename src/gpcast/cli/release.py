@@ -78,12 +78,13 @@ def run_cmd(
     A killed run leaves production as it was; the next run records the crash, tags any
     half-registered version 'abandoned' and starts over from the data.
     """
-    from gpcast.release.runner import run_pipeline
+    from gpcast.release.runner import STAGES, run_pipeline
 
     settings = build_settings(data_uri=data, candidates=candidate or None)
     started = time.perf_counter()
     with progress_bar() as progress:
-        stage_task = progress.add_task("pipeline", total=9, unit="stages")
+        stages = len(STAGES) - (0 if settings.tune else 1)  # "tune" runs only when asked
+        stage_task = progress.add_task("pipeline", total=stages, unit="stages")
         bt_task = progress.add_task("backtest", total=None, visible=False)
         done: dict[str, int] = {}
 
@@ -107,7 +108,7 @@ def run_cmd(
                       checkpoint=_pause(pause_at)) as release:
             result = run_pipeline(release)
             production = release.registry.alias("production")
-        progress.update(stage_task, completed=9, description="done")
+        progress.update(stage_task, completed=stages, description="done")
     ev = result.evaluation
     table = Table("gate", "verdict", "detail", title=f"v{result.version.version}: gates")
     for v in [*ev.verdicts, result.acceptance]:
