@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from gpcast.cli import run
-from gpcast.deploy.local import auth_headers
+from gpcast.deploy.local import LocalProcessTarget, auth_headers
 from gpcast.registry.mlflow_store import MlflowRegistry
 from gpcast.release.ledger import Ledger
 from release_home import release_home
@@ -41,6 +41,12 @@ def served(home: Path, environment: str) -> dict[str, object]:
 
 def registry(home: Path) -> MlflowRegistry:
     return MlflowRegistry(home, None, "gpcast", "gpcast-release")
+
+
+def local_target(home: Path) -> LocalProcessTarget:
+    ports = {env: int(json.loads((home / "deploy" / f"{env}.json").read_text())["port"])
+             for env in ("staging", "production")}
+    return LocalProcessTarget(home, ports)
 
 
 def kinds(home: Path) -> list[str]:
@@ -149,6 +155,10 @@ def test_a_tampered_registry_copy_is_refused_and_the_version_stays_approvable(
 
     assert run(["approve", "2", "--by", "alice"]) == 6
     assert served(home, "production")["version"] == "1"
+    # the backend approve started from the staged copy ahead of the check was not adopted
+    # and is gone; nothing else of the home runs unrecorded
+    assert local_target(home).strays("production") == []
+    assert local_target(home).candidate("production") is None
     assert reg.alias("production").version == "1"  # type: ignore[union-attr]
     ledger = Ledger.for_home(home, None)
     failed = ledger.last(["approval.failed"], version="2")
@@ -162,6 +172,7 @@ def test_a_tampered_registry_copy_is_refused_and_the_version_stays_approvable(
         local.write_bytes(b"tampered")
     assert run(["approve", "2", "--by", "alice"]) == 0
     assert served(home, "production")["sha256"] == reg.version("2").sha256
+    assert local_target(home).strays("production") == []
 
 
 def test_a_monthly_run_redoes_only_the_series_whose_data_changed(

@@ -197,13 +197,21 @@ def approve_cmd(version: Annotated[str, typer.Argument(help="Version to promote.
                 pause_at: Annotated[str | None, typer.Option(hidden=True)] = None) -> None:
     """Promote VERSION (the artifact tested in staging, sha256 verified) to production,
     and record its official forecast in the forecast ledger."""
-    from gpcast.cli.monitor import record_official
-    from gpcast.release.promotion import approve
+    from gpcast.release import prestart
 
     settings = build_settings(lock_wait_s=wait)
-    with console.status(f"promoting v{version} to production…"), \
-            _release(settings, checkpoint=_pause(pause_at)) as release:
-        done = approve(release, version, by, note)
+    # Before anything heavy is imported: the staged copy boots as a production backend
+    # while MLflow opens; approve adopts it only once the registry's copy is verified.
+    warm = prestart.warm_candidate(settings, version, by)
+    try:
+        from gpcast.cli.monitor import record_official
+        from gpcast.release.promotion import approve
+
+        with console.status(f"promoting v{version} to production…"), \
+                _release(settings, checkpoint=_pause(pause_at)) as release:
+            done = approve(release, version, by, note, warm)
+    finally:
+        prestart.drop(settings, warm)
     console.print(f"[green]production now serves v{done.version.version}[/] "
                   f"(was {'v' + done.previous if done.previous else 'nothing'}) at "
                   f"{done.deployment.endpoint}; smoke test: {done.smoke.message}", soft_wrap=True)

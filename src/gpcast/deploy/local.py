@@ -38,6 +38,7 @@ import secrets
 import signal
 import sys
 import time
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -148,8 +149,16 @@ class LocalProcessTarget:
     def start_candidate(self, environment: str, version: str, artifact_dir: Path,
                         sha256: str) -> LocalRecord:
         """A new backend serving ``artifact_dir`` on a fresh port, ready and verified."""
-        public = self.port(environment)
         self.discard(environment)  # a candidate a killed deployer left
+        return self.adopt(self.spawn(environment, version, artifact_dir, sha256))
+
+    def spawn(self, environment: str, version: str, artifact_dir: Path,
+              sha256: str) -> LocalRecord:
+        """Start a backend serving ``artifact_dir`` (it refuses bytes whose sha256 is not
+        ``sha256``) without recording or waiting for it: :meth:`adopt` does both. A
+        process that is never adopted carries this home in its environment, so a later
+        reconciliation finds it as a stray and stops it."""
+        public = self.port(environment)
         token, entry = _release_key()
         self.folder.mkdir(parents=True, exist_ok=True)
         log = self.folder / f"{environment}.log"
@@ -161,9 +170,14 @@ class LocalProcessTarget:
         cmd = [*SERVE, "--model-path", str(artifact_dir.resolve()), "--sha256", sha256,
                "--port", str(port), "--env", environment]
         pid = _spawn(cmd, env, log)
-        record = LocalRecord(environment, str(version), sha256, public, pid,
-                             str(artifact_dir.resolve()), token,
-                             datetime.now(UTC).isoformat(timespec="seconds"), str(log), port)
+        return LocalRecord(environment, str(version), sha256, public, pid,
+                           str(artifact_dir.resolve()), token,
+                           datetime.now(UTC).isoformat(timespec="seconds"), str(log), port)
+
+    def adopt(self, record: LocalRecord) -> LocalRecord:
+        """Record a spawned backend as its environment's candidate, then wait until it is
+        ready and serves ``record.sha256``."""
+        environment = record.environment
         # Recorded before waiting: a deployer killed meanwhile leaves a process that the
         # next command can find and end.
         _write(self.candidate_path(environment), record)
@@ -218,19 +232,21 @@ class LocalProcessTarget:
         for proc in self.strays(environment):
             _terminate(proc)
 
-    def strays(self, environment: str) -> list[int]:
-        """Live processes of this home for ``environment`` that no record names."""
+    def strays(self, environment: str, keep: Collection[int] = ()) -> list[int]:
+        """Live processes of this home for ``environment`` that no record names (and
+        that are not in ``keep``: backends the running command spawned itself)."""
         known = {r.pid for r in (_read(self.route_path(environment)),
                                  self.candidate(environment)) if r is not None}
+        known.update(keep)
         front = self.front_pid(environment)
         if front is not None:
             known.add(front)
         return [p.pid for p in home_processes(self.home)
                 if p.environment == environment and p.pid not in known]
 
-    def stop_strays(self, environment: str) -> list[int]:
+    def stop_strays(self, environment: str, keep: Collection[int] = ()) -> list[int]:
         """Stop the processes :meth:`strays` finds; returns their pids."""
-        strays = self.strays(environment)
+        strays = self.strays(environment, keep)
         for pid in strays:
             _terminate(pid)
         return strays

@@ -10,6 +10,7 @@ the ledger: promotions push, rollbacks pop) and verifies it the same way.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import shutil
 import time
@@ -19,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gpcast.deploy.base import Deployment
-from gpcast.deploy.local import LocalProcessTarget
-from gpcast.errors import GpcastError, PermissionDeniedError, ReleaseError
+from gpcast.deploy.local import LocalProcessTarget, LocalRecord
+from gpcast.errors import DeployError, GpcastError, PermissionDeniedError, ReleaseError
 from gpcast.registry.artifact import MODEL_FILE, sha256_file
 from gpcast.registry.mlflow_store import ModelVersion
 from gpcast.release import gates as G
@@ -77,13 +78,18 @@ def pending(release: Release) -> list[LedgerEntry]:
     return list(seen.values())
 
 
-def approve(release: Release, version: str, actor: str, note: str) -> Promotion:
-    """Promote ``version`` (the one staging accepted) to production."""
-    with operation(release, f"approve {version}"):
-        return _approve(release, version, actor, note)
+def approve(release: Release, version: str, actor: str, note: str,
+            warm: LocalRecord | None = None) -> Promotion:
+    """Promote ``version`` (the one staging accepted) to production. ``warm``: a backend
+    already started from the staged copy (:mod:`gpcast.release.prestart`), adopted only
+    if the registry's copy verifies against the digest it was started with."""
+    keep = (warm.pid,) if warm is not None else ()
+    with operation(release, f"approve {version}", keep=keep):
+        return _approve(release, version, actor, note, warm)
 
 
-def _approve(release: Release, version: str, actor: str, note: str) -> Promotion:
+def _approve(release: Release, version: str, actor: str, note: str,
+             warm: LocalRecord | None = None) -> Promotion:
     try:
         require_approver(release, actor)
         mv = _awaiting(release, version)
@@ -95,7 +101,7 @@ def _approve(release: Release, version: str, actor: str, note: str) -> Promotion
     release.ledger.append("approval.started", actor, version=mv.version, sha256=mv.sha256,
                           note=note, self_approval=own)
     try:
-        done = promote(release, mv, actor, "promoted", note)
+        done = promote(release, mv, actor, "promoted", note, warm)
     except GpcastError as exc:
         release.ledger.append("approval.failed", actor, version=mv.version, sha256=mv.sha256,
                               reason=exc.message, note=note)
@@ -174,7 +180,7 @@ def _awaiting(release: Release, version: str, check_staging: bool = True) -> Mod
 
 
 def promote(release: Release, mv: ModelVersion, actor: str, event: str,
-            reason: str) -> Promotion:
+            reason: str, warm: LocalRecord | None = None) -> Promotion:
     """Deploy ``mv`` to production, smoke-test it, then move the alias and record it.
 
     On the local target the new version is started beside the old one and smoke-tested
@@ -196,7 +202,7 @@ def promote(release: Release, mv: ModelVersion, actor: str, event: str,
         artifact = verified_artifact(release, mv)
         hook("artifact.verified")
         if isinstance(target, LocalProcessTarget):
-            deployment, smoke = _blue_green(release, target, mv, artifact, hook)
+            deployment, smoke = _blue_green(release, target, mv, artifact, hook, warm)
         else:
             deployment = target.deploy("production", mv.version, artifact, mv.sha256)
             smoke = smoke_test(release, deployment, mv)
@@ -257,10 +263,25 @@ def verified_artifact(release: Release, mv: ModelVersion) -> Path:
 
 
 def _blue_green(release: Release, target: LocalProcessTarget, mv: ModelVersion,
-                artifact: Path, hook: Callable[[str], None]
+                artifact: Path, hook: Callable[[str], None], warm: LocalRecord | None = None
                 ) -> tuple[Deployment, G.GateVerdict]:
-    """Start ``mv`` beside production, smoke-test it there, switch, drain the old one."""
-    candidate = target.start_candidate("production", mv.version, artifact, mv.sha256)
+    """Start ``mv`` beside production, smoke-test it there, switch, drain the old one.
+
+    Called once the registry's copy of ``mv`` is verified: a ``warm`` backend (started
+    from the staged copy before the registry was opened) is adopted only if it was
+    started for this version with the registered digest (it refused other bytes), else
+    it is stopped and the verified copy is started."""
+    candidate = None
+    if warm is not None:
+        if (warm.environment, warm.version, warm.sha256) == ("production", mv.version,
+                                                             mv.sha256):
+            target.discard("production")  # a candidate a killed deployer left
+            with contextlib.suppress(DeployError):  # e.g. the staged copy was altered
+                candidate = target.adopt(warm)
+        if candidate is None:
+            target.retire(warm)
+    if candidate is None:
+        candidate = target.start_candidate("production", mv.version, artifact, mv.sha256)
     hook("candidate.ready")
     smoke = smoke_test(release, target.deployment(candidate, public=False), mv,
                        candidate.api_key)

@@ -27,7 +27,7 @@ recorded (``reconcile.repaired``):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -66,24 +66,27 @@ class Served:
 
 @contextmanager
 def operation(release: Release, command: str, wait_s: float | None = None,
-              environments: Sequence[str] = ENVIRONMENTS) -> Iterator[Holder]:
-    """The release lock, then reconciliation of ``environments`` before the command runs."""
+              environments: Sequence[str] = ENVIRONMENTS,
+              keep: Collection[int] = ()) -> Iterator[Holder]:
+    """The release lock, then reconciliation of ``environments`` before the command runs
+    (``keep``: processes the command itself started, not strays)."""
     with release.locked(command, wait_s) as holder:
-        reconcile(release, command, environments)
+        reconcile(release, command, environments, keep)
         yield holder
 
 
 def reconcile(release: Release, command: str,
-              environments: Sequence[str] = ENVIRONMENTS) -> list[Finding]:
+              environments: Sequence[str] = ENVIRONMENTS,
+              keep: Collection[int] = ()) -> list[Finding]:
     """Find and repair disagreements; every finding and repair goes to the ledger."""
-    findings = inspect(release, environments)
+    findings = inspect(release, environments, keep)
     if not findings:
         return []
     release.ledger.append("reconcile.found", SYSTEM, command=command,
                           findings=[asdict(f) for f in findings])
     for finding in findings:
         try:
-            done = _repair(release, finding)
+            done = _repair(release, finding, keep)
         except GpcastError as exc:
             release.ledger.append("reconcile.failed", SYSTEM, environment=finding.environment,
                                   kind=finding.kind, error=exc.message)
@@ -93,7 +96,8 @@ def reconcile(release: Release, command: str,
     return findings
 
 
-def inspect(release: Release, environments: Sequence[str] = ENVIRONMENTS) -> list[Finding]:
+def inspect(release: Release, environments: Sequence[str] = ENVIRONMENTS,
+            keep: Collection[int] = ()) -> list[Finding]:
     """Every disagreement, without changing anything (what ``gpcast status`` shows)."""
     findings: list[Finding] = []
     target = release.target
@@ -110,7 +114,7 @@ def inspect(release: Release, environments: Sequence[str] = ENVIRONMENTS) -> lis
                                         f"v{candidate.version} (pid {candidate.pid}) was left "
                                         "by a command that did not finish",
                                         "stop it"))
-            strays = target.strays(env)
+            strays = target.strays(env, keep)
             if strays:
                 findings.append(Finding(env, "unknown_process", f"processes {strays} of this "
                                         "home serve no recorded route", "stop them"))
@@ -168,7 +172,7 @@ def _stopped(release: Release, environment: str) -> bool:
     return False
 
 
-def _repair(release: Release, finding: Finding) -> str:
+def _repair(release: Release, finding: Finding, keep: Collection[int] = ()) -> str:
     target = release.target
     env = finding.environment
     if finding.kind.startswith("interrupted_"):
@@ -177,7 +181,7 @@ def _repair(release: Release, finding: Finding) -> str:
         target.discard(env)
         return "candidate stopped"
     if finding.kind == "unknown_process" and isinstance(target, LocalProcessTarget):
-        return f"stopped {target.stop_strays(env)}"
+        return f"stopped {target.stop_strays(env, keep)}"
     if finding.kind == "not_serving_alias":
         alias = release.registry.alias(env)
         if alias is None or serving(release, env).sha256 == alias.sha256:

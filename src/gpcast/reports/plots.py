@@ -9,23 +9,27 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from gpcast.data.files import atomic_write_bytes
 from gpcast.data.panel import DS, Panel, Y
 from gpcast.evaluation.backtest import Backtest
 from gpcast.models.base import Forecast
 
+if TYPE_CHECKING:  # matplotlib is imported when a chart is drawn: commands that draw none
+    from matplotlib.axes import Axes  # (approve, serve, status) do not pay for it
+    from matplotlib.figure import Figure
+
 BAND_ALPHA = {80: 0.35, 95: 0.18}  # darker for the narrower band
 
 
 def figure_png(fig: Figure, dpi: int = 100) -> bytes:
     """The figure rendered as PNG bytes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(fig)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
@@ -65,6 +69,8 @@ def forecast_figure(panel: Panel, forecast: Forecast,
     uids = list(unique_ids) if unique_ids is not None else list(forecast.unique_ids)
     ncols = 1 if len(uids) == 1 else 2
     nrows = int(np.ceil(len(uids) / ncols))
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(7.5 * ncols, 3.2 * nrows))
     for k, uid in enumerate(uids):
         ax = fig.add_subplot(nrows, ncols, k + 1)
@@ -87,6 +93,8 @@ def plot_forecast(panel: Panel, forecast: Forecast, path: Path | str,
 def metric_by_step_figure(backtest: Backtest, metric: str = "mase") -> Figure:
     """One line per candidate: ``metric`` against the horizon step."""
     table = backtest.per_step()[metric].unstack("model")
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(7.5, 3.8))
     ax = fig.add_subplot(1, 1, 1)
     for model in backtest.candidates:

@@ -1,0 +1,69 @@
+"""A head start for ``gpcast approve``: the candidate backend boots while the command
+opens MLflow.
+
+Starting ``gpcast serve`` (imports, unpickling, precomputation) and opening the MLflow
+registry are the two slow parts of an approval, and they do not depend on each other. So
+before MLflow is imported, the version's *staged* copy (the bundle staging serves) is
+started as a production backend, with the digest the pipeline recorded when it asked for
+approval; the backend refuses bytes with another sha256 before unpickling them.
+
+Nothing is decided here. The process is not recorded, routed or smoke-tested: the
+approval adopts it (:func:`gpcast.release.promotion.promote`) only after the registry's
+own copy was downloaded and verified against the registered digest and that digest is
+the one this process was started with; otherwise it is stopped and a backend is started
+from the verified copy, as without a head start. A process never adopted is stopped when
+the command ends (:func:`drop`), or, if the command is killed, found by the next release
+command's reconciliation (it carries the home in its environment) and stopped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gpcast.config import Settings
+from gpcast.deploy.local import LocalProcessTarget, LocalRecord
+from gpcast.registry.mlflow_store import ENVIRONMENTS
+from gpcast.release.ledger import Ledger
+
+
+def local_target(settings: Settings) -> LocalProcessTarget:
+    return LocalProcessTarget(settings.home,
+                              {env: settings.environment_port(env) for env in ENVIRONMENTS})
+
+
+def warm_candidate(settings: Settings, version: str, actor: str) -> LocalRecord | None:
+    """Start ``version``'s staged bundle as an unrecorded production backend, if the local
+    target is used, ``actor`` is an approver and staging serves that version with the
+    digest recorded in its approval request; None otherwise (nothing started)."""
+    if settings.deploy_target != "local" or actor.strip() not in settings.approvers:
+        return None
+    if not (settings.home / "ledger.db").is_file() and settings.database_url is None:
+        return None
+    ledger = Ledger.for_home(settings.home, settings.database_url)
+    try:
+        request = ledger.last(["approval.requested"], version=version)
+    finally:
+        ledger.close()
+    if request is None or not request.sha256:
+        return None
+    target = local_target(settings)
+    staged = target.record("staging")
+    if staged is None or staged.version != request.version or staged.sha256 != request.sha256:
+        return None
+    return target.spawn("production", staged.version, Path(staged.artifact_dir),
+                        request.sha256)
+
+
+def drop(settings: Settings, warm: LocalRecord | None) -> None:
+    """Stop ``warm`` unless the command adopted it (it is then production's backend or
+    its recorded candidate, which the release flow owns)."""
+    if warm is None:
+        return
+    target = local_target(settings)
+    owned = {r.pid for r in (target.record("production"), target.candidate("production"))
+             if r is not None}
+    if warm.pid not in owned:
+        target.retire(warm)
+
+
+__all__ = ["drop", "local_target", "warm_candidate"]
