@@ -57,6 +57,15 @@ def read_holder(home: Path) -> Holder | None:
         return None
 
 
+def _holder_soon(home: Path, within_s: float = 2.0) -> Holder | None:
+    """The holder, read again for a moment: one that has just taken the lock writes its
+    name right after, and a refused command should name it."""
+    deadline = time.monotonic() + within_s
+    while (holder := read_holder(home)) is None and time.monotonic() < deadline:
+        time.sleep(POLL_S / 2)
+    return holder
+
+
 def lock_key(name: str) -> int:
     """The PostgreSQL advisory-lock key of a registered model's releases (signed 64 bit)."""
     return zlib.crc32(f"gpcast.release:{name}".encode()) - (1 << 31)
@@ -77,7 +86,7 @@ def release_lock(home: Path, command: str, wait_s: float = 0.0,
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise _busy(home, read_holder(home), wait_s) from None
+                    raise _busy(home, _holder_soon(home), wait_s) from None
                 time.sleep(POLL_S)
         me = Holder(os.getpid(), command, socket.gethostname(),
                     datetime.now(UTC).isoformat(timespec="seconds"))
