@@ -1,5 +1,6 @@
 """A client that calls a public address non-stop while a release command runs
-(``from loadclient import under_load``): every response must name a model version.
+(``from loadclient import under_load``; bench/pipeline uses ``calling``): every response
+must name a model version.
 """
 
 from __future__ import annotations
@@ -9,18 +10,20 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 
 CLI = [sys.executable, "-c", "from gpcast.cli import main; main()"]
 
 
-def under_load(base_url: str, args: list[str], connections: int = 64,
-               token: str | None = None, timeout: float = 600) -> tuple[int, Counter[str]]:
-    """Run ``gpcast ARGS`` (a subprocess, this process's environment) while ``connections``
-    clients call ``GET /healthz`` on ``base_url`` non-stop; returns its exit code and the
-    outcomes: ``v<N>`` for the version a 200 names in ``x-model-version``, else the status
-    or the error's type."""
+@contextmanager
+def calling(base_url: str, connections: int = 64,
+            token: str | None = None) -> Iterator[Counter[str]]:
+    """While the block runs, ``connections`` clients call ``GET /healthz`` on ``base_url``
+    non-stop; the yielded counter holds the outcomes: ``v<N>`` for the version a 200 names
+    in ``x-model-version``, else the status or the error's type."""
     outcomes: Counter[str] = Counter()
     done = threading.Event()
     started = threading.Barrier(2)
@@ -48,9 +51,17 @@ def under_load(base_url: str, args: list[str], connections: int = 64,
     thread.start()
     started.wait()
     try:
-        code = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout,
-                              check=False).returncode
+        yield outcomes
     finally:
         done.set()
         thread.join(timeout=120)
+
+
+def under_load(base_url: str, args: list[str], connections: int = 64,
+               token: str | None = None, timeout: float = 600) -> tuple[int, Counter[str]]:
+    """Run ``gpcast ARGS`` (a subprocess, this process's environment) while ``connections``
+    clients call production (see :func:`calling`); its exit code and the outcomes."""
+    with calling(base_url, connections, token) as outcomes:
+        code = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout,
+                              check=False).returncode
     return code, outcomes

@@ -15,7 +15,6 @@ response must be 2xx and name its version). Stage timings come from the release 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
@@ -25,7 +24,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from datetime import datetime
@@ -33,6 +31,9 @@ from pathlib import Path
 
 from gpcast.deploy.local import LocalProcessTarget
 from gpcast.release.ledger import Ledger
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+from loadclient import calling
 
 CLI = [sys.executable, "-c", "from gpcast.cli import main; main()"]
 STAGES = ["validate", "backtest", "select", "gates", "fit", "register", "staging",
@@ -66,36 +67,8 @@ def under_load(args: list[str], env: dict[str, str], port: int,
                connections: int) -> tuple[float, Counter[str]]:
     """Wall seconds of ``gpcast ARGS`` while ``connections`` clients call production, and
     the outcomes (the version a response names, or the error)."""
-    import httpx
-
-    outcomes: Counter[str] = Counter()
-    done, started = threading.Event(), threading.Barrier(2)
-
-    async def client() -> None:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60,
-                                     limits=httpx.Limits(max_connections=connections)) as http:
-            async def worker() -> None:
-                while not done.is_set():
-                    try:
-                        r = await http.get("/healthz")
-                        outcomes[f"v{r.headers.get('x-model-version')}"
-                                 if r.is_success else f"HTTP {r.status_code}"] += 1
-                    except httpx.HTTPError as exc:
-                        outcomes[type(exc).__name__] += 1
-
-            tasks = [asyncio.create_task(worker()) for _ in range(connections)]
-            await asyncio.sleep(0.5)
-            started.wait()
-            await asyncio.gather(*tasks)
-
-    thread = threading.Thread(target=lambda: asyncio.run(client()))
-    thread.start()
-    started.wait()
-    try:
+    with calling(f"http://127.0.0.1:{port}", connections) as outcomes:
         wall, _ = timed(args, env)
-    finally:
-        done.set()
-        thread.join()
     return wall, outcomes
 
 
