@@ -207,10 +207,12 @@ class _Run:
                              if plan.changed else (None, []))
             backtest = S.add_combination(plan.merge_backtest(new, panel, spec, names))
             self.stage("select")
-            selection = S.select_models(backtest, s.candidates, s.selection_metric,
-                                        choice, why)
             self.stage("gates")
-            ev = S.evaluate_gates(panel, backtest, selection, champion, s)
+            selection, ev, settled, reason = S.settle_choice(
+                panel, backtest, s.candidates, s.selection_metric, choice, why, champion, s)
+            if settled != choice:
+                self.choice = settled, reason
+                self.log("choice.changed", choice=settled, requested=choice, reason=reason)
             reg.log_metrics(self.run_id, _flat_metrics(ev))
             for verdict in ev.verdicts:
                 self.log(f"gate.{'passed' if verdict.passed else 'failed'}",

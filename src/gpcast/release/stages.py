@@ -163,6 +163,29 @@ def evaluate_gates(panel: Panel, backtest: Backtest, selection: Selection,
     return Evaluation(backtest, selection, candidate, naive, champ, verdicts)
 
 
+def settle_choice(panel: Panel, backtest: Backtest, candidates: Sequence[str], metric: str,
+                  choice: str, why: str, champion: Champion | None, settings: Settings,
+                  ) -> tuple[Selection, Evaluation, str, str]:
+    """The selection and its gate verdicts for ``choice``; a combination that fails a gate
+    the per-series selection passes gives way to the selection, and ``why`` says so.
+
+    The combination is the default because it won on held-out panels, but on a given
+    panel its members' intervals can be far too narrow (coverage gate) or its accuracy
+    short of the naive margin; the gates, not the default, decide what is released."""
+    selection = select_models(backtest, candidates, metric, choice, why)
+    ev = evaluate_gates(panel, backtest, selection, champion, settings)
+    if choice != COMBINATION or ev.passed:
+        return selection, ev, choice, why
+    failed = "; ".join(f"{v.gate}: {v.message}" for v in ev.verdicts if not v.passed)
+    fallback = (f"each series' backtest winner: the combination failed on this panel "
+                f"({failed}), the selection is gated instead")
+    alt = select_models(backtest, candidates, metric, "selection", fallback)
+    alt_ev = evaluate_gates(panel, backtest, alt, champion, settings)
+    if not alt_ev.passed:
+        return selection, ev, choice, why
+    return alt, alt_ev, "selection", fallback
+
+
 def fit_selected(panel: Panel, selection: Selection, settings: Settings, engine: Engine,
                  advance: Advance | None = None, warm: WarmStart | None = None,
                  configs: Configs | None = None) -> tuple[SelectedModel, list[Failure]]:
