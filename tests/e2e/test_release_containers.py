@@ -20,9 +20,10 @@ import pytest
 from containers import ROOT, base_image, engine_or_skip, engine_settings
 from gpcast.cli import run
 from gpcast.config import Settings
-from gpcast.deploy.docker import DockerCLI, DockerTarget, docker_target, volume_name
+from gpcast.deploy.docker import DockerCLI, DockerTarget, volume_name
 from gpcast.deploy.local import auth_headers
 from gpcast.registry.mlflow_store import MlflowRegistry
+from gpcast.wiring import docker_target
 from loadclient import under_load
 from release_home import release_home
 

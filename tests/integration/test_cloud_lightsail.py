@@ -23,13 +23,9 @@ from botocore.stub import ANY, Stubber
 
 from gpcast.config import Settings
 from gpcast.deploy.ecr import EcrRegistry, image_tag
-from gpcast.deploy.lightsail import (
-    CONTAINER,
-    HEALTH_CHECK,
-    LightsailTarget,
-    lightsail_target,
-)
+from gpcast.deploy.lightsail import CONTAINER, HEALTH_CHECK, LightsailTarget
 from gpcast.errors import DeployError
+from gpcast.wiring import lightsail_target
 
 SHA_V1, SHA_V2 = "11" * 32, "22" * 32
 

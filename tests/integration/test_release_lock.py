@@ -75,15 +75,15 @@ def test_homes_sharing_a_postgresql_ledger_release_one_at_a_time(
         tmp_path: Path, postgres_url: str) -> None:
     import sqlalchemy as sa
 
-    engine = sa.create_engine(postgres_url)
+    db = sa.create_engine(postgres_url)
     other = sa.create_engine(postgres_url)
     try:
-        with release_lock(tmp_path / "machine-a", "approve 2", engine=engine), \
+        with release_lock(tmp_path / "machine-a", "approve 2", db=db), \
                 pytest.raises(ReleaseBusyError, match="ledger database"), \
-                release_lock(tmp_path / "machine-b", "rollback", wait_s=0.3, engine=other):
+                release_lock(tmp_path / "machine-b", "rollback", wait_s=0.3, db=other):
             pass
-        with release_lock(tmp_path / "machine-b", "rollback", engine=other):
+        with release_lock(tmp_path / "machine-b", "rollback", db=other):
             pass
     finally:
-        engine.dispose()
+        db.dispose()
         other.dispose()

@@ -24,13 +24,13 @@ from gpcast.deploy.docker import (
     build_command,
     container_command,
     container_name,
-    docker_target,
     run_command,
     serve_args,
     write_route,
 )
 from gpcast.deploy.front import Front
 from gpcast.errors import DeployError
+from gpcast.wiring import docker_target
 
 SHA = "ab" * 32
 

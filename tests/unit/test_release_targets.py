@@ -11,7 +11,7 @@ from gpcast.deploy.docker import DockerTarget
 from gpcast.deploy.lightsail import LightsailTarget
 from gpcast.deploy.local import LocalProcessTarget
 from gpcast.errors import ConfigError
-from gpcast.release.session import make_target
+from gpcast.wiring import deploy_target
 
 
 @pytest.mark.parametrize(("name", "kind"), [("local", LocalProcessTarget),
@@ -22,9 +22,9 @@ def test_each_named_deploy_target_is_built_from_the_settings(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     settings = Settings(home=tmp_path, deploy_target=name, aws_region="us-east-1")
-    assert isinstance(make_target(settings), kind)
+    assert isinstance(deploy_target(settings), kind)
 
 
 def test_an_unknown_deploy_target_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown deploy target 'k8s'"):
-        make_target(Settings(home=tmp_path, deploy_target="k8s"))
+        deploy_target(Settings(home=tmp_path, deploy_target="k8s"))

@@ -53,7 +53,6 @@ from pathlib import Path
 
 import httpx
 
-from gpcast.config import Settings
 from gpcast.data.files import PRIVATE, atomic_write_text
 from gpcast.deploy.base import Deployment
 from gpcast.deploy.ecr import image_tag
@@ -563,15 +562,3 @@ def wait_ready(endpoint: str, sha256: str, token: str | None, timeout: float,
                                   environment=environment, endpoint=endpoint)
             time.sleep(interval)
 
-
-def docker_target(settings: Settings) -> DockerTarget:
-    """The docker target as configured (``GPCAST_DEPLOY_TARGET=docker``)."""
-    cli = DockerCLI(settings.container_engine,
-                    flags=shlex.split(settings.container_engine_flags))
-    return DockerTarget(home=settings.home,
-                        ports={env: settings.environment_port(env)
-                               for env in ("staging", "production")},
-                        context=settings.docker_context, dockerfile=settings.dockerfile,
-                        env=dict(settings.container_env), ready_timeout=settings.deploy_timeout_s,
-                        cli=cli, base_image=settings.container_base_image,
-                        build_flags=shlex.split(settings.container_build_flags))

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gpcast.config import Settings
 from gpcast.deploy.base import Deployment
 from gpcast.deploy.docker import (
     CONTAINER_PORT,
@@ -281,18 +280,12 @@ def _lookup(names: Mapping[str, str], environment: str, what: str) -> str:
                           environment=environment) from None
 
 
-def lightsail_target(settings: Settings) -> LightsailTarget:
-    """The lightsail target as configured (``GPCAST_DEPLOY_TARGET=lightsail``)."""
+def aws_clients(region: str | None, endpoint_url: str | None) -> tuple[Any, EcrRegistry]:
+    """A Lightsail client and the ECR registry, with the job's own AWS credentials."""
     try:
         import boto3
     except ImportError:  # pragma: no cover - boto3 is in the `aws` extra
         raise DeployError("the lightsail target needs boto3: pip install 'gpcast[aws]'") from None
-    session = boto3.session.Session(region_name=settings.aws_region)
-    endpoint = settings.aws_endpoint_url
-    return LightsailTarget(
-        lightsail=session.client("lightsail", endpoint_url=endpoint),
-        registry=EcrRegistry(session.client("ecr", endpoint_url=endpoint)),
-        home=settings.home, services=dict(settings.lightsail_services),
-        repositories=dict(settings.ecr_repositories), env=dict(settings.container_env),
-        timeout=settings.deploy_timeout_s, poll=settings.deploy_poll_s,
-        context=settings.docker_context, dockerfile=settings.dockerfile)
+    session = boto3.session.Session(region_name=region)
+    return (session.client("lightsail", endpoint_url=endpoint_url),
+            EcrRegistry(session.client("ecr", endpoint_url=endpoint_url)))

@@ -104,14 +104,14 @@ class ForecastLedger:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = open_database(url, METADATA, "forecast ledger", MonitoringError)
+        self.db = open_database(url, METADATA, "forecast ledger", MonitoringError)
 
     @classmethod
     def for_home(cls, home: Path, database_url: str | None) -> ForecastLedger:
         return cls(database_url or f"sqlite:///{(home / 'forecasts.db').resolve()}")
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.db.dispose()
 
     # forecasts -----------------------------------------------------------------------
     def record_forecast(self, fc: Forecast, issue_month: pd.Timestamp | str, version: str,
@@ -137,7 +137,7 @@ class ForecastLedger:
                     value = getattr(rec, f"{side}_{lv}", None)
                     row[f"{side}_{lv}"] = None if value is None else float(value)
             rows.append(row)
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             query = sa.select(FORECASTS.c.unique_id, FORECASTS.c.step).where(
                 FORECASTS.c.role == role, FORECASTS.c.version == str(version),
                 FORECASTS.c.issue_month == issue)
@@ -155,7 +155,7 @@ class ForecastLedger:
             query = query.where(FORECASTS.c.role == role)
         if version is not None:
             query = query.where(FORECASTS.c.version == str(version))
-        with self.engine.connect() as conn:
+        with self.db.connect() as conn:
             frame = pd.DataFrame([dict(r._mapping) for r in conn.execute(query)],
                                  columns=[c.name for c in FORECASTS.columns])
         for col in ("issue_month", "target_month"):
@@ -168,7 +168,7 @@ class ForecastLedger:
         A production version moves to the end when it becomes production again (a
         rollback records no new forecast rows, its forecast is already in the ledger).
         """
-        with self.engine.connect() as conn:
+        with self.db.connect() as conn:
             first = list(conn.execute(
                 sa.select(FORECASTS.c.version, sa.func.min(FORECASTS.c.id),
                           sa.func.min(FORECASTS.c.recorded_at))
@@ -184,7 +184,7 @@ class ForecastLedger:
 
     def mark_production(self, version: str) -> None:
         """Note that ``version`` serves production from now on (promotion or rollback)."""
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(PRODUCTION_CHANGES.insert().values(version=str(version),
                                                             recorded_at=datetime.now(UTC)))
 
@@ -192,13 +192,13 @@ class ForecastLedger:
     def record_promise(self, version: str, promise: pd.DataFrame) -> None:
         """What the backtest promised per horizon step (columns: step, mase, coverage_*...)."""
         text = promise.reset_index(drop=True).to_json(orient="records")
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(PROMISES.delete().where(PROMISES.c.version == str(version)))
             conn.execute(PROMISES.insert().values(version=str(version), promise=text,
                                                   recorded_at=datetime.now(UTC)))
 
     def promise(self, version: str) -> pd.DataFrame | None:
-        with self.engine.connect() as conn:
+        with self.db.connect() as conn:
             text = conn.execute(sa.select(PROMISES.c.promise).where(
                 PROMISES.c.version == str(version))).scalar_one_or_none()
         return None if text is None else pd.DataFrame(json.loads(text))
@@ -232,7 +232,7 @@ class ForecastLedger:
                          "regressors": json.dumps({r: float(getattr(rec, r)) for r in regs}),
                          "source": source[:400], "recorded_at": now})
         if rows and not dry_run:
-            with self.engine.begin() as conn:
+            with self.db.begin() as conn:
                 conn.execute(ACTUALS.insert(), rows)
         return ActualsChange(len(rows) - len(revised), len(revised), unchanged,
                              tuple(revised))
@@ -243,7 +243,7 @@ class ForecastLedger:
         retracted. The values stay in the store, hidden; adding the month again later
         makes it visible again."""
         target = pd.Timestamp(month).to_period("M").to_timestamp().date()
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             query = sa.select(ACTUALS.c.unique_id, sa.func.max(ACTUALS.c.revision)).where(
                 ACTUALS.c.month == target).group_by(ACTUALS.c.unique_id)
             if unique_ids:
@@ -259,7 +259,7 @@ class ForecastLedger:
         return sorted(live)
 
     def retractions(self) -> pd.DataFrame:
-        with self.engine.connect() as conn:
+        with self.db.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(
                 sa.select(RETRACTIONS).order_by(RETRACTIONS.c.id))]
         return pd.DataFrame(rows, columns=[c.name for c in RETRACTIONS.columns])
@@ -271,13 +271,13 @@ class ForecastLedger:
                           sa.func.max(RETRACTIONS.c.revision)).group_by(
             RETRACTIONS.c.unique_id, RETRACTIONS.c.month)
         if conn is None:
-            with self.engine.connect() as own:
+            with self.db.connect() as own:
                 return {(str(u), m): int(r) for u, m, r in own.execute(query)}
         return {(str(u), m): int(r) for u, m, r in conn.execute(query)}
 
     def actuals(self, with_history: bool = False) -> pd.DataFrame:
         """Latest revision per (series, month): unique_id, ds, y, revision, regressors."""
-        with self.engine.connect() as conn:
+        with self.db.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(
                 sa.select(ACTUALS).order_by(ACTUALS.c.id))]
         frame = pd.DataFrame(rows, columns=[c.name for c in ACTUALS.columns])

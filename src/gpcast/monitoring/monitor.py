@@ -1,6 +1,6 @@
 """The monitor: score the ledger against the actuals, test, and give verdicts.
 
-    run_monitor(ledger, settings) -> Monitoring        (pure reading: nothing is written)
+    run_monitor(ledger, policy) -> Monitoring          (pure reading: nothing is written)
     act(monitoring, alert, retrain) -> Actions         (alerts, then the retrain trigger)
 
 Both are given their collaborators: ``alert`` is any callable that sends one message
@@ -15,12 +15,12 @@ from typing import Any
 
 import pandas as pd
 
-from gpcast.config import Settings
 from gpcast.data.panel import ID
 from gpcast.errors import MonitoringError
 from gpcast.monitoring.calibration import calibration_table
 from gpcast.monitoring.drift import DriftResult, drift, plan_gaps
 from gpcast.monitoring.ledger import ForecastLedger
+from gpcast.monitoring.policy import MonitorPolicy
 from gpcast.monitoring.scoring import freshest, metrics_table, promised, score_points, window
 from gpcast.monitoring.shadow import ShadowComparison, compare
 from gpcast.monitoring.verdicts import (
@@ -100,7 +100,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def run_monitor(ledger: ForecastLedger, settings: Settings,
+def run_monitor(ledger: ForecastLedger, policy: MonitorPolicy,
                 as_of: pd.Timestamp | None = None) -> Monitoring:
     """Score production's forecasts, test calibration, drift and plans; give verdicts."""
     versions = ledger.versions("production")
@@ -110,7 +110,7 @@ def run_monitor(ledger: ForecastLedger, settings: Settings,
                               database=ledger.url)
     actuals = ledger.actuals()
     forecasts = ledger.forecasts()
-    points = score_points(forecasts, actuals, settings.season_length)
+    points = score_points(forecasts, actuals, policy.season_length)
     prod_forecasts = forecasts[forecasts["role"] == "production"]
     as_of = as_of or pd.Timestamp(actuals["ds"].max())
     actuals_now = actuals[actuals["ds"] <= as_of]
@@ -124,25 +124,25 @@ def run_monitor(ledger: ForecastLedger, settings: Settings,
     training_end = pd.Timestamp(prod_forecasts[prod_forecasts["version"] == version]
                                 ["issue_month"].min())
 
-    history = accuracy_history(prod, promises, settings.monitor_window)
-    calibration = calibration_table(window(prod, as_of, settings.monitor_calibration_months),
+    history = accuracy_history(prod, promises, policy.window)
+    calibration = calibration_table(window(prod, as_of, policy.calibration_months),
                                     ["step"])
-    cal_verdicts, per_series = calibration_verdicts(fresh, as_of, settings)
-    drifts = drift(actuals_now, training_end, as_of, settings.monitor_calibration_months,
-                   settings.season_length)
-    planned, _ = plan_verdicts(fresh, actuals_now, as_of, settings)
+    cal_verdicts, per_series = calibration_verdicts(fresh, as_of, policy)
+    drifts = drift(actuals_now, training_end, as_of, policy.calibration_months,
+                   policy.season_length)
+    planned, _ = plan_verdicts(fresh, actuals_now, as_of, policy)
     gaps = plan_gaps(fresh, actuals_now)  # the whole monitored period, for the chart
-    breached = accuracy_verdicts(history, as_of, settings)
-    rollback = rollback_verdicts(every_version, promises, breached, versions, as_of, settings)
+    breached = accuracy_verdicts(history, as_of, policy)
+    rollback = rollback_verdicts(every_version, promises, breached, versions, as_of, policy)
     verdicts = [*breached, *rollback, *cal_verdicts, *planned,
-                *anomaly_verdicts(fresh, as_of), *drift_verdicts(drifts, settings)]
-    bias = bias_table(fresh, as_of, settings.monitor_calibration_months)
-    verdicts += bias_verdicts(bias, settings)
+                *anomaly_verdicts(fresh, as_of), *drift_verdicts(drifts, policy)]
+    bias = bias_table(fresh, as_of, policy.calibration_months)
+    verdicts += bias_verdicts(bias, policy)
     if not (prod_forecasts["target_month"] == as_of).any():
         verdicts.append(Verdict(
             "stale_forecast", "warning", f"no production forecast covers {as_of:%Y-%m}, the "
             "latest actual month: record a new forecast (or promote a version)"))
-    recent = window(prod, as_of, settings.monitor_window)
+    recent = window(prod, as_of, policy.window)
     by_step = metrics_table(recent, [ID, "step"]) if not recent.empty else pd.DataFrame()
     if not by_step.empty:  # the promise beside what happened
         steps = by_step.index.get_level_values("step").to_series()
@@ -151,7 +151,7 @@ def run_monitor(ledger: ForecastLedger, settings: Settings,
                      else pd.DataFrame())
     return Monitoring(as_of, version, verdicts, points, by_step, history, calibration,
                       per_series, drifts, gaps, actuals_now, compare(points),
-                      promises.get(version), 1 + settings.monitor_tolerance, bias,
+                      promises.get(version), policy.limit, bias,
                       by_month_step)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ttest_1samp
 
-from gpcast.config import Settings
+from gpcast.monitoring.policy import MonitorPolicy
 from gpcast.data.panel import ID
 from gpcast.monitoring.calibration import MIN_MONTHS, series_calibration
 from gpcast.monitoring.drift import DriftResult, plan_gaps
@@ -93,12 +93,12 @@ def accuracy_history(points: pd.DataFrame, promises: dict[str, pd.DataFrame | No
 
 
 def accuracy_verdicts(history: pd.DataFrame, as_of: pd.Timestamp,
-                      settings: Settings) -> list[Verdict]:
-    k, limit = settings.monitor_breach_months, 1 + settings.monitor_tolerance
+                      policy: MonitorPolicy) -> list[Verdict]:
+    k, limit = policy.breach_months, policy.limit
     out = []
     for uid, part in history[history["as_of"] <= as_of].groupby(ID):
         # a window not yet full is too few months to judge
-        last = part[part["months"] >= settings.monitor_window].sort_values("as_of").tail(k)
+        last = part[part["months"] >= policy.window].sort_values("as_of").tail(k)
         if len(last) < k or not (last["ratio"] > limit).all():
             continue
         ratio = float(last["ratio"].iloc[-1])
@@ -113,16 +113,16 @@ def accuracy_verdicts(history: pd.DataFrame, as_of: pd.Timestamp,
 
 def rollback_verdicts(points: pd.DataFrame, promises: dict[str, pd.DataFrame | None],
                       breached: list[Verdict], versions: list[str], as_of: pd.Timestamp,
-                      settings: Settings) -> list[Verdict]:
+                      policy: MonitorPolicy) -> list[Verdict]:
     """Slow feedback: production breaches where the previous version's forecasts would not."""
     if len(versions) < 2 or not breached:
         return []
     current, previous = versions[-1], versions[-2]
-    limit = 1 + settings.monitor_tolerance
+    limit = policy.limit
     mine = accuracy_ratios(points[points["version"] == current], promises, as_of,
-                           settings.monitor_window).set_index(ID)
+                           policy.window).set_index(ID)
     theirs = accuracy_ratios(points[points["version"] == previous], promises, as_of,
-                             settings.monitor_window).set_index(ID)
+                             policy.window).set_index(ID)
     out = []
     for verdict in breached:
         uid = verdict.unique_id
@@ -140,16 +140,16 @@ def rollback_verdicts(points: pd.DataFrame, promises: dict[str, pd.DataFrame | N
 
 
 def calibration_verdicts(fresh: pd.DataFrame, as_of: pd.Timestamp,
-                         settings: Settings) -> tuple[list[Verdict], pd.DataFrame]:
-    table = series_calibration(window(fresh, as_of, settings.monitor_calibration_months))
+                         policy: MonitorPolicy) -> tuple[list[Verdict], pd.DataFrame]:
+    table = series_calibration(window(fresh, as_of, policy.calibration_months))
     out = []
-    flagged = table[(table["p_value"] < settings.monitor_alpha) & (table["n"] >= MIN_MONTHS)]
+    flagged = table[(table["p_value"] < policy.alpha) & (table["n"] >= MIN_MONTHS)]
     for row in flagged.itertuples(index=False):
         uid = getattr(row, ID)
         out.append(Verdict(
             "calibration", "action",
             f"{uid}: {row.level} % intervals covered {row.covered} of the last {row.n} months "
-            f"({row.coverage:.0%}); binomial p = {row.p_value:.4f} < {settings.monitor_alpha}",
+            f"({row.coverage:.0%}); binomial p = {row.p_value:.4f} < {policy.alpha}",
             str(uid), {"level": int(row.level), "covered": int(row.covered), "n": int(row.n),
                        "p_value": float(row.p_value)}))
     return out, table
@@ -170,8 +170,8 @@ def bias_table(fresh: pd.DataFrame, as_of: pd.Timestamp, months: int) -> pd.Data
     return pd.DataFrame(rows, columns=[ID, "n", "bias", "bias_pct", "p_value"])
 
 
-def bias_verdicts(table: pd.DataFrame, settings: Settings) -> list[Verdict]:
-    flagged = table[(table["n"] >= MIN_MONTHS) & (table["p_value"] < settings.monitor_alpha)
+def bias_verdicts(table: pd.DataFrame, policy: MonitorPolicy) -> list[Verdict]:
+    flagged = table[(table["n"] >= MIN_MONTHS) & (table["p_value"] < policy.alpha)
                     & (table["bias_pct"].abs() > BIAS_MIN)]
     return [Verdict("bias", "warning",
                     f"{getattr(r, ID)}: forecasts run {abs(r.bias_pct):.0%} "
@@ -192,34 +192,34 @@ def anomaly_verdicts(fresh: pd.DataFrame, as_of: pd.Timestamp) -> list[Verdict]:
             for r in latest.itertuples(index=False)]
 
 
-def drift_verdicts(results: list[DriftResult], settings: Settings) -> list[Verdict]:
+def drift_verdicts(results: list[DriftResult], policy: MonitorPolicy) -> list[Verdict]:
     return [Verdict("drift", "warning",
                     f"{r.variable} ({r.unique_id}): year-over-year growth of the last "
                     f"{r.n_recent} months left the training distribution (PSI {r.psi:.2f} > "
-                    f"{settings.monitor_psi}, KS p = {r.ks_pvalue:.4f})",
+                    f"{policy.psi}, KS p = {r.ks_pvalue:.4f})",
                     None if r.unique_id == "*" else r.unique_id, asdict(r))
             for r in results
-            if r.psi > settings.monitor_psi and r.ks_pvalue < settings.monitor_alpha]
+            if r.psi > policy.psi and r.ks_pvalue < policy.alpha]
 
 
 def plan_verdicts(fresh: pd.DataFrame, actuals: pd.DataFrame, as_of: pd.Timestamp,
-                  settings: Settings) -> tuple[list[Verdict], pd.DataFrame]:
-    gaps = plan_gaps(window(fresh, as_of, settings.monitor_window), actuals)
+                  policy: MonitorPolicy) -> tuple[list[Verdict], pd.DataFrame]:
+    gaps = plan_gaps(window(fresh, as_of, policy.window), actuals)
     out: list[Verdict] = []
     if gaps.empty:
         return out, gaps
     for name, part in gaps.groupby("regressor"):
         mean_gap = float(part["gap"].mean())
-        if mean_gap > settings.monitor_plan_tolerance:
+        if mean_gap > policy.plan_tolerance:
             last = part.sort_values("target_month").iloc[-1]
             out.append(Verdict(
                 "regressor_plan", "action",
                 f"regressor {name}: actual values differ from the plan the forecasts used by "
-                f"{mean_gap:.0%} on average over the last {settings.monitor_window} months "
+                f"{mean_gap:.0%} on average over the last {policy.window} months "
                 f"(latest {last['target_month']:%Y-%m}: plan {last['plan']:,.1f}, actual "
                 f"{last['actual']:,.1f}); re-forecast with the real plan",
                 None, {"regressor": str(name), "mean_gap": mean_gap,
-                       "tolerance": settings.monitor_plan_tolerance}))
+                       "tolerance": policy.plan_tolerance}))
     return out, gaps
 
 

@@ -1,7 +1,7 @@
 """Incremental refits: a monthly run redoes only the series whose data changed.
 
-    previous = Previous(version, bundle, points)      # the production version's evidence
-    plan = plan_refit(panel, names, settings, previous)
+    previous = ProductionEvidence(version, bundle, points)      # the production version's evidence
+    plan = plan_refit(panel, names, spec, previous)
     # backtest and fit plan.changed only (GP warm-started at plan.warm), then
     backtest = plan.merge_backtest(new_backtest); model = plan.merge_model(new_model)
 
@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gpcast.config import Settings
 from gpcast.data.panel import ID, Panel
 from gpcast.errors import RegistryError
 from gpcast.evaluation.backtest import Backtest
@@ -34,7 +33,7 @@ POINTS_FILE = "points.parquet"  # the backtest points, kept with each run's repo
 
 
 @dataclass(frozen=True)
-class Previous:
+class ProductionEvidence:
     """What the production version left: its bundle and its backtest points."""
 
     version: str
@@ -55,7 +54,7 @@ class RefitPlan:
     changed: list[str]  # series to backtest and fit again
     reused: list[str]  # series taken from the previous version
     warm: dict[str, np.ndarray] = field(default_factory=dict)  # GP starts, per series
-    previous: Previous | None = None
+    previous: ProductionEvidence | None = None
     reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,21 +82,21 @@ class RefitPlan:
         return SelectedModel.concat(parts, order=panel.unique_ids)
 
 
-def backtest_key(names: Sequence[str], settings: Settings, regressors: Sequence[str],
+def backtest_key(names: Sequence[str], spec: BacktestSpec, regressors: Sequence[str],
                  configs: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What must be equal for backtest points to be reused (``configs``: the tuned
     hyperparameters per model, when the tuning stage adopted any)."""
-    key = {"candidates": sorted(names), "h": settings.horizon,
-           "n_windows": settings.n_windows, "step_size": settings.step_size,
-           "levels": sorted(settings.levels), "season_length": settings.season_length,
+    key = {"candidates": sorted(names), "h": spec.h,
+           "n_windows": spec.n_windows, "step_size": spec.step_size,
+           "levels": sorted(spec.levels), "season_length": spec.season_length,
            "regressors": list(regressors)}
     if configs:
         key["configs"] = json.loads(json.dumps(configs, sort_keys=True, default=str))
     return key
 
 
-def plan_refit(panel: Panel, names: Sequence[str], settings: Settings,
-               previous: Previous | None,
+def plan_refit(panel: Panel, names: Sequence[str], spec: BacktestSpec,
+               previous: ProductionEvidence | None,
                configs: Mapping[str, Any] | None = None) -> RefitPlan:
     """Which series to redo, which to reuse, and where the GP starts."""
     everything = panel.unique_ids
@@ -105,7 +104,7 @@ def plan_refit(panel: Panel, names: Sequence[str], settings: Settings,
         return RefitPlan(everything, [], reason="no previous version")
     fitted = previous.bundle.fitted
     warm = _log_params(fitted)
-    key = backtest_key(names, settings, panel.regressors, configs)
+    key = backtest_key(names, spec, panel.regressors, configs)
     same = previous.bundle.metadata.get("backtest_key") == key
     if not same or previous.points is None or not isinstance(fitted, SelectedModel):
         return RefitPlan(everything, [], {u: warm[u] for u in everything if u in warm},
@@ -130,4 +129,4 @@ def _log_params(fitted: Any) -> dict[str, np.ndarray]:
     return out
 
 
-__all__ = ["POINTS_FILE", "Previous", "RefitPlan", "backtest_key", "plan_refit"]
+__all__ = ["POINTS_FILE", "ProductionEvidence", "RefitPlan", "backtest_key", "plan_refit"]

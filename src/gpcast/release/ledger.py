@@ -90,11 +90,11 @@ class Ledger:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = open_database(url, METADATA, "release ledger", ReleaseError)
+        self.db = open_database(url, METADATA, "release ledger", ReleaseError)
         try:  # append-only, enforced by the database itself
             guards = {"sqlite": _SQLITE_GUARDS, "postgresql": _PG_GUARDS}.get(
-                self.engine.dialect.name, [])
-            with self.engine.begin() as conn:
+                self.db.dialect.name, [])
+            with self.db.begin() as conn:
                 for statement in guards:
                     conn.execute(sa.text(statement))
         except sa.exc.SQLAlchemyError as exc:
@@ -107,7 +107,7 @@ class Ledger:
         return cls(database_url or f"sqlite:///{(home / 'ledger.db').resolve()}")
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.db.dispose()
 
     def append(self, event: str, actor: str, *, pipeline_id: str | None = None,
                environment: str | None = None, version: str | int | None = None,
@@ -119,7 +119,7 @@ class Ledger:
                "version": _str(version), "from_version": _str(from_version),
                "to_version": _str(to_version), "sha256": sha256,
                "detail": json.dumps(detail, default=str, sort_keys=True)}
-        with self.engine.begin() as conn:
+        with self.db.begin() as conn:
             result = conn.execute(EVENTS.insert().values(**row))
             key = result.inserted_primary_key
         return _entry({**row, "id": int(key[0]) if key else 0})
@@ -134,7 +134,7 @@ class Ledger:
             query = query.where(EVENTS.c.pipeline_id == pipeline_id)
         if version is not None:
             query = query.where(EVENTS.c.version == str(version))
-        with self.engine.connect() as conn:
+        with self.db.connect() as conn:
             return [_entry(dict(r._mapping)) for r in conn.execute(query)]
 
     def __iter__(self) -> Iterator[LedgerEntry]:

@@ -73,7 +73,7 @@ def lock_key(name: str) -> int:
 
 @contextmanager
 def release_lock(home: Path, command: str, wait_s: float = 0.0,
-                 engine: sa.Engine | None = None, name: str = "gpcast") -> Iterator[Holder]:
+                 db: sa.Engine | None = None, name: str = "gpcast") -> Iterator[Holder]:
     """Hold the home's release lock (and the database's advisory lock on PostgreSQL)."""
     home.mkdir(parents=True, exist_ok=True)
     path = home / LOCK_FILE
@@ -93,7 +93,7 @@ def release_lock(home: Path, command: str, wait_s: float = 0.0,
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(asdict(me)).encode(), 0)
         try:
-            with _advisory(engine, lock_key(name), deadline, home, wait_s):
+            with _advisory(db, lock_key(name), deadline, home, wait_s):
                 yield me
         finally:
             os.ftruncate(fd, 0)
@@ -103,12 +103,12 @@ def release_lock(home: Path, command: str, wait_s: float = 0.0,
 
 
 @contextmanager
-def _advisory(engine: sa.Engine | None, key: int, deadline: float, home: Path,
+def _advisory(db: sa.Engine | None, key: int, deadline: float, home: Path,
               wait_s: float) -> Iterator[None]:
-    if engine is None or engine.dialect.name != "postgresql":
+    if db is None or db.dialect.name != "postgresql":
         yield
         return
-    with engine.connect() as conn:
+    with db.connect() as conn:
         while not conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
             conn.rollback()
             if time.monotonic() >= deadline:

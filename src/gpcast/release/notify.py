@@ -14,10 +14,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
-
-if TYPE_CHECKING:
-    from gpcast.config import Settings
+from typing import Any, Literal
 
 Kind = Literal["gate_failed", "approval_requested", "promoted", "rejected", "rolled_back",
                "pipeline_failed", "pipeline_crashed", "promotion_failed",
@@ -96,13 +93,6 @@ class Notifier:
         self.outbox = outbox
         self.urls = list(urls or [])
         self.sns = sns
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Notifier:
-        """The outbox under home, ``GPCAST_NOTIFY_URLS`` and ``GPCAST_SNS_TOPIC_ARN``."""
-        sns = (SnsTopic(settings.sns_topic_arn, settings.aws_region, settings.aws_endpoint_url)
-               if settings.sns_topic_arn else None)
-        return cls(settings.home / "outbox.jsonl", settings.notify_urls, sns)
 
     def send(self, note: Notification) -> bool:
         delivered = True

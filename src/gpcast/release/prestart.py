@@ -18,35 +18,30 @@ command's reconciliation (it carries the home in its environment) and stopped.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
-from gpcast.config import Settings
 from gpcast.deploy.local import LocalProcessTarget, LocalRecord
-from gpcast.registry.mlflow_store import ENVIRONMENTS
 from gpcast.release.ledger import Ledger
 
 
-def local_target(settings: Settings) -> LocalProcessTarget:
-    return LocalProcessTarget(settings.home,
-                              {env: settings.environment_port(env) for env in ENVIRONMENTS})
-
-
-def warm_candidate(settings: Settings, version: str, actor: str) -> LocalRecord | None:
-    """Start ``version``'s staged bundle as an unrecorded production backend, if the local
-    target is used, ``actor`` is an approver and staging serves that version with the
-    digest recorded in its approval request; None otherwise (nothing started)."""
-    if settings.deploy_target != "local" or actor.strip() not in settings.approvers:
+def warm_candidate(target: LocalProcessTarget, ledger_url: str | None, version: str,
+                   actor: str, approvers: Collection[str]) -> LocalRecord | None:
+    """Start ``version``'s staged bundle on the local ``target`` as an unrecorded
+    production backend, if ``actor`` is an approver and staging serves that version with
+    the digest recorded in its approval request; None otherwise (nothing started).
+    ``ledger_url``: the release ledger's database (None: SQLite under the home, if any)."""
+    if actor.strip() not in approvers:
         return None
-    if not (settings.home / "ledger.db").is_file() and settings.database_url is None:
+    if not (target.home / "ledger.db").is_file() and ledger_url is None:
         return None
-    ledger = Ledger.for_home(settings.home, settings.database_url)
+    ledger = Ledger.for_home(target.home, ledger_url)
     try:
         request = ledger.last(["approval.requested"], version=version)
     finally:
         ledger.close()
     if request is None or not request.sha256:
         return None
-    target = local_target(settings)
     staged = target.record("staging")
     if staged is None or staged.version != request.version or staged.sha256 != request.sha256:
         return None
@@ -54,16 +49,15 @@ def warm_candidate(settings: Settings, version: str, actor: str) -> LocalRecord 
                         request.sha256)
 
 
-def drop(settings: Settings, warm: LocalRecord | None) -> None:
+def drop(target: LocalProcessTarget, warm: LocalRecord | None) -> None:
     """Stop ``warm`` unless the command adopted it (it is then production's backend or
     its recorded candidate, which the release flow owns)."""
     if warm is None:
         return
-    target = local_target(settings)
     owned = {r.pid for r in (target.record("production"), target.candidate("production"))
              if r is not None}
     if warm.pid not in owned:
         target.retire(warm)
 
 
-__all__ = ["drop", "local_target", "warm_candidate"]
+__all__ = ["drop", "warm_candidate"]

@@ -24,13 +24,13 @@ from gpcast.deploy.local import LocalProcessTarget, LocalRecord
 from gpcast.errors import DeployError, GpcastError, PermissionDeniedError, ReleaseError
 from gpcast.registry.artifact import MODEL_FILE, sha256_file
 from gpcast.registry.mlflow_store import ModelVersion
-from gpcast.release import gates as G
+from gpcast.release import gates
 from gpcast.release.acceptance import Expectation, run_acceptance
 from gpcast.release.actors import require_actor
 from gpcast.release.ledger import LedgerEntry, production_history
 from gpcast.release.notify import Notification
 from gpcast.release.reconcile import operation
-from gpcast.release.runner import Release, now_iso
+from gpcast.release.types import Release, now_iso
 
 
 @dataclass(frozen=True)
@@ -40,15 +40,16 @@ class Promotion:
     version: ModelVersion
     previous: str | None
     deployment: Deployment
-    smoke: G.GateVerdict
+    smoke: gates.GateVerdict
+    artifact: Path  # the verified bundle production serves (fetched once per promotion)
 
 
 def require_approver(release: Release, actor: str) -> None:
     actor = require_actor(actor)
-    if actor not in release.settings.approvers:
+    if actor not in release.policy.approvers:
         raise PermissionDeniedError(
             f"'{actor}' does not have the approver role (approvers: "
-            f"{', '.join(release.settings.approvers) or 'none configured; set GPCAST_APPROVERS'})",
+            f"{', '.join(release.policy.approvers) or 'none configured; set GPCAST_APPROVERS'})",
             actor=actor)
 
 
@@ -59,7 +60,7 @@ def require_not_runner(release: Release, version: str, actor: str) -> bool:
     runner = request.detail.get("runner") if request else None
     if runner is None or runner != actor:
         return False
-    if not release.settings.allow_self_approval:
+    if not release.policy.allow_self_approval:
         raise PermissionDeniedError(
             f"'{actor}' ran the pipeline that produced v{version} and cannot approve it too; "
             "another approver must (a one-person team sets GPCAST_ALLOW_SELF_APPROVAL=true, "
@@ -131,7 +132,7 @@ def _reject(release: Release, version: str, actor: str, note: str) -> ModelVersi
         "gpcast.approval": "rejected", "gpcast.rejected_by": actor,
         "gpcast.rejected_at": now_iso(), "gpcast.approval_note": note[:4000]})
     release.notifier.send(Notification(
-        "rejected", f"{release.settings.registered_model} v{mv.version} rejected by {actor}",
+        "rejected", f"{release.policy.registered_model} v{mv.version} rejected by {actor}",
         note, version=mv.version))
     return mv
 
@@ -206,7 +207,7 @@ def promote(release: Release, mv: ModelVersion, actor: str, event: str,
         else:
             deployment = target.deploy("production", mv.version, artifact, mv.sha256)
             smoke = smoke_test(release, deployment, mv)
-            G.require([smoke])
+            gates.require([smoke])
     except GpcastError as exc:
         ledger.append("promotion.failed", actor, environment="production",
                       version=mv.version, from_version=previous, to_version=mv.version,
@@ -214,7 +215,7 @@ def promote(release: Release, mv: ModelVersion, actor: str, event: str,
                       operation=verb)
         restored = _restore(release, before)
         release.notifier.send(Notification(
-            "promotion_failed", f"{release.settings.registered_model}: {verb} to "
+            "promotion_failed", f"{release.policy.registered_model}: {verb} to "
             f"v{mv.version} failed", f"{exc.message}\n{restored}", version=mv.version))
         raise type(exc)(f"{verb} to v{mv.version} failed: {exc.message}; {restored}",
                         **{**exc.details, "version": mv.version}) from None
@@ -230,10 +231,10 @@ def promote(release: Release, mv: ModelVersion, actor: str, event: str,
     word = "rolled back to" if event == "rolled_back" else "promoted"
     release.notifier.send(Notification(
         "rolled_back" if event == "rolled_back" else "promoted",
-        f"{release.settings.registered_model}: production {word} v{mv.version} by {actor}",
+        f"{release.policy.registered_model}: production {word} v{mv.version} by {actor}",
         f"production: v{previous or '-'} → v{mv.version} ({deployment.endpoint}). {reason}",
         version=mv.version, facts={"from": previous, "to": mv.version, "actor": actor}))
-    return Promotion(mv, previous, deployment, smoke)
+    return Promotion(mv, previous, deployment, smoke, artifact)
 
 
 def verified_artifact(release: Release, mv: ModelVersion) -> Path:
@@ -264,7 +265,7 @@ def verified_artifact(release: Release, mv: ModelVersion) -> Path:
 
 def _blue_green(release: Release, target: LocalProcessTarget, mv: ModelVersion,
                 artifact: Path, hook: Callable[[str], None], warm: LocalRecord | None = None
-                ) -> tuple[Deployment, G.GateVerdict]:
+                ) -> tuple[Deployment, gates.GateVerdict]:
     """Start ``mv`` beside production, smoke-test it there, switch, drain the old one.
 
     Called once the registry's copy of ``mv`` is verified: a ``warm`` backend (started
@@ -287,7 +288,7 @@ def _blue_green(release: Release, target: LocalProcessTarget, mv: ModelVersion,
                        candidate.api_key)
     if not smoke.passed:
         target.discard("production")
-        G.require([smoke])
+        gates.require([smoke])
     hook("smoke.passed")
     old = target.switch(candidate)
     hook("switched")
@@ -316,14 +317,15 @@ class Steps:
 
 
 def smoke_test(release: Release, deployment: Deployment, mv: ModelVersion,
-               api_key: str | None = None) -> G.GateVerdict:
+               api_key: str | None = None) -> gates.GateVerdict:
     series = tuple(mv.tags.get("gpcast.series", "").split(",")) if mv.tags.get(
         "gpcast.series") else ()
-    expect = Expectation(mv.version, mv.sha256, series, release.settings.horizon,
-                         tuple(release.settings.levels), release.settings.acceptance_latency_s)
+    policy = release.policy
+    expect = Expectation(mv.version, mv.sha256, series, policy.h, policy.level,
+                         policy.acceptance_latency_s)
     key = api_key if api_key is not None else release.target.api_key("production")
     checks = run_acceptance(deployment.endpoint, key, expect)
-    return G.acceptance(checks, deployment.endpoint)
+    return gates.acceptance(checks, deployment.endpoint)
 
 
 def _restore(release: Release, before: ModelVersion | None) -> str:

@@ -27,74 +27,30 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import pandas as pd
 
 from gpcast.config import Settings
 from gpcast.data.panel import Panel
-from gpcast.deploy.base import Deployment, DeployTarget
-from gpcast.engine import open_engine
+from gpcast.deploy.base import Deployment
+from gpcast.engine import Engine
 from gpcast.errors import DataError, GateFailedError, GpcastError, RegistryError, ReleaseError
 from gpcast.evaluation.selection import NAIVE, SelectedModel
 from gpcast.registry.artifact import load_bundle, save_bundle
-from gpcast.registry.mlflow_store import TAG_PIPELINE, TAG_STATE, MlflowRegistry, ModelVersion
-from gpcast.release import gates as G
-from gpcast.release import stages as S
+from gpcast.registry.mlflow_store import TAG_PIPELINE, TAG_STATE, ModelVersion
+from gpcast.release import gates, stages
 from gpcast.release.acceptance import Expectation, run_acceptance
-from gpcast.release.incremental import POINTS_FILE, Previous, plan_refit
-from gpcast.release.ledger import Ledger
-from gpcast.release.lock import Holder, release_lock
-from gpcast.release.notify import Notification, Notifier
+from gpcast.release.incremental import POINTS_FILE, ProductionEvidence, plan_refit
+from gpcast.release.notify import Notification
+from gpcast.release.types import SYSTEM, Release, now_iso
 
-SYSTEM = "gpcast"
 STAGES = ("validate", "tune", "backtest", "select", "gates", "fit", "register", "staging",
           "acceptance", "approval")
 FAILURES_LOGGED = 100  # failed series listed in the ledger event; the report has them all
 PIPELINE_LOCK_WAIT_S = 600.0  # a pipeline that reached staging waits this long for the lock
 TERMINAL = ("pipeline.completed", "pipeline.failed", "pipeline.crashed")
-
-
-class KeyedTarget(DeployTarget, Protocol):
-    """A deploy target that also hands out the release API key of an environment."""
-
-    def api_key(self, environment: str) -> str | None: ...
-
-
-@dataclass
-class Hooks:
-    """Where the runner reports progress; ``checkpoint`` names points inside stages."""
-
-    stage: Callable[[str], None] = lambda name: None
-    advance: Callable[[str, int], None] | None = None  # (description, series done)
-    total: Callable[[int], None] = lambda n: None
-    checkpoint: Callable[[str], None] = lambda name: None
-
-
-@dataclass
-class Release:
-    """The collaborators of every release operation."""
-
-    settings: Settings
-    registry: MlflowRegistry
-    ledger: Ledger
-    target: KeyedTarget
-    notifier: Notifier
-    hooks: Hooks = field(default_factory=Hooks)
-    actor: str = SYSTEM  # who runs this command (the pipeline's runner is recorded)
-
-    @property
-    def home(self) -> Path:
-        return self.settings.home
-
-    def locked(self, command: str, wait_s: float | None = None
-               ) -> AbstractContextManager[Holder]:
-        """The home's release lock (:mod:`gpcast.release.lock`), held by ``command``."""
-        wait = self.settings.lock_wait_s if wait_s is None else wait_s
-        return release_lock(self.home, command, wait, self.ledger.engine,
-                            self.settings.registered_model)
 
 
 @dataclass(frozen=True)
@@ -103,8 +59,8 @@ class PipelineResult:
     run_id: str
     version: ModelVersion
     staging: Deployment
-    evaluation: S.Evaluation
-    acceptance: G.GateVerdict
+    evaluation: stages.Evaluation
+    acceptance: gates.GateVerdict
 
 
 @contextmanager
@@ -121,13 +77,20 @@ def pipeline_lock(home: Path) -> Iterator[None]:
         yield
 
 
-def run_pipeline(release: Release) -> PipelineResult:
-    """Run every stage up to the approval request; raise on the first failure."""
+EngineFactory = Callable[[], AbstractContextManager[Engine]]
+
+
+def run_pipeline(release: Release, settings: Settings,
+                 open_engine: EngineFactory) -> PipelineResult:
+    """Run every stage up to the approval request; raise on the first failure.
+
+    ``settings`` configure the stages (data, candidates, backtest, gates); ``open_engine``
+    opens where the per-series work runs, for the backtest and fit stages only."""
     with pipeline_lock(release.home):
         reconcile(release)
         pipeline_id = uuid.uuid4().hex[:12]
         with ExitStack() as stack:
-            run = _Run(release, pipeline_id, stack)
+            run = _PipelineRun(release, settings, open_engine, pipeline_id, stack)
             try:
                 return run.execute()
             except GpcastError as exc:
@@ -138,77 +101,79 @@ def run_pipeline(release: Release) -> PipelineResult:
                 raise
 
 
-class _Run:
+class _PipelineRun:
     """One pipeline run: its id, MLflow run and working folder."""
 
-    def __init__(self, release: Release, pipeline_id: str, stack: ExitStack) -> None:
-        self.r = release
+    def __init__(self, release: Release, settings: Settings, open_engine: EngineFactory,
+                 pipeline_id: str, stack: ExitStack) -> None:
+        self.release = release
         self.stack = stack
-        self.s = release.settings
+        self.settings = settings
+        self.open_engine = open_engine
         self.pid = pipeline_id
         self.run_id: str | None = None
         self.work = release.home / "work" / pipeline_id
         self.stage_name = "start"
-        self.failures: list[S.Failure] = []
+        self.failures: list[stages.Failure] = []
         self.names: list[str] = []
         self.choice = ("selection", "")  # what the version forecasts with, and why
         self.configs: dict[str, dict[str, object]] = {}  # adopted by the tuning stage
         self.tuning: dict[str, dict[str, object]] = {}  # the tuning stage's record
 
     def log(self, event: str, **kw: object) -> None:
-        self.r.ledger.append(event, SYSTEM, pipeline_id=self.pid, **kw)  # type: ignore[arg-type]
+        self.release.ledger.append(event, SYSTEM, pipeline_id=self.pid, **kw)  # type: ignore[arg-type]
 
     def stage(self, name: str) -> None:
         self.stage_name = name
         self.log("stage.started", stage=name)
-        self.r.hooks.stage(name)
-        self.r.hooks.checkpoint(name)
+        self.release.hooks.stage(name)
+        self.release.hooks.checkpoint(name)
 
     def execute(self) -> PipelineResult:
-        reg, s = self.r.registry, self.s
+        reg, s = self.release.registry, self.settings
         champion = self._champion()
         self.run_id = reg.start_run(f"pipeline-{self.pid}", {TAG_PIPELINE: self.pid})
         self.log("pipeline.started", run_id=self.run_id, data_uri=s.data_uri,
-                 runner=self.r.actor,
+                 runner=self.release.actor,
                  candidates=list(s.candidates),
                  champion=champion.version if champion else None)
         self.stage("validate")
         try:
-            panel = S.ingest_validate(s, self.work / "validation" / "validation.json")
+            panel = stages.ingest_validate(s, self.work / "validation" / "validation.json")
         except DataError as exc:
             self.log("gate.failed", gate="data_validation", message=exc.message,
                      figures={"source": s.data_uri, **exc.details})
             raise
         reg.log_artifacts(self.run_id, self.work / "validation", "validation")
         reg.log_params(self.run_id, {
-            "data_uri": s.data_uri, "data_sha256": panel.sha256, "git_commit": S.git_commit(),
-            "candidates": ",".join(s.candidates), "h": s.horizon, "n_windows": s.n_windows,
-            "step_size": s.step_size, "levels": ",".join(map(str, s.levels)),
+            "data_uri": s.data_uri, "data_sha256": panel.sha256, "git_commit": stages.git_commit(),
+            "candidates": ",".join(s.candidates), "h": s.h, "n_windows": s.n_windows,
+            "step_size": s.step_size, "levels": ",".join(map(str, s.level)),
             "selection_metric": s.selection_metric, "n_series": panel.n_series,
             "champion_version": champion.version if champion else "none"})
-        self.choice = choice, why = S.production_choice(s)
+        self.choice = choice, why = stages.production_choice(s)
         self.log("choice.made", choice=choice, requested=s.choice, reason=why)
         if s.tune:
             self._tune(panel)
         self.stage("backtest")
-        names = S.scored_names(list(dict.fromkeys(
+        names = stages.scored_names(list(dict.fromkeys(
             [*s.candidates, *(champion.models if champion else ())])))
-        plan = plan_refit(panel, names, s, self._previous() if s.incremental else None,
+        spec = stages.backtest_spec(s)
+        plan = plan_refit(panel, names, spec, self._previous() if s.incremental else None,
                           self.configs)
         self.log("refit.planned", **plan.to_dict())
-        self.r.hooks.total(2 * len(plan.changed))
-        spec = S.backtest_spec(s)
+        self.release.hooks.total(2 * len(plan.changed))
         changed = panel.subset(plan.changed)
-        with open_engine(s.engine, s.engine_workers) as engine:
+        with self.open_engine() as engine:
             self.log("engine.opened", engine=s.engine, workers=engine.workers)
-            new, failures = (S.backtest_candidates(changed, names, s, engine,
-                                                   self.r.hooks.advance, plan.warm,
+            new, failures = (stages.backtest_candidates(changed, names, s, engine,
+                                                   self.release.hooks.advance, plan.warm,
                                                    self.configs)
                              if plan.changed else (None, []))
-            backtest = S.add_combination(plan.merge_backtest(new, panel, spec, names))
+            backtest = stages.add_combination(plan.merge_backtest(new, panel, spec, names))
             self.stage("select")
             self.stage("gates")
-            selection, ev, settled, reason = S.settle_choice(
+            selection, ev, settled, reason = stages.settle_choice(
                 panel, backtest, s.candidates, s.selection_metric, choice, why, champion, s)
             if settled != choice:
                 self.choice = settled, reason
@@ -218,12 +183,12 @@ class _Run:
                 self.log(f"gate.{'passed' if verdict.passed else 'failed'}",
                          gate=verdict.gate, message=verdict.message, figures=verdict.figures)
             if not ev.passed:
-                S.write_reports(self.work / "reports", ev, None, failures)
+                stages.write_reports(self.work / "reports", ev, None, failures)
                 reg.log_artifacts(self.run_id, self.work / "reports", "reports")
-                G.require(ev.verdicts)
+                gates.require(ev.verdicts)
             self.stage("fit")
-            fitted, fit_failures = (S.fit_selected(changed, selection, s, engine,
-                                                   self.r.hooks.advance, plan.warm,
+            fitted, fit_failures = (stages.fit_selected(changed, selection, s, engine,
+                                                   self.release.hooks.advance, plan.warm,
                                                    self.configs)
                                     if plan.changed else (None, []))
         model = plan.merge_model(fitted, panel)
@@ -238,7 +203,7 @@ class _Run:
         from gpcast.release.reconcile import operation
 
         self.stack.enter_context(operation(
-            self.r, "pipeline run", max(self.s.lock_wait_s, PIPELINE_LOCK_WAIT_S),
+            self.release, "pipeline run", max(self.settings.lock_wait_s, PIPELINE_LOCK_WAIT_S),
             environments=("production",)))
         self.stage("staging")
         staging = self._deploy_staging(version)
@@ -255,58 +220,58 @@ class _Run:
         """The optional tuning stage: search on earlier windows, keep what is adopted."""
         assert self.run_id is not None
         self.stage("tune")
-        tunings = S.tune_candidates(panel, self.s, self.r.registry, self.run_id)
-        self.configs = S.adopted_configs(tunings)
-        self.tuning = S.tuning_record(tunings)
+        tunings = stages.tune_candidates(panel, self.settings, self.release.registry, self.run_id)
+        self.configs = stages.adopted_configs(tunings)
+        self.tuning = stages.tuning_record(tunings)
         for model, t in tunings.items():
             self.log("tuning.done", model=model, adopted=t.adopted, summary=t.summary(),
                      params=t.params, parent_run=t.parent_run)
-        self.r.registry.log_params(self.run_id, {
+        self.release.registry.log_params(self.run_id, {
             "tuned_models": ",".join(tunings) or "none",
             **{f"tuned.{m}": json.dumps(p, sort_keys=True) for m, p in self.configs.items()},
             **{f"tuning.{m}.adopted": t.adopted for m, t in tunings.items()}})
 
-    def _previous(self) -> Previous | None:
+    def _previous(self) -> ProductionEvidence | None:
         """The production version's bundle (sha256 checked) and backtest points."""
-        current = self.r.registry.alias("production")
+        current = self.release.registry.alias("production")
         if current is None or current.run_id is None:
             return None
-        artifact = self.r.registry.download_bundle(current, self.r.home / "artifacts")
+        artifact = self.release.registry.download_bundle(current, self.release.home / "artifacts")
         bundle = load_bundle(artifact, current.sha256)
         try:
-            path = self.r.registry.run_artifact(current.run_id,
+            path = self.release.registry.run_artifact(current.run_id,
                                                 f"reports/backtest/{POINTS_FILE}")
             points = pd.read_parquet(path)
         except (GpcastError, OSError, ValueError):  # a version from before points were kept
             points = None
-        return Previous(current.version, bundle, points)
+        return ProductionEvidence(current.version, bundle, points)
 
-    def _champion(self) -> S.Champion | None:
-        current = self.r.registry.alias("production")
+    def _champion(self) -> stages.Champion | None:
+        current = self.release.registry.alias("production")
         if current is None or current.run_id is None:
             return None
-        doc = self.r.registry.run_json(current.run_id, "reports/selection/selection.json")
+        doc = self.release.registry.run_json(current.run_id, "reports/selection/selection.json")
         choices = {c["unique_id"]: c["model"] for c in doc["choices"]}
-        return S.Champion(current.version, choices, str(doc["default_model"]))
+        return stages.Champion(current.version, choices, str(doc["default_model"]))
 
-    def _register(self, panel: Panel, ev: S.Evaluation, model: SelectedModel,
-                  champion: S.Champion | None) -> ModelVersion:
-        reg, s = self.r.registry, self.s
+    def _register(self, panel: Panel, ev: stages.Evaluation, model: SelectedModel,
+                  champion: stages.Champion | None) -> ModelVersion:
+        reg, s = self.release.registry, self.settings
         assert self.run_id is not None
         existing = reg.versions()
         number = str(max((int(v.version) for v in existing), default=0) + 1)
-        card = S.make_card(s, panel, ev, model, number, "", champion, self.choice[1],
+        card = stages.make_card(s, panel, ev, model, number, "", champion, self.choice[1],
                            self.tuning)
-        bundle = S.make_bundle(panel, model, ev.selection, card, s, self.names, self.configs)
+        bundle = stages.make_bundle(panel, model, ev.selection, card, s, self.names, self.configs)
         bundle_dir = self.work / "bundle"
         sha = save_bundle(bundle, bundle_dir)
-        card = S.make_card(s, panel, ev, model, number, sha, champion, self.choice[1],
+        card = stages.make_card(s, panel, ev, model, number, sha, champion, self.choice[1],
                            self.tuning)
-        S.write_reports(self.work / "reports", ev, card, self.failures)
+        stages.write_reports(self.work / "reports", ev, card, self.failures)
         reg.log_artifacts(self.run_id, self.work / "reports", "reports")
-        model_uri = reg.log_model(self.run_id, bundle, bundle_dir, sha, s.horizon)
+        model_uri = reg.log_model(self.run_id, bundle, bundle_dir, sha, s.h)
         self.log("version.registering", version=number, sha256=sha, model_uri=model_uri)
-        self.r.hooks.checkpoint("register.version")
+        self.release.hooks.checkpoint("register.version")
         version = reg.register(model_uri, self.run_id, sha, {
             TAG_PIPELINE: self.pid, "gpcast.data_sha256": panel.sha256,
             "gpcast.mase": f"{ev.candidate.mase:.4f}",
@@ -318,52 +283,52 @@ class _Run:
             raise RegistryError(f"MLflow assigned version {version.version}, the artifact was "
                                 f"built as {number} (another writer registered meanwhile); "
                                 "run the pipeline again", version=version.version)
-        self.r.hooks.checkpoint("register.tags")
+        self.release.hooks.checkpoint("register.tags")
         self.log("version.registered", version=version.version, sha256=sha,
                  run_id=self.run_id)
         return version
 
     def _deploy_staging(self, version: ModelVersion) -> Deployment:
-        artifact = self.r.registry.download_bundle(version, self.r.home / "artifacts")
+        artifact = self.release.registry.download_bundle(version, self.release.home / "artifacts")
         self.log("deploy.started", environment="staging", version=version.version,
                  to_version=version.version, sha256=version.sha256)
-        deployment = self.r.target.deploy("staging", version.version, artifact, version.sha256)
-        self.r.hooks.checkpoint("staging.deployed")
+        deployment = self.release.target.deploy("staging", version.version, artifact, version.sha256)
+        self.release.hooks.checkpoint("staging.deployed")
         self.log("deploy.done", environment="staging", version=version.version,
                  to_version=version.version, sha256=version.sha256,
                  endpoint=deployment.endpoint)
-        self.r.registry.set_alias("staging", version.version)
-        self.r.registry.set_version_tags(version.version, {"gpcast.staging_since": now_iso()})
+        self.release.registry.set_alias("staging", version.version)
+        self.release.registry.set_version_tags(version.version, {"gpcast.staging_since": now_iso()})
         return deployment
 
     def _acceptance(self, version: ModelVersion, staging: Deployment,
-                    series: list[str]) -> G.GateVerdict:
-        expect = Expectation(version.version, version.sha256, tuple(series), self.s.horizon,
-                             tuple(self.s.levels), self.s.acceptance_latency_s)
-        checks = run_acceptance(staging.endpoint, self.r.target.api_key("staging"), expect)
-        verdict = G.acceptance(checks, staging.endpoint)
+                    series: list[str]) -> gates.GateVerdict:
+        expect = Expectation(version.version, version.sha256, tuple(series), self.settings.h,
+                             tuple(self.settings.level), self.settings.acceptance_latency_s)
+        checks = run_acceptance(staging.endpoint, self.release.target.api_key("staging"), expect)
+        verdict = gates.acceptance(checks, staging.endpoint)
         event = "acceptance.passed" if verdict.passed else "acceptance.failed"
         self.log(event, environment="staging", version=version.version,
                  sha256=version.sha256, checks=checks)
-        self.r.registry.set_version_tags(version.version, {
+        self.release.registry.set_version_tags(version.version, {
             "gpcast.acceptance": "passed" if verdict.passed else "failed"})
-        G.require([verdict])
+        gates.require([verdict])
         return verdict
 
-    def _request_approval(self, version: ModelVersion, ev: S.Evaluation,
-                          champion: S.Champion | None) -> None:
+    def _request_approval(self, version: ModelVersion, ev: stages.Evaluation,
+                          champion: stages.Champion | None) -> None:
         self.log("approval.requested", version=version.version, sha256=version.sha256,
-                 runner=self.r.actor, mase=ev.candidate.mase,
+                 runner=self.release.actor, mase=ev.candidate.mase,
                  champion_mase=ev.champion.mase if ev.champion else None)
-        self.r.registry.set_version_tags(version.version, {"gpcast.approval": "pending",
+        self.release.registry.set_version_tags(version.version, {"gpcast.approval": "pending",
                                                            "gpcast.requested_at": now_iso(),
-                                                           "gpcast.run_by": self.r.actor})
+                                                           "gpcast.run_by": self.release.actor})
         versus = (f"champion v{champion.version} MASE {ev.champion.mase:.3f}"
                   if champion and ev.champion else "no champion (first version)")
         card = self.work / "reports" / "card" / "model_card.md"
-        self.r.notifier.send(Notification(
+        self.release.notifier.send(Notification(
             "approval_requested",
-            f"{self.s.registered_model} v{version.version} awaits approval",
+            f"{self.settings.registered_model} v{version.version} awaits approval",
             f"v{version.version} passed every gate and staging acceptance. Backtest MASE "
             f"{ev.candidate.mase:.3f} vs {versus}; 95 % coverage "
             f"{ev.candidate.coverage_95 or float('nan'):.1%}.\n"
@@ -381,14 +346,14 @@ class _Run:
         unchanged = ("\nProduction is unchanged "
                      f"({'v' + production if production else 'nothing promoted yet'}).")
         if isinstance(exc, GateFailedError | DataError):
-            self.r.notifier.send(Notification(
-                "gate_failed", f"{self.s.registered_model}: a gate failed ({self.stage_name})",
+            self.release.notifier.send(Notification(
+                "gate_failed", f"{self.settings.registered_model}: a gate failed ({self.stage_name})",
                 exc.message + unchanged, version=exc.details.get("version"),
                 link=self._link("reports"),
                 facts={"production_version": production, **exc.details}))
         else:
-            self.r.notifier.send(Notification(
-                "pipeline_failed", f"{self.s.registered_model}: pipeline failed at "
+            self.release.notifier.send(Notification(
+                "pipeline_failed", f"{self.settings.registered_model}: pipeline failed at "
                 f"{self.stage_name}", exc.message + unchanged,
                 version=exc.details.get("version"), link=self._link("reports"),
                 facts={"error": type(exc).__name__, "production_version": production}))
@@ -399,27 +364,27 @@ class _Run:
         if self.run_id is None:
             return None
         with suppress(GpcastError):
-            return self.r.registry.artifact_link(self.run_id, artifact_path)
+            return self.release.registry.artifact_link(self.run_id, artifact_path)
         return None
 
     def _production_version(self) -> str | None:
         with suppress(GpcastError):
-            current = self.r.registry.alias("production")
+            current = self.release.registry.alias("production")
             return current.version if current else None
         return None
 
     def crash(self, exc: BaseException) -> None:
         self.log("pipeline.crashed", stage=self.stage_name, error=type(exc).__name__,
                  message=str(exc)[:500])
-        self.r.notifier.send(Notification(
-            "pipeline_crashed", f"{self.s.registered_model}: pipeline crashed at "
+        self.release.notifier.send(Notification(
+            "pipeline_crashed", f"{self.settings.registered_model}: pipeline crashed at "
             f"{self.stage_name}", f"{type(exc).__name__}: {exc}\nProduction is unchanged."))
         self._end("FAILED")
 
     def _end(self, status: str) -> None:
         if self.run_id is not None:
             with suppress(GpcastError):
-                self.r.registry.end_run(self.run_id, status)
+                self.release.registry.end_run(self.run_id, status)
 
 
 def reconcile(release: Release) -> list[str]:
@@ -432,9 +397,9 @@ def reconcile(release: Release) -> list[str]:
         if entry.pipeline_id in ended:
             continue
         pid = entry.pipeline_id
-        stages = [e.detail.get("stage") for e in ledger.entries(["stage.started"],
-                                                                 pipeline_id=pid)]
-        last = stages[-1] if stages else "start"
+        reached = [e.detail.get("stage") for e in ledger.entries(["stage.started"],
+                                                                  pipeline_id=pid)]
+        last = reached[-1] if reached else "start"
         registering = ledger.entries(["version.registering"], pipeline_id=pid)
         confirmed = ledger.entries(["version.registered"], pipeline_id=pid)
         abandoned = []
@@ -450,7 +415,7 @@ def reconcile(release: Release) -> list[str]:
         ledger.append("pipeline.crashed", SYSTEM, pipeline_id=pid, stage=last,
                       abandoned_versions=abandoned, detected="at the next run")
         release.notifier.send(Notification(
-            "pipeline_crashed", f"{release.settings.registered_model}: pipeline {pid} died at "
+            "pipeline_crashed", f"{release.policy.registered_model}: pipeline {pid} died at "
             f"'{last}'", f"A pipeline run stopped without finishing (stage '{last}'). "
             "Production is unchanged; the next run starts over."
             + (f" Versions {abandoned} were tagged abandoned." if abandoned else "")))
@@ -459,9 +424,9 @@ def reconcile(release: Release) -> list[str]:
     return recovered
 
 
-def _flat_metrics(ev: S.Evaluation) -> dict[str, float]:
+def _flat_metrics(ev: stages.Evaluation) -> dict[str, float]:
     out: dict[str, float] = {}
-    for model, row in S.metrics_summary(ev).items():
+    for model, row in stages.metrics_summary(ev).items():
         for key, value in row.items():
             out[f"{model}.{key}"] = value
     for (uid, model), row in ev.backtest.per_series().iterrows():
@@ -474,11 +439,4 @@ def _flat_metrics(ev: S.Evaluation) -> dict[str, float]:
     return out
 
 
-def now_iso() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-__all__ = ["STAGES", "Hooks", "KeyedTarget", "PipelineResult", "Release", "now_iso",
-           "pipeline_lock", "reconcile", "run_pipeline"]
+__all__ = ["STAGES", "PipelineResult", "pipeline_lock", "reconcile", "run_pipeline"]

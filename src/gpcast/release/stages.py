@@ -297,7 +297,8 @@ def make_bundle(panel: Panel, model: SelectedModel, selection: Selection, card: 
     """The version's artifact; ``names`` are the models its backtest scored."""
     months = panel.frame["ds"]
     return ModelBundle(fitted=model, panel=panel, metadata={
-        "backtest_key": backtest_key(names, settings, panel.regressors, configs),
+        "backtest_key": backtest_key(names, backtest_spec(settings), panel.regressors,
+                                     configs),
         "choice": card.choice, "configuration": dict(configs or {}),
         "version": card.version, "model": "selected", "model_name": settings.registered_model,
         "models": dict(model.models), "default_model": selection.default_model,

@@ -80,7 +80,7 @@ class LatestActuals:
         with self._lock:
             if self._ledger is None:
                 self._ledger = self.open_ledger()
-            with self._ledger.engine.connect() as conn:
+            with self._ledger.db.connect() as conn:
                 count, last = conn.execute(sa.select(sa.func.count(), sa.func.max(ACTUALS.c.id))
                                            ).one()
             marker = (int(count or 0), int(last or 0))

@@ -1,54 +1,17 @@
-"""Wiring and status: the default collaborators from Settings, and what each environment serves."""
+"""What each environment serves, what awaits approval, and where records and reality differ;
+repairs (``gpcast doctor``) and stops (``gpcast stop``) under the release lock."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from gpcast.config import Settings
 from gpcast.deploy.base import Deployment
-from gpcast.errors import ConfigError
-from gpcast.registry.mlflow_store import ENVIRONMENTS, MlflowRegistry, ModelVersion
-from gpcast.release.ledger import Ledger, LedgerEntry
-from gpcast.release.notify import Notifier
+from gpcast.registry.mlflow_store import ENVIRONMENTS, ModelVersion
+from gpcast.release.ledger import LedgerEntry
 from gpcast.release.promotion import pending
 from gpcast.release.reconcile import Finding, inspect, reconcile
-from gpcast.release.runner import Hooks, KeyedTarget, Release
-
-
-def open_release(settings: Settings, hooks: Hooks | None = None) -> Release:
-    """The embedded defaults (or the configured stores) as one :class:`Release`."""
-    home = settings.home
-    home.mkdir(parents=True, exist_ok=True)
-    return Release(
-        settings=settings,
-        registry=MlflowRegistry(home, settings.tracking_uri, settings.registered_model,
-                                settings.experiment, settings.artifact_uri,
-                                settings.mlflow_ui_url),
-        ledger=Ledger.for_home(home, settings.database_url),
-        target=make_target(settings),
-        notifier=Notifier.from_settings(settings),
-        hooks=hooks or Hooks(),
-    )
-
-
-def make_target(settings: Settings) -> KeyedTarget:
-    """The deploy target named by ``GPCAST_DEPLOY_TARGET``: local, docker or lightsail."""
-    if settings.deploy_target == "docker":
-        from gpcast.deploy.docker import docker_target
-
-        return docker_target(settings)
-    if settings.deploy_target == "lightsail":
-        from gpcast.deploy.lightsail import lightsail_target
-
-        return lightsail_target(settings)
-    if settings.deploy_target != "local":
-        raise ConfigError(f"unknown deploy target '{settings.deploy_target}'; known: local, "
-                          "docker, lightsail", field="deploy_target")
-    from gpcast.deploy.local import LocalProcessTarget
-
-    ports = {env: settings.environment_port(env) for env in ENVIRONMENTS}
-    return LocalProcessTarget(settings.home, ports)
+from gpcast.release.types import Release
 
 
 @dataclass(frozen=True)
@@ -73,6 +36,8 @@ class EnvironmentStatus:
 
 @dataclass(frozen=True)
 class Status:
+    """Every environment, the pending approvals, and the mismatches found (not repaired)."""
+
     environments: tuple[EnvironmentStatus, ...]
     pending: tuple[LedgerEntry, ...]
     findings: tuple[Finding, ...] = ()
@@ -117,5 +82,4 @@ def status(release: Release) -> Status:
     return Status(tuple(envs), tuple(pending(release)), tuple(inspect(release)))
 
 
-__all__ = ["EnvironmentStatus", "Status", "doctor", "make_target", "open_release", "status",
-           "stop_environments"]
+__all__ = ["EnvironmentStatus", "Status", "doctor", "status", "stop_environments"]
