@@ -16,7 +16,7 @@ import typing
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -61,8 +61,11 @@ class _EnvSource(EnvSettingsSource):
 class Settings(BaseSettings):
     """Everything that changes between a laptop and the cloud."""
 
+    # env_prefix_target="all": the prefix applies to aliases too, so the old names of a
+    # renamed setting are read as GPCAST_<OLD NAME> (never as a bare, unprefixed variable).
     model_config = SettingsConfigDict(
-        env_prefix="GPCAST_", toml_file="gpcast.toml", extra="ignore"
+        env_prefix="GPCAST_", toml_file="gpcast.toml", extra="ignore", populate_by_name=True,
+        env_prefix_target="all",
     )
 
     home: Path = Field(Path(".gpcast"), description="Folder for all local state.")
@@ -92,8 +95,11 @@ class Settings(BaseSettings):
         "their series are refused as far outside its range.")
 
     # modelling and evaluation
-    horizon: int = 12
-    levels: list[int] = Field(default_factory=lambda: [80, 95])
+    h: int = Field(12, validation_alias=AliasChoices("h", "horizon"),
+                   description="Forecast horizon in months (GPCAST_H; GPCAST_HORIZON also read).")
+    level: list[int] = Field(
+        default_factory=lambda: [80, 95], validation_alias=AliasChoices("level", "levels"),
+        description="Interval levels in percent (GPCAST_LEVEL; GPCAST_LEVELS also read).")
     n_windows: int = 6
     step_size: int = 1
     selection_metric: str = "mase"

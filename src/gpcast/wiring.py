@@ -53,6 +53,13 @@ def registry(settings: Settings) -> MlflowRegistry:
                           settings.experiment, settings.artifact_uri, settings.mlflow_ui_url)
 
 
+def tracking_uri(settings: Settings) -> str:
+    """Where MLflow keeps runs and versions (``GPCAST_TRACKING_URI`` or SQLite under home)."""
+    from gpcast.registry.mlflow_store import embedded_tracking_uri
+
+    return settings.tracking_uri or embedded_tracking_uri(settings.home)
+
+
 def release_ledger(settings: Settings) -> Ledger:
     from gpcast.release.ledger import Ledger
 
@@ -171,4 +178,4 @@ def monitor_policy(settings: Settings) -> MonitorPolicy:
 __all__ = ["DEPLOY_TARGETS", "deploy_target", "docker_target", "engine",
            "environment_ports", "forecast_ledger", "lightsail_target", "local_target",
            "monitor_policy", "notifier", "open_release", "registry", "release_ledger",
-           "release_policy"]
+           "release_policy", "tracking_uri"]

@@ -26,6 +26,7 @@ from gpcast.monitoring.monitor import Monitoring, act, run_monitor
 from gpcast.monitoring.record import promise_from_backtest, record_forecast
 from gpcast.monitoring.report import latest_report, write_monitor_report
 from gpcast.release.notify import Notification, Notifier
+from gpcast.wiring import monitor_policy
 
 SHIFT, PLAN_MISS = 120, 126
 
@@ -79,7 +80,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         month_file = home / f"actuals-{i}.csv"
         _wide(real[real[DS] == months[i]], data.regressors).to_csv(month_file, index=False)
         add_actuals(ledger, str(month_file), settings)
-        result = run_monitor(ledger, settings)
+        result = run_monitor(ledger, monitor_policy(settings))
         before = len(notifier.sent())
         act(result, alert, retrain)
         alerts_by_month[f"{months[i]:%Y-%m}"] = len(notifier.sent()) - before

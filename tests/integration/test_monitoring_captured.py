@@ -17,6 +17,7 @@ from gpcast.monitoring.record import record_forecast
 from gpcast.registry.artifact import ModelBundle
 from gpcast.serving.capture import CaptureRecord, CaptureWriter, read_captured
 from gpcast.serving.service import ForecastService
+from gpcast.wiring import monitor_policy
 
 
 def test_captured_api_forecasts_are_recorded_once_and_scored(tmp_path: Path) -> None:
@@ -49,6 +50,6 @@ def test_captured_api_forecasts_are_recorded_once_and_scored(tmp_path: Path) -> 
     record_forecast(ledger, fitted, known, 6, "4", regressor_policy="carry_last")
     ledger.add_actuals(Panel(full.frame[full.frame[DS] > "2023-12-01"], full.regressors, 12,
                              "later"), "later.csv")
-    result = run_monitor(ledger, settings)
+    result = run_monitor(ledger, monitor_policy(settings))
     scored = result.points.groupby("role").size().to_dict()
     assert scored == {"captured": 12, "production": 5 * 6}

@@ -11,6 +11,7 @@ from gpcast.models import make_forecaster
 from gpcast.monitoring.ledger import ForecastLedger
 from gpcast.monitoring.monitor import run_monitor
 from gpcast.monitoring.record import record_forecast
+from gpcast.wiring import monitor_policy
 
 
 def test_the_ledger_records_scores_and_keeps_revisions_in_postgres(
@@ -33,7 +34,7 @@ def test_the_ledger_records_scores_and_keeps_revisions_in_postgres(
     ledger.close()
     reader = ForecastLedger(postgres_url)
     try:
-        result = run_monitor(reader, settings)
+        result = run_monitor(reader, monitor_policy(settings))
     finally:
         reader.close()
     assert result.version == "7"

@@ -20,6 +20,7 @@ from gpcast.monitoring.ledger import ForecastLedger
 from gpcast.monitoring.monitor import run_monitor
 from gpcast.monitoring.record import record_forecast
 from gpcast.monitoring.report import WEIGHTS_TITLE, write_monitor_report
+from gpcast.wiring import monitor_policy
 from panels import make_panel
 
 
@@ -57,7 +58,7 @@ def test_the_report_shows_why_with_one_chart_per_explained_series(tmp_path) -> N
     ledger = ForecastLedger.for_home(tmp_path, None)
     record_forecast(ledger, fitted, known, 6, "1", regressor_policy="carry_last")
     ledger.add_actuals(full, "all")
-    result = run_monitor(ledger, Settings(home=tmp_path))
+    result = run_monitor(ledger, monitor_policy(Settings(home=tmp_path)))
     path = write_monitor_report(result, tmp_path / "out",
                                 {"s0": components(fitted, "s0", 6)})
     assert "Why s0&#x27;s forecast" in path.read_text()
@@ -72,7 +73,7 @@ def test_the_report_charts_the_regressor_effect_per_version_once_there_are_two(
     ledger = ForecastLedger.for_home(tmp_path, None)
     record_forecast(ledger, second, full.cut(6), 6, "2", regressor_policy="carry_last")
     ledger.add_actuals(full, "all")
-    result = run_monitor(ledger, Settings(home=tmp_path))
+    result = run_monitor(ledger, monitor_policy(Settings(home=tmp_path)))
 
     weights = weights_by_version({"1": first, "2": second})
     assert len(weights) == 2 * 2 * 2  # versions x series x regressors

@@ -17,6 +17,7 @@ from gpcast.monitoring.ledger import ForecastLedger
 from gpcast.monitoring.monitor import run_monitor
 from gpcast.monitoring.record import record_forecast
 from gpcast.monitoring.report import figures, write_monitor_report
+from gpcast.wiring import monitor_policy
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def charts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Figure]:
     record_forecast(ledger, make_forecaster("seasonal_naive", 12).fit(known), known, 12, "1",
                     regressor_policy="carry_last")
     ledger.add_actuals(data, "first month")
-    result = run_monitor(ledger, settings)
+    result = run_monitor(ledger, monitor_policy(settings))
     ledger.close()
     assert write_monitor_report(result, home / "monitor").stat().st_size > 10_000
     return {title.split(":")[0].split(",")[0]: fig for title, fig in figures(result)}

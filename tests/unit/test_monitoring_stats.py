@@ -13,6 +13,7 @@ from gpcast.monitoring.drift import psi
 from gpcast.monitoring.scoring import freshest, promised, score_points
 from gpcast.monitoring.shadow import diebold_mariano
 from gpcast.monitoring.verdicts import calibration_verdicts
+from gpcast.wiring import monitor_policy
 
 
 def test_95_intervals_covering_8_of_12_months_alert_and_11_of_12_do_not() -> None:
@@ -30,7 +31,7 @@ def _points(covered: list[bool]) -> pd.DataFrame:
 
 
 def test_a_calibration_verdict_needs_enough_months_and_real_undercoverage() -> None:
-    settings = Settings()
+    settings = monitor_policy(Settings())
     few, _ = calibration_verdicts(_points([False] * 4), pd.Timestamp("2024-04-01"), settings)
     assert few == []  # four misses in four months is a streak, not yet a test
     many, _ = calibration_verdicts(_points([True] * 8 + [False] * 4),

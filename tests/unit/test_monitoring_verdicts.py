@@ -12,6 +12,7 @@ from gpcast.data.panel import Panel
 from gpcast.models.base import Forecast
 from gpcast.monitoring.ledger import ForecastLedger
 from gpcast.monitoring.monitor import act, run_monitor
+from gpcast.wiring import monitor_policy
 
 MONTHS = pd.date_range("2020-01-01", periods=36, freq="MS")
 Y = 1000 + 200 * np.sin(2 * np.pi * np.arange(36) / 12) + 10 * np.arange(36)
@@ -38,7 +39,7 @@ def _ledger(tmp_path: Path) -> ForecastLedger:
 
 def test_a_breaching_version_names_the_previous_one_that_would_not_have(
         tmp_path: Path) -> None:
-    result = run_monitor(_ledger(tmp_path), Settings(home=tmp_path))
+    result = run_monitor(_ledger(tmp_path), monitor_policy(Settings(home=tmp_path)))
     rules = {v.rule: v for v in result.verdicts}
     assert result.version == "2" and result.action_needed
     assert rules["accuracy"].unique_id == "a"
@@ -51,7 +52,7 @@ def test_a_breaching_version_names_the_previous_one_that_would_not_have(
 
 
 def test_act_alerts_once_and_starts_the_given_retrain(tmp_path: Path) -> None:
-    result = run_monitor(_ledger(tmp_path), Settings(home=tmp_path))
+    result = run_monitor(_ledger(tmp_path), monitor_policy(Settings(home=tmp_path)))
     sent: list[str] = []
 
     def alert(title: str, body: str, facts: dict[str, object]) -> bool:
@@ -64,7 +65,7 @@ def test_act_alerts_once_and_starts_the_given_retrain(tmp_path: Path) -> None:
 
 
 def test_as_of_an_earlier_month_the_monitor_sees_only_what_was_known(tmp_path: Path) -> None:
-    result = run_monitor(_ledger(tmp_path), Settings(home=tmp_path), MONTHS[24])
+    result = run_monitor(_ledger(tmp_path), monitor_policy(Settings(home=tmp_path)), MONTHS[24])
     assert result.as_of == MONTHS[24]
     assert result.points["target_month"].max() == MONTHS[24]
     assert not any(v.rule == "accuracy" for v in result.verdicts)  # window not full yet
@@ -72,7 +73,7 @@ def test_as_of_an_earlier_month_the_monitor_sees_only_what_was_known(tmp_path: P
 
 def test_forecasts_running_steadily_above_the_actuals_are_a_bias_warning(
         tmp_path: Path) -> None:
-    result = run_monitor(_ledger(tmp_path), Settings(home=tmp_path))
+    result = run_monitor(_ledger(tmp_path), monitor_policy(Settings(home=tmp_path)))
     row = result.bias.set_index("unique_id").loc["a"]
     assert row["bias_pct"] < -0.3 and row["n"] == 12  # version 2 is 50 % too high
     bias = next(v for v in result.verdicts if v.rule == "bias")

@@ -92,10 +92,12 @@ class _Count(ProgressColumn):
         return Text(f"{task.completed:.0f}/{task.total:.0f} {unit}", style="progress.download")
 
 
-def progress_bar() -> Progress:
-    """A progress display; give each task a ``unit`` ("series", "stages") to show a count."""
+def progress_bar(stderr: bool = False) -> Progress:
+    """A progress display; give each task a ``unit`` ("series", "stages") to show a count.
+    ``stderr``: show it there, when stdout carries a result for scripts (``--json``)."""
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                    _Count(), TimeElapsedColumn(), transient=False)
+                    _Count(), TimeElapsedColumn(), transient=False,
+                    console=Console(stderr=True) if stderr else None)
 
 
 def print_table(console: Console, table: Table) -> None:

@@ -157,7 +157,7 @@ def forecast_cmd(
     with progress_bar() as progress:
         task = progress.add_task(f"fitting {model} on {panel.n_series} series", total=None)
         fitted = make_forecaster(model, settings.season_length).fit(panel)
-        fc = fitted.forecast(h, future_frame, level=level or settings.levels,
+        fc = fitted.forecast(h, future_frame, level=level or settings.level,
                              regressor_policy="carry_last" if carry_last else "require")
         progress.update(task, completed=1, total=1)
     atomic_write_text(out, fc.to_frame().to_csv(index=False))
@@ -270,7 +270,7 @@ def backtest_cmd(
     print_warnings(panel.warnings)
     names = [c.name for c in make_candidates(model or settings.candidates,
                                              settings.season_length)]
-    spec = BacktestSpec(h, n_windows, step_size, tuple(level or settings.levels),
+    spec = BacktestSpec(h, n_windows, step_size, tuple(level or settings.level),
                         settings.season_length)
     with progress_bar() as progress, \
             open_engine(settings.engine, settings.engine_workers) as engine:

@@ -6,6 +6,7 @@ approval request → DEMO APPROVAL → production serving → where to look.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
@@ -25,10 +26,8 @@ def demo_cmd() -> None:
 
     Leaves staging and production serving on 127.0.0.1 and prints where to look.
     """
-    from gpcast.cli.monitor import record_official
-    from gpcast.cli.release import _release, run_cmd
-    from gpcast.release.promotion import approve
-    from gpcast.release.session import status
+    from gpcast.cli.release import print_official, print_run, run_shown
+    from gpcast.flows import release
     from gpcast.serving.auth import new_key, read_keys_file, write_keys_file
 
     settings = build_settings()
@@ -37,16 +36,16 @@ def demo_cmd() -> None:
     if not read_keys_file(keys_path):
         token, record = new_key("predict", "created by gpcast demo")
         write_keys_file(keys_path, [record])
-    run_cmd(data=None, candidate=None, by=None, pause_at=None)
+    started = time.perf_counter()
+    print_run(run_shown(settings, None), settings.data_uri, time.perf_counter() - started)
     demo = build_settings(approvers=[*settings.approvers, DEMO_APPROVER])
-    with _release(demo) as release:
-        pending = status(release).pending
-        version = str(pending[-1].version)
-        console.print(f"[bold yellow]DEMO APPROVAL[/] of v{version} by '{DEMO_APPROVER}' "
-                      "(automatic, for the demo only)")
-        done = approve(release, version, DEMO_APPROVER, DEMO_NOTE)
-        registry_uri = release.registry.tracking_uri
-    record_official(settings, done.version.version)
+    version = release.pending_version(demo)
+    console.print(f"[bold yellow]DEMO APPROVAL[/] of v{version} by '{DEMO_APPROVER}' "
+                  "(automatic, for the demo only)")
+    change = release.approve(demo, version, DEMO_APPROVER, DEMO_NOTE)
+    print_official(change.official)
+    done = change.promotion
+    registry_uri = release.tracking_uri(settings)
     endpoint = done.deployment.endpoint
     console.print(RichPanel.fit(
         f"production serves v{done.version.version} (sha256 {done.version.sha256[:16]}…), "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -11,7 +11,6 @@ from rich.table import Table
 
 from gpcast.cli.common import build_settings, month_span, print_table, read_future_regressors
 from gpcast.cli.data import DateFormatOpt, DayFirstOpt
-from gpcast.config import Settings
 
 console = Console()
 actuals_app = typer.Typer(help="Actual values as they arrive.", no_args_is_help=True)
@@ -21,12 +20,6 @@ shadow_app = typer.Typer(help="A challenger forecasting alongside production, no
 FutureOpt = Annotated[str | None, typer.Option(
     help="Future regressor values (the plan): CSV/Parquet with a month column and one "
          "column per regressor. Default: carry the last known values forward.")]
-
-
-def _ledger(settings: Settings) -> Any:
-    from gpcast.monitoring.ledger import ForecastLedger
-
-    return ForecastLedger.for_home(settings.home, settings.database_url)
 
 
 @actuals_app.command("add")
@@ -45,10 +38,10 @@ def actuals_add_cmd(
     Refused, with every month named: months after the next expected one (or not yet
     happened), values far outside their series' range, and revisions without --revise.
     """
-    from gpcast.monitoring.actuals import add_actuals
+    from gpcast.flows.monitor import add_actuals
 
-    settings = build_settings(dayfirst=dayfirst, date_format=date_format)
-    change = add_actuals(_ledger(settings), uri, settings, revise=revise)
+    change = add_actuals(build_settings(dayfirst=dayfirst, date_format=date_format), uri,
+                         revise)
     console.print(f"{uri}: {change.added} new, {change.revised} revised, "
                   f"{change.unchanged} unchanged value(s)")
     for uid, month, old, new in change.revisions:
@@ -67,10 +60,9 @@ def actuals_remove_cmd(
 
     Recorded in the forecast ledger with the reason; the values stay there, hidden, and
     adding the month again shows it again."""
-    from gpcast.monitoring.actuals import retract_actuals
+    from gpcast.flows.monitor import remove_actuals
 
-    settings = build_settings()
-    retracted = retract_actuals(_ledger(settings), month, series, reason)
+    retracted = remove_actuals(build_settings(), month, series, reason)
     console.print(f"retracted {month} of {len(retracted)} series: {', '.join(retracted)} "
                   f"(reason: {reason})")
 
@@ -90,24 +82,17 @@ def monitor_cmd(
 
     Exits 0 when forecasts behave as promised (warnings included), 1 when action is needed.
     """
-    from gpcast.monitoring.monitor import act, run_monitor
-    from gpcast.monitoring.report import write_monitor_report
+    from gpcast.flows.monitor import monitor
+    from gpcast.serving.capture import read_captured
 
-    settings = build_settings()
-    ledger = _ledger(settings)
-    captured = _ingest_captured(settings, ledger)
-    if captured:
-        console.print(f"captured API forecasts: {captured} new row(s) recorded")
-    result = run_monitor(ledger, settings)
-    explanations = _explanations(settings) if explain else None
-    weights = _weights(settings, ledger.versions("production")) if explain else None
-    path = write_monitor_report(result, out or settings.reports_dir / "monitor", explanations,
-                                weights)
-    if settings.reports_uri:  # where the serving API reads it (survives a redeploy)
-        from gpcast.monitoring.report_store import publish_report
-
-        published = publish_report(path.parent, settings.reports_uri, settings)
-        console.print(f"report published: {published[-1]}")
+    done = monitor(build_settings(), retrain, out, explain, read_captured)
+    result = done.result
+    if done.captured:
+        console.print(f"captured API forecasts: {done.captured} new row(s) recorded")
+    for note in done.notes:
+        console.print(note)
+    if done.published:
+        console.print(f"report published: {done.published[-1]}")
     table = Table(title=f"{result.as_of:%Y-%m}: {result.status.replace('_', ' ')} "
                         f"(production version {result.version})")
     for col in ("rule", "severity", "finding"):
@@ -118,83 +103,11 @@ def monitor_cmd(
         print_table(console, table)
     else:
         console.print(f"{result.as_of:%Y-%m}: forecasts behave as promised")
-    actions = act(result, _alert(settings), _retrain(settings) if retrain else None)
-    for note in actions.notes:
+    for note in done.actions.notes:
         console.print(note)
-    console.print(f"report: {path}\n        {path.with_suffix('.json')}")
+    console.print(f"report: {done.report}\n        {done.report.with_suffix('.json')}")
     if result.action_needed:
         raise typer.Exit(1)
-
-
-def _explanations(settings: Settings) -> dict[str, Any]:
-    """GP components of every series the production version forecasts with a GP."""
-    from gpcast.monitoring.explain import components, find_gp
-
-    bundle = _bundle(settings, "production", None)
-    out = {}
-    for uid in bundle.fitted.unique_ids:
-        gp = find_gp(bundle.fitted, uid)
-        if gp is not None:
-            out[uid] = components(gp, uid, settings.horizon)
-    if not out:
-        console.print("explanations: production forecasts no series with the GP")
-    return out
-
-
-def _weights(settings: Settings, versions: list[str]) -> Any:
-    """Regressor weights of every production version in the ledger that the registry has
-    (one recorded by `gpcast forecast --record` is not registered: it is left out)."""
-    from gpcast.errors import GpcastError
-    from gpcast.monitoring.explain import weights_by_version
-
-    fitted = {}
-    for version in versions:
-        try:
-            fitted[version] = _bundle(settings, None, version).fitted
-        except GpcastError as exc:
-            console.print(f"regressor weights: version {version} left out ({exc.message})")
-    return weights_by_version(fitted)
-
-
-def _bundle(settings: Settings, env: str | None, version: str | None) -> Any:
-    """The registered bundle of ``version`` or of the one ``env`` serves, sha256 checked."""
-    from gpcast.registry.artifact import load_bundle
-    from gpcast.release.resolve import resolve_artifact
-
-    return load_bundle(*resolve_artifact(settings, env, version))
-
-
-def _ingest_captured(settings: Settings, ledger: Any) -> int:
-    """Record what the API answered (the serving capture store), when there is a store."""
-    url = settings.capture_database_url
-    if url is None or (url.startswith("sqlite:///")
-                       and not Path(url.removeprefix("sqlite:///")).is_file()):
-        return 0
-    from gpcast.monitoring.captured import record_captured
-    from gpcast.serving.capture import read_captured
-
-    return int(record_captured(ledger, read_captured(url)))
-
-
-def _alert(settings: Settings) -> Any:
-    from gpcast.release.notify import Notification, Notifier
-
-    notifier = Notifier.from_settings(settings)
-
-    def send(title: str, body: str, facts: dict[str, Any]) -> bool:
-        note = Notification("monitor_action_needed", title, body,
-                            version=facts.get("version"), facts=facts)
-        return notifier.send(note)
-    return send
-
-
-def _retrain(settings: Settings) -> Any:
-    def run() -> str:
-        from gpcast.release.runner import run_pipeline
-        from gpcast.release.session import open_release
-
-        return str(run_pipeline(open_release(settings)).pipeline_id)
-    return run
 
 
 def record_cmd(
@@ -205,67 +118,33 @@ def record_cmd(
     future: FutureOpt = None,
 ) -> None:
     """Record the forecast of a registered version in the forecast ledger."""
-    _record(build_settings(), None if version else env, version, role, future)
+    _record(None if version else env, version, role, future)
 
 
-def _record(settings: Settings, env: str | None, version: str | None, role: str,
-            future: str | None) -> None:
-    issued = _issue(settings, env, version, role, future)
-    console.print(f"recorded {role} version {issued.version}: "
-                  f"{month_span(issued.forecast.months)} ({issued.new_rows} new rows)",
-                  soft_wrap=True)
+def _record(env: str | None, version: str | None, role: str, future: str | None) -> None:
+    from gpcast.flows.monitor import record
 
-
-def _issue(settings: Settings, env: str | None, version: str | None, role: str,
-           future: str | None) -> Any:
-    from gpcast.monitoring.record import record_bundle
-
-    bundle = _bundle(settings, env, version)
+    settings = build_settings()
     plan = read_future_regressors(future, settings) if future else None
-    ledger = _ledger(settings)
-    try:
-        return record_bundle(ledger, bundle, settings.horizon, role, plan)
-    finally:
-        ledger.close()
-
-
-def record_official(settings: Settings, version: str) -> None:
-    """After a promotion or rollback: the official forecast of the version production now
-    serves into the forecast ledger (once per version and issue month; a second call adds
-    no rows), so ``gpcast monitor`` judges it from now on.
-
-    Production has already moved when this runs, so a failure here is a warning with the
-    command that records by hand, not a failed promotion.
-    """
-    from gpcast.errors import GpcastError
-
-    try:
-        issued = _issue(settings, None, version, "production", None)
-    except GpcastError as exc:
-        console.print(f"[yellow]warning:[/] the forecast of v{version} was not recorded in "
-                      f"the forecast ledger: {exc.message}\n  record it with `gpcast "
-                      f"monitor-record --version {version}`", soft_wrap=True)
-        return
-    console.print(f"forecast ledger: v{issued.version}'s official forecast, "
-                  f"{month_span(issued.forecast.months)} ({issued.new_rows} new rows; "
-                  "`gpcast monitor` judges this version)", soft_wrap=True)
+    rec = record(settings, env, version, role, plan)
+    console.print(f"recorded {role} version {rec.version}: "
+                  f"{month_span(rec.forecast.months)} ({rec.new_rows} new rows)",
+                  soft_wrap=True)
 
 
 @shadow_app.command("start")
 def shadow_start_cmd(version: Annotated[str, typer.Argument(help="Registered version.")],
                      future: FutureOpt = None) -> None:
     """Issue and record the challenger's forecast alongside production (never served)."""
-    _record(build_settings(), None, version, "challenger", future)
+    _record(None, version, "challenger", future)
 
 
 @shadow_app.command("report")
 def shadow_report_cmd() -> None:
     """Production against the challenger on the same actuals (Diebold–Mariano test)."""
-    from gpcast.monitoring.monitor import run_monitor
+    from gpcast.flows.monitor import shadow_report
 
-    settings = build_settings()
-    result = run_monitor(_ledger(settings), settings)
-    s = result.shadow
+    s = shadow_report(build_settings())
     if s is None:
         console.print("no month has been scored for both production and a challenger yet")
         return

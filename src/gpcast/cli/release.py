@@ -6,9 +6,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,11 +18,16 @@ from gpcast.cli.common import (
     build_settings,
     clip,
     command_prefix,
+    month_span,
     print_json,
     print_table,
     progress_bar,
 )
-from gpcast.config import Settings
+
+if TYPE_CHECKING:
+    from gpcast.config import Settings
+    from gpcast.flows.monitor import OfficialForecast
+    from gpcast.flows.release import PipelineRun
 
 console = Console()
 pipeline_app = typer.Typer(help="The release pipeline: from data to a staged, gated version.",
@@ -36,27 +40,19 @@ WaitOpt = Annotated[float | None, typer.Option(
     "(default GPCAST_LOCK_WAIT_S, 0: fail at once with exit code 11).")]
 
 
-@contextmanager
-def _release(settings: Settings, by: str | None = None, **hooks: Any) -> Iterator[Any]:
-    from gpcast.release.actors import pipeline_runner
-    from gpcast.release.runner import Hooks
-    from gpcast.release.session import open_release
-
-    release = open_release(settings, Hooks(**hooks))
-    release.actor = pipeline_runner(by, os.environ)
-    try:
-        yield release
-    finally:
-        release.ledger.close()
-
-
-def _pause(stage: str | None) -> Any:
+def _pause(stage: str | None) -> Callable[[str], None]:
     """A test hook: announce a named point on stderr, then wait to be killed."""
     def checkpoint(name: str) -> None:
         if name == stage:
             print(f"gpcast-checkpoint: {name}", file=sys.stderr, flush=True)
             time.sleep(600)
     return checkpoint
+
+
+def _hooks(pause_at: str | None, **progress: Any) -> Any:
+    from gpcast.flows.release import Hooks
+
+    return Hooks(checkpoint=_pause(pause_at), **progress)
 
 
 @pipeline_app.command("run")
@@ -71,6 +67,9 @@ def run_cmd(
         "CODEBUILD_INITIATOR in CodeBuild, else the OS user); this person cannot approve "
         "the version unless GPCAST_ALLOW_SELF_APPROVAL=true.")] = None,
     pause_at: Annotated[str | None, typer.Option(hidden=True)] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON object (version, sha256, MLflow run id, staging URL, "
+        "gates) on stdout for scripts and CI; progress goes to stderr.")] = False,
 ) -> None:
     """Ingest → validate → backtest candidates → gates → register → deploy staging →
     acceptance → request approval. Production is never touched.
@@ -78,15 +77,26 @@ def run_cmd(
     A killed run leaves production as it was; the next run records the crash, tags any
     half-registered version 'abandoned' and starts over from the data.
     """
-    from gpcast.release.runner import STAGES, run_pipeline
-
     settings = build_settings(data_uri=data, candidates=candidate or None)
     started = time.perf_counter()
-    with progress_bar() as progress:
+    done = run_shown(settings, by, pause_at, stderr=as_json)
+    if as_json:
+        print_json(done.to_json())
+        return
+    print_run(done, settings.data_uri, time.perf_counter() - started)
+
+
+def run_shown(settings: Settings, by: str | None, pause_at: str | None = None,
+              stderr: bool = False) -> PipelineRun:
+    """The pipeline flow with its stages and series counted on a progress display."""
+    from gpcast.flows import release as flow
+    from gpcast.flows.release import STAGES
+
+    with progress_bar(stderr=stderr) as progress:
         stages = len(STAGES) - (0 if settings.tune else 1)  # "tune" runs only when asked
         stage_task = progress.add_task("pipeline", total=stages, unit="stages")
         bt_task = progress.add_task("backtest", total=None, visible=False)
-        done: dict[str, int] = {}
+        counted: dict[str, int] = {}
 
         def on_stage(name: str) -> None:
             progress.update(stage_task, description=f"stage: {name}", advance=1
@@ -94,21 +104,25 @@ def run_cmd(
             progress.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] stage [bold]{name}[/]")
 
         def total(n: int) -> None:  # n: the series to backtest, then to fit
-            done.clear()
+            counted.clear()
             progress.update(bt_task, total=n, visible=True, series=n // 2)
 
         def advance(description: str, n: int = 1) -> None:
             phase = description.split(":")[0]  # "backtest" or "fit", the chunk is ours
-            done[phase] = done.get(phase, 0) + n
+            counted[phase] = counted.get(phase, 0) + n
             series = progress.tasks[bt_task].fields.get("series", 0)
-            progress.update(bt_task, advance=n, description=f"{phase}: {done[phase]}/"
+            progress.update(bt_task, advance=n, description=f"{phase}: {counted[phase]}/"
                             f"{series} series")
 
-        with _release(settings, by, stage=on_stage, advance=advance, total=total,
-                      checkpoint=_pause(pause_at)) as release:
-            result = run_pipeline(release)
-            production = release.registry.alias("production")
+        done = flow.run(settings, by, os.environ, _hooks(
+            pause_at, stage=on_stage, advance=advance, total=total))
         progress.update(stage_task, completed=stages, description="done")
+    return done
+
+
+def print_run(done: PipelineRun, data_uri: str, seconds: float) -> None:
+    """The gates, where the version is staged, and the command that approves it."""
+    result = done.result
     ev = result.evaluation
     table = Table("gate", "verdict", "detail", title=f"v{result.version.version}: gates")
     for v in [*ev.verdicts, result.acceptance]:
@@ -117,8 +131,8 @@ def run_cmd(
     console.print(RichPanel.fit(
         f"version {result.version.version} (sha256 {result.version.sha256[:16]}…) is in "
         f"staging at {result.staging.endpoint}\nMLflow run {result.run_id}; "
-        f"{time.perf_counter() - started:.1f} s", title="approval requested"))
-    _same_data_note(result.version, production, settings.data_uri)
+        f"{seconds:.1f} s", title="approval requested"))
+    _same_data_note(result.version, done.production, data_uri)
     # Outside the box, unwrapped, so that it copies as one line.
     console.print(f"approve:  {command_prefix()}gpcast approve {result.version.version} "
                   '--by "$USER" --note "..."', soft_wrap=True, highlight=False)
@@ -142,10 +156,9 @@ def status_cmd(as_json: Annotated[bool, typer.Option(
         "--json", help="One JSON document (environments, pending approvals) for scripts.")
         ] = False) -> None:
     """Per environment: version, since, approved by, key metrics; pending approvals."""
-    from gpcast.release.session import status
+    from gpcast.flows.release import status
 
-    with _release(build_settings()) as release:
-        report = status(release)
+    report = status(build_settings())
     if as_json:
         print_json({"environments": [{**_env_json(env), "consistent": env.consistent}
                                      for env in report.environments],
@@ -182,10 +195,9 @@ def doctor_cmd(wait: WaitOpt = None) -> None:
     """Make the records (ledger, registry aliases, deploy records) agree with what actually
     serves: complete or close interrupted promotions, redeploy environments that do not
     serve their alias's version, stop processes of this home that nothing records."""
-    from gpcast.release.session import doctor
+    from gpcast.flows.release import doctor
 
-    with _release(build_settings(lock_wait_s=wait)) as release:
-        findings = doctor(release)
+    findings = doctor(build_settings(lock_wait_s=wait))
     for f in findings:
         console.print(f"repaired {f.environment}: {f.message} → {f.repair}")
     if not findings:
@@ -197,34 +209,38 @@ def approve_cmd(version: Annotated[str, typer.Argument(help="Version to promote.
                 pause_at: Annotated[str | None, typer.Option(hidden=True)] = None) -> None:
     """Promote VERSION (the artifact tested in staging, sha256 verified) to production,
     and record its official forecast in the forecast ledger."""
-    from gpcast.release import prestart
+    from gpcast.flows.release import approve
 
-    settings = build_settings(lock_wait_s=wait)
-    # Before anything heavy is imported: the staged copy boots as a production backend
-    # while MLflow opens; approve adopts it only once the registry's copy is verified.
-    warm = prestart.warm_candidate(settings, version, by)
-    try:
-        from gpcast.cli.monitor import record_official
-        from gpcast.release.promotion import approve
+    with console.status(f"promoting v{version} to production…"):
+        done = approve(build_settings(lock_wait_s=wait), version, by, note, _hooks(pause_at))
+    p = done.promotion
+    console.print(f"[green]production now serves v{p.version.version}[/] "
+                  f"(was {'v' + p.previous if p.previous else 'nothing'}) at "
+                  f"{p.deployment.endpoint}; smoke test: {p.smoke.message}", soft_wrap=True)
+    print_official(done.official)
 
-        with console.status(f"promoting v{version} to production…"), \
-                _release(settings, checkpoint=_pause(pause_at)) as release:
-            done = approve(release, version, by, note, warm)
-    finally:
-        prestart.drop(settings, warm)
-    console.print(f"[green]production now serves v{done.version.version}[/] "
-                  f"(was {'v' + done.previous if done.previous else 'nothing'}) at "
-                  f"{done.deployment.endpoint}; smoke test: {done.smoke.message}", soft_wrap=True)
-    record_official(settings, done.version.version)
+
+def print_official(official: OfficialForecast) -> None:
+    """The official forecast recorded after a promotion or rollback, or the warning with
+    the command that records it by hand."""
+    v = official.version
+    if official.recorded is None:
+        console.print(f"[yellow]warning:[/] the forecast of v{v} was not recorded in "
+                      f"the forecast ledger: {official.error}\n  record it with `gpcast "
+                      f"monitor-record --version {v}`", soft_wrap=True)
+        return
+    rec = official.recorded
+    console.print(f"forecast ledger: v{rec.version}'s official forecast, "
+                  f"{month_span(rec.forecast.months)} ({rec.new_rows} new rows; "
+                  "`gpcast monitor` judges this version)", soft_wrap=True)
 
 
 def reject_cmd(version: Annotated[str, typer.Argument(help="Version to reject.")],
                by: ByOpt, note: NoteOpt = "", wait: WaitOpt = None) -> None:
     """Reject VERSION: it will never be promoted; production is unchanged."""
-    from gpcast.release.promotion import reject
+    from gpcast.flows.release import reject
 
-    with _release(build_settings(lock_wait_s=wait)) as release:
-        mv = reject(release, version, by, note)
+    mv = reject(build_settings(lock_wait_s=wait), version, by, note)
     console.print(f"v{mv.version} rejected by {by}")
 
 
@@ -234,16 +250,14 @@ def rollback_cmd(by: ByOpt, reason: Annotated[str, typer.Option(
         pause_at: Annotated[str | None, typer.Option(hidden=True)] = None) -> None:
     """Move production back to the previously approved version and verify it; the
     monitor judges that version from now on."""
-    from gpcast.cli.monitor import record_official
-    from gpcast.release.promotion import rollback
+    from gpcast.flows.release import rollback
 
-    settings = build_settings(lock_wait_s=wait)
-    with console.status("rolling back production…"), \
-            _release(settings, checkpoint=_pause(pause_at)) as release:
-        done = rollback(release, by, reason)
-    console.print(f"[yellow]production rolled back to v{done.version.version}[/] "
-                  f"(from v{done.previous}); smoke test: {done.smoke.message}", soft_wrap=True)
-    record_official(settings, done.version.version)
+    with console.status("rolling back production…"):
+        done = rollback(build_settings(lock_wait_s=wait), by, reason, _hooks(pause_at))
+    p = done.promotion
+    console.print(f"[yellow]production rolled back to v{p.version.version}[/] "
+                  f"(from v{p.previous}); smoke test: {p.smoke.message}", soft_wrap=True)
+    print_official(done.official)
 
 
 def audit_cmd(
@@ -254,16 +268,9 @@ def audit_cmd(
                        ] = False,
 ) -> None:
     """The release ledger: who did what, when, from which version to which."""
-    from gpcast.release.ledger import Ledger
+    from gpcast.flows.release import audit
 
-    settings = build_settings()
-    ledger = Ledger.for_home(settings.home, settings.database_url)
-    try:
-        entries = [e for e in ledger.entries()
-                   if all_events or not e.event.startswith(("stage.", "deploy.started"))]
-    finally:
-        ledger.close()
-    entries = entries[-limit:]
+    entries = audit(build_settings(), all_events, limit)
     if as_json:
         for e in entries:
             print(json.dumps({**e.__dict__, "at": e.at.isoformat()}, default=str))
@@ -299,13 +306,9 @@ def stop_cmd(environment: Annotated[list[str] | None, typer.Argument(
         help="Environments to stop (default: every one).")] = None,
         wait: WaitOpt = None) -> None:
     """Stop the serving processes of environments (the aliases and the ledger stay)."""
-    from gpcast.registry.mlflow_store import ENVIRONMENTS
-    from gpcast.release.session import stop_environments
+    from gpcast.flows.release import ENVIRONMENTS, stop
 
-    envs = environment or list(ENVIRONMENTS)
-    with _release(build_settings(lock_wait_s=wait)) as release:
-        stop_environments(release, envs)
-    for env in envs:
+    for env in stop(build_settings(lock_wait_s=wait), environment or ENVIRONMENTS):
         console.print(f"{env}: stopped")
 
 

@@ -2,13 +2,11 @@
 
 ``serve`` takes a resolved artifact (``--model-path`` and its ``--sha256``); serving by
 environment or registry version (``--env production``, ``--model-version 7``) asks the
-release layer to resolve them to an artifact first, through one seam:
-``gpcast.release.resolve.resolve_artifact(settings, environment, version) -> (dir, sha256)``.
+serve flow for the artifact first (:func:`gpcast.flows.serve.served_artifact`).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -17,8 +15,6 @@ import typer
 from rich.console import Console
 
 from gpcast.cli.common import Levels, build_settings
-from gpcast.config import Settings
-from gpcast.errors import ConfigError
 
 console = Console(stderr=True)
 
@@ -27,19 +23,6 @@ ModelPathOpt = Annotated[Path | None, typer.Option(
 ShaOpt = Annotated[str | None, typer.Option(
     "--sha256", help="Expected sha256 of model.pkl (default: the manifest's; the release "
     "flow always passes the registered digest).")]
-
-
-def resolve_artifact(settings: Settings, environment: str | None,
-                     version: str | None) -> tuple[Path, str]:
-    """The artifact an environment or registry version serves (the release layer decides)."""
-    try:
-        module = importlib.import_module("gpcast.release.resolve")
-    except ImportError:
-        raise ConfigError("serving by --env/--model-version needs the release registry "
-                          "(gpcast.release.resolve); give --model-path and --sha256",
-                          field="model_path") from None
-    directory, sha = module.resolve_artifact(settings, environment, version)
-    return Path(directory), str(sha)
 
 
 def serve_cmd(
@@ -74,7 +57,10 @@ def serve_cmd(
         # GPCAST_MODEL_PATH / GPCAST_MODEL_SHA256: the artifact baked into the image
         model_path, sha256 = settings.model_path, sha256 or settings.model_sha256
     elif model_path is None:
-        model_path, sha256 = resolve_artifact(settings, env, model_version)
+        from gpcast.flows.serve import served_artifact
+
+        served = served_artifact(settings, env, model_version)
+        model_path, sha256 = served.path, served.sha256
     settings = settings.model_copy(update={"model_path": model_path, "model_sha256": sha256})
     # Load (and verify) before listening: a bad artifact exits with its own code.
     service = load_service(settings)
@@ -110,7 +96,7 @@ def batch_cmd(
                                            "model_sha256": sha256 or settings.model_sha256})
     service = load_service(settings)
     frame = scenario_forecasts(service, read_scenarios(table.read_bytes(), table.name),
-                               series, level or settings.levels,
+                               series, level or settings.level,
                                "carry_last" if carry_last else "require")
     write_table(frame, out)
     console.print(f"batch: {out} ({frame['scenario'].nunique()} scenario(s), {len(frame)} "
@@ -122,4 +108,4 @@ def register(app: typer.Typer) -> None:
     app.command("batch")(batch_cmd)
 
 
-__all__ = ["register", "resolve_artifact"]
+__all__ = ["register"]

@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.table import Table
 
 from gpcast.cli.common import build_settings, progress_bar
-from gpcast.data import load_panel
 
 console = Console()
 
@@ -23,7 +22,7 @@ def tune_cmd(
                                              "GPCAST_DATA_URI or the bundled sample).")] = None,
     trials: Annotated[int, typer.Option(min=1, help="Optuna trials.")] = 20,
     h: Annotated[int | None, typer.Option("--h", min=1, max=120,
-                                          help="Horizon (default: GPCAST_HORIZON).")] = None,
+                                          help="Horizon (default: GPCAST_H).")] = None,
     n_windows: Annotated[int, typer.Option(min=1, help="Search windows, all before the "
                                            "last h months.")] = 2,
     step_size: Annotated[int, typer.Option(min=1, help="Months between windows.")] = 6,
@@ -40,24 +39,22 @@ def tune_cmd(
     search never saw, and adopted only if it is not worse there. Every trial is an MLflow
     child run of one parent run; the result is written as JSON.
     """
-    from gpcast.evaluation.tuning import tune
-    from gpcast.registry.mlflow_store import MlflowRegistry
+    from gpcast.flows.train import tune
 
     overrides: dict[str, object] = {}
     if data:
         overrides["data_uri"] = data
     settings = build_settings(**overrides)
-    panel = load_panel(settings.data_uri, settings)
-    horizon = h or settings.horizon
-    tracker = None if no_tracking else MlflowRegistry(
-        settings.home, settings.tracking_uri, settings.registered_model, settings.experiment)
     with progress_bar() as progress:
-        task = progress.add_task(f"tune {model} on {panel.n_series} series", total=trials)
-        result = tune(panel, model, horizon, n_windows, step_size, trials, seed, tracker,
-                      lambda done, total, text: progress.update(task, completed=done,
-                                                                description=text))
+        task = progress.add_task(f"tune {model}", total=trials)
+        done = tune(settings, model, h, n_windows, step_size, trials, seed, not no_tracking,
+                    out, lambda n, total, text: progress.update(task, completed=n,
+                                                                description=text),
+                    lambda n: progress.update(task, description=f"tune {model} on {n} "
+                                              "series"))
+    result, horizon = done.tuning, done.h
     table = Table("configuration", "window", "MASE", "MSIS 95",
-                  title=f"tuning {model}: h={horizon}, {panel.n_series} series")
+                  title=f"tuning {model}: h={horizon}, {done.n_series} series")
     table.add_row("defaults", "search", f"{result.defaults.mase:.3f}",
                   f"{result.defaults.msis:.2f}")
     if result.best.scores is not None:
@@ -69,11 +66,8 @@ def tune_cmd(
                   f"{result.later_tuned.msis:.2f}")
     console.print(table)
     console.print(result.summary())
-    path = out or settings.home / "tuning" / f"{model}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.to_dict(), indent=2, default=str))
     console.print(f"chosen configuration: {json.dumps(result.params, default=str)}")
-    console.print(f"written: {path}")
+    console.print(f"written: {done.path}")
     if result.parent_run:
         console.print(f"MLflow run: {result.parent_run}")
 

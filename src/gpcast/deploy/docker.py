@@ -42,7 +42,6 @@ import hashlib
 import json
 import resource
 import secrets
-import shlex
 import shutil
 import subprocess
 import time

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from gpcast import wiring
 from gpcast.config import Settings
+from gpcast.release.types import STAGES, Hooks
+from gpcast.wiring import ENVIRONMENTS, tracking_uri
 
 if TYPE_CHECKING:
     from gpcast.flows.monitor import OfficialForecast
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
     from gpcast.release.reconcile import Finding
     from gpcast.release.runner import PipelineResult
     from gpcast.release.status import Status
-    from gpcast.release.types import Hooks, Release
+    from gpcast.release.types import Release
 
 
 @contextmanager
@@ -181,5 +183,21 @@ def pending_version(settings: Settings) -> str:
     return str(waiting[-1].version)
 
 
-__all__ = ["PipelineRun", "ProductionChange", "approve", "audit", "doctor", "opened",
-           "pending_version", "reject", "rollback", "run", "status", "stop"]
+__all__ = [
+    "ENVIRONMENTS",
+    "STAGES",
+    "Hooks",
+    "PipelineRun",
+    "ProductionChange",
+    "approve",
+    "audit",
+    "doctor",
+    "opened",
+    "pending_version",
+    "reject",
+    "rollback",
+    "run",
+    "status",
+    "stop",
+    "tracking_uri",
+]

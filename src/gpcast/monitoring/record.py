@@ -23,7 +23,7 @@ from gpcast.registry.artifact import ModelBundle
 
 
 @dataclass(frozen=True)
-class Issued:
+class RecordedForecast:
     """A forecast as recorded: its version, role, issue month and how many rows were new."""
 
     forecast: Forecast
@@ -36,14 +36,14 @@ class Issued:
 def record_forecast(ledger: ForecastLedger, fitted: Fitted, panel: Panel, h: int,
                     version: str, role: str = "production",
                     future: FutureRegressors = None,
-                    regressor_policy: RegressorPolicy = "require") -> Issued:
+                    regressor_policy: RegressorPolicy = "require") -> RecordedForecast:
     """Forecast ``h`` months from the end of ``panel`` and record it (idempotent)."""
     fc = fitted.forecast(h, future, level=LEVELS, regressor_policy=regressor_policy)
     issue = pd.Timestamp(panel.frame[DS].max())
     ledger.add_actuals(panel, source=f"training {panel.source}".strip())
     plan = _plan(panel, fc, future)
     new = ledger.record_forecast(fc, issue, version, role, plan)
-    return Issued(fc, str(version), role, issue, new)
+    return RecordedForecast(fc, str(version), role, issue, new)
 
 
 def _plan(panel: Panel, fc: Forecast, future: FutureRegressors) -> pd.DataFrame | None:
@@ -79,7 +79,7 @@ def promise_from_backtest(backtest: Backtest, selection: Selection | None = None
 
 def record_bundle(ledger: ForecastLedger, bundle: ModelBundle, h: int,
                   role: str = "production", future: FutureRegressors = None,
-                  promise: pd.DataFrame | None = None) -> Issued:
+                  promise: pd.DataFrame | None = None) -> RecordedForecast:
     """Record a registered version's forecast (``gpcast approve`` and ``gpcast rollback``
     call this once production serves it).
 
@@ -111,5 +111,5 @@ def promise_from_metadata(metadata: dict[str, Any]) -> pd.DataFrame | None:
     return pd.DataFrame([row])
 
 
-__all__ = ["Issued", "promise_from_backtest", "promise_from_metadata", "record_bundle",
+__all__ = ["RecordedForecast", "promise_from_backtest", "promise_from_metadata", "record_bundle",
            "record_forecast"]

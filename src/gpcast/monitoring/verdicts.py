@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ttest_1samp
 
-from gpcast.monitoring.policy import MonitorPolicy
 from gpcast.data.panel import ID
 from gpcast.monitoring.calibration import MIN_MONTHS, series_calibration
 from gpcast.monitoring.drift import DriftResult, plan_gaps
+from gpcast.monitoring.policy import MonitorPolicy
 from gpcast.monitoring.scoring import promised, window
 
 Severity = Literal["action", "warning"]

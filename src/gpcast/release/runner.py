@@ -44,10 +44,8 @@ from gpcast.release import gates, stages
 from gpcast.release.acceptance import Expectation, run_acceptance
 from gpcast.release.incremental import POINTS_FILE, ProductionEvidence, plan_refit
 from gpcast.release.notify import Notification
-from gpcast.release.types import SYSTEM, Release, now_iso
+from gpcast.release.types import STAGES, SYSTEM, Release, now_iso
 
-STAGES = ("validate", "tune", "backtest", "select", "gates", "fit", "register", "staging",
-          "acceptance", "approval")
 FAILURES_LOGGED = 100  # failed series listed in the ledger event; the report has them all
 PIPELINE_LOCK_WAIT_S = 600.0  # a pipeline that reached staging waits this long for the lock
 TERMINAL = ("pipeline.completed", "pipeline.failed", "pipeline.crashed")
@@ -292,7 +290,8 @@ class _PipelineRun:
         artifact = self.release.registry.download_bundle(version, self.release.home / "artifacts")
         self.log("deploy.started", environment="staging", version=version.version,
                  to_version=version.version, sha256=version.sha256)
-        deployment = self.release.target.deploy("staging", version.version, artifact, version.sha256)
+        deployment = self.release.target.deploy("staging", version.version, artifact,
+                                                version.sha256)
         self.release.hooks.checkpoint("staging.deployed")
         self.log("deploy.done", environment="staging", version=version.version,
                  to_version=version.version, sha256=version.sha256,
@@ -347,7 +346,8 @@ class _PipelineRun:
                      f"({'v' + production if production else 'nothing promoted yet'}).")
         if isinstance(exc, GateFailedError | DataError):
             self.release.notifier.send(Notification(
-                "gate_failed", f"{self.settings.registered_model}: a gate failed ({self.stage_name})",
+                "gate_failed",
+                f"{self.settings.registered_model}: a gate failed ({self.stage_name})",
                 exc.message + unchanged, version=exc.details.get("version"),
                 link=self._link("reports"),
                 facts={"production_version": production, **exc.details}))

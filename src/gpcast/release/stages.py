@@ -88,8 +88,8 @@ def ingest_validate(settings: Settings, report_path: Path) -> Panel:
 
 
 def backtest_spec(settings: Settings, configs: Configs | None = None) -> BacktestSpec:
-    return BacktestSpec(settings.horizon, settings.n_windows, settings.step_size,
-                        tuple(settings.levels), settings.season_length, dict(configs or {}))
+    return BacktestSpec(settings.h, settings.n_windows, settings.step_size,
+                        tuple(settings.level), settings.season_length, dict(configs or {}))
 
 
 def production_choice(settings: Settings) -> tuple[str, str]:
@@ -199,8 +199,8 @@ def tune_candidates(panel: Panel, settings: Settings, tracker: Tracker,
     """`gpcast tune` of each of ``settings.tune_models`` on the panel's earlier windows,
     every search an MLflow child run of ``parent_run``."""
     nested = _Nested(tracker, parent_run)
-    return {model: tune(panel, model, settings.horizon, settings.tune_windows,
-                        settings.step_size if settings.step_size > 1 else settings.horizon,
+    return {model: tune(panel, model, settings.h, settings.tune_windows,
+                        settings.step_size if settings.step_size > 1 else settings.h,
                         settings.tune_trials, 0, nested)
             for model in settings.tune_models}
 
@@ -279,7 +279,7 @@ def make_card(settings: Settings, panel: Panel, ev: Evaluation, model: SelectedM
         series=dict(model.models), hyperparameters=hyperparameters(model),
         metrics=metrics_summary(ev), gates=[v.to_dict() for v in ev.verdicts],
         champion_version=champion.version if champion else None, coverage=coverage,
-        backtest={"h": settings.horizon, "n_windows": settings.n_windows,
+        backtest={"h": settings.h, "n_windows": settings.n_windows,
                   "step_size": settings.step_size},
         git_commit=git_commit(), created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         choice=choice, tuning=dict(tuning or {}))
@@ -305,7 +305,7 @@ def make_bundle(panel: Panel, model: SelectedModel, selection: Selection, card: 
         "data_uri": settings.data_uri, "data_sha256": panel.sha256,
         "training_window": {"start": f"{months.min():%Y-%m}", "end": f"{months.max():%Y-%m}"},
         "metrics": card.metrics, "card": card.to_markdown(), "git_commit": card.git_commit,
-        "horizon": settings.horizon, "levels": list(settings.levels)})
+        "horizon": settings.h, "levels": list(settings.level)})
 
 
 def write_reports(out: Path, ev: Evaluation, card: ModelCard | None,

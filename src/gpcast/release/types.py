@@ -20,6 +20,8 @@ from gpcast.release.lock import Holder, release_lock
 from gpcast.release.notify import Notifier
 
 SYSTEM = "gpcast"
+STAGES = ("validate", "tune", "backtest", "select", "gates", "fit", "register", "staging",
+          "acceptance", "approval")  # of a pipeline run, in order ("tune" only when asked)
 
 
 class KeyedTarget(DeployTarget, Protocol):
@@ -79,4 +81,4 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-__all__ = ["SYSTEM", "Hooks", "KeyedTarget", "Release", "ReleasePolicy", "now_iso"]
+__all__ = ["STAGES", "SYSTEM", "Hooks", "KeyedTarget", "Release", "ReleasePolicy", "now_iso"]
