@@ -20,6 +20,7 @@ from gpcast.monitoring.ledger import ForecastLedger
 from gpcast.monitoring.monitor import Monitoring, run_monitor
 from gpcast.monitoring.record import record_forecast
 from gpcast.monitoring.report import write_monitor_report
+from gpcast.wiring import monitor_policy
 
 FIRST, LAST, SHIFT = 107, 120, 114
 
@@ -45,7 +46,7 @@ def monitored(home: Path) -> tuple[Monitoring, ForecastLedger]:
                         future=plan)
     final = Panel(real[real[DS] <= months[LAST]], data.regressors, 12, "monitoring_data")
     ledger.add_actuals(final, "monitoring_data")
-    return run_monitor(ledger, settings), ledger
+    return run_monitor(ledger, monitor_policy(settings)), ledger
 
 
 def write_report(home: Path) -> Path:

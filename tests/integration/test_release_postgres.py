@@ -87,8 +87,8 @@ def test_the_pipeline_runs_against_an_mlflow_server_on_postgresql(
     events = [e.event for e in ledger.entries()]
     # "approved" is recorded once production serves the version, after "promoted"
     assert events[-2:] == ["promoted", "approved"] and "approval.requested" in events
-    with pytest.raises(sa.exc.DBAPIError, match="append-only"), ledger.engine.begin() as conn:
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), ledger.db.begin() as conn:
         conn.execute(sa.text("UPDATE release_events SET actor = 'mallory'"))
-    with pytest.raises(sa.exc.DBAPIError, match="append-only"), ledger.engine.begin() as conn:
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), ledger.db.begin() as conn:
         conn.execute(sa.text("DELETE FROM release_events"))
     ledger.close()

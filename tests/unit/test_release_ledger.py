@@ -38,7 +38,7 @@ def test_the_database_refuses_updates_and_deletes(ledger: Ledger) -> None:
     for statement in ("UPDATE release_events SET actor = 'mallory'",
                       "DELETE FROM release_events"):
         with pytest.raises(sa.exc.DBAPIError, match="append-only"), \
-                ledger.engine.begin() as conn:
+                ledger.db.begin() as conn:
             conn.execute(sa.text(statement))
     assert [e.actor for e in ledger.entries()] == ["alice"]
 
