@@ -224,3 +224,15 @@ def test_a_monthly_run_redoes_only_the_series_whose_data_changed(
 
     assert forecast("staging", "s3") == forecast("production", "s3")  # reused fit
     assert forecast("staging", "s0") != forecast("production", "s0")  # refitted
+
+
+def test_pipeline_run_json_names_what_ci_approves(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert run(["pipeline", "run", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)  # stdout holds the one JSON object only
+    v1 = registry(home).version("1")
+    assert (out["version"], out["sha256"], out["run_id"]) == ("1", v1.sha256, v1.run_id)
+    port = json.loads((home / "deploy" / "staging.json").read_text())["port"]
+    assert out["staging_url"] == f"http://127.0.0.1:{port}"
+    assert all(g["passed"] for g in out["gates"])
