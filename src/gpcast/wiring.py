@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from gpcast.deploy.lightsail import LightsailTarget
     from gpcast.deploy.local import LocalProcessTarget
     from gpcast.engine import Engine
+    from gpcast.monitoring.actuals import ActualsRules
     from gpcast.monitoring.ledger import ForecastLedger
     from gpcast.monitoring.policy import MonitorPolicy
     from gpcast.registry.mlflow_store import MlflowRegistry
@@ -165,6 +166,15 @@ def open_release(settings: Settings, hooks: Hooks | None = None,
                    actor=actor or SYSTEM)
 
 
+def actuals_rules(settings: Settings) -> ActualsRules:
+    """How ``gpcast actuals add`` reads a file and which arrivals it refuses."""
+    from gpcast.data import schema_from
+    from gpcast.monitoring.actuals import ActualsRules
+
+    return ActualsRules(schema_from(settings), settings.actuals_max_ratio,
+                        settings.storage_options)
+
+
 def monitor_policy(settings: Settings) -> MonitorPolicy:
     from gpcast.monitoring.policy import MonitorPolicy
 
@@ -175,7 +185,7 @@ def monitor_policy(settings: Settings) -> MonitorPolicy:
         psi=settings.monitor_psi, plan_tolerance=settings.monitor_plan_tolerance)
 
 
-__all__ = ["DEPLOY_TARGETS", "deploy_target", "docker_target", "engine",
+__all__ = ["DEPLOY_TARGETS", "actuals_rules", "deploy_target", "docker_target", "engine",
            "environment_ports", "forecast_ledger", "lightsail_target", "local_target",
            "monitor_policy", "notifier", "open_release", "registry", "release_ledger",
            "release_policy", "tracking_uri"]

@@ -26,7 +26,7 @@ from gpcast.monitoring.monitor import Monitoring, act, run_monitor
 from gpcast.monitoring.record import promise_from_backtest, record_forecast
 from gpcast.monitoring.report import latest_report, write_monitor_report
 from gpcast.release.notify import Notification, Notifier
-from gpcast.wiring import monitor_policy
+from gpcast.wiring import actuals_rules, monitor_policy
 
 SHIFT, PLAN_MISS = 120, 126
 
@@ -79,7 +79,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     for i in range(108, 132):
         month_file = home / f"actuals-{i}.csv"
         _wide(real[real[DS] == months[i]], data.regressors).to_csv(month_file, index=False)
-        add_actuals(ledger, str(month_file), settings)
+        add_actuals(ledger, str(month_file), actuals_rules(settings))
         result = run_monitor(ledger, monitor_policy(settings))
         before = len(notifier.sent())
         act(result, alert, retrain)

@@ -14,6 +14,7 @@ from gpcast.data.panel import DS, ID, Panel
 from gpcast.errors import DataValidationError
 from gpcast.monitoring.actuals import RevisionNotAllowedError, add_actuals, retract_actuals
 from gpcast.monitoring.ledger import ForecastLedger
+from gpcast.wiring import actuals_rules
 
 HEADER = "Month,healthcare,telecom,No of Phone Lines,No of Channels\n"
 
@@ -34,8 +35,8 @@ def arrive(ledger: ForecastLedger, tmp_path: Path, rows: str, revise: bool = Fal
            **settings: object) -> tuple[int, int]:
     path = tmp_path / "new.csv"
     path.write_text(HEADER + rows)
-    change = add_actuals(ledger, str(path), Settings(home=tmp_path, **settings),  # type: ignore[arg-type]
-                         revise=revise)
+    rules = actuals_rules(Settings(home=tmp_path, **settings))  # type: ignore[arg-type]
+    change = add_actuals(ledger, str(path), rules, revise=revise)
     return change.added, change.revised
 
 

@@ -15,6 +15,7 @@ from gpcast.models import make_forecaster
 from gpcast.monitoring.actuals import add_actuals
 from gpcast.monitoring.ledger import ForecastLedger
 from gpcast.monitoring.record import record_forecast
+from gpcast.wiring import actuals_rules
 from panels import make_panel
 
 
@@ -80,7 +81,7 @@ def test_a_file_of_one_new_month_is_validated_and_added(ledger: ForecastLedger,
     good = tmp_path / "new.csv"
     good.write_text("Month,healthcare,telecom,No of Phone Lines,No of Channels\n"
                     "2025-01,100,200,106,6\n")
-    change = add_actuals(ledger, str(good), Settings(home=tmp_path))
+    change = add_actuals(ledger, str(good), actuals_rules(Settings(home=tmp_path)))
     assert (change.added, change.revised) == (2, 0)
     assert set(ledger.actuals()[ID]) == {"healthcare", "telecom"}
     assert ledger.actuals()[DS].iloc[0] == pd.Timestamp("2025-01-01")
@@ -88,4 +89,4 @@ def test_a_file_of_one_new_month_is_validated_and_added(ledger: ForecastLedger,
     bad.write_text("Month,healthcare,telecom,No of Phone Lines,No of Channels\n"
                    "2025-02,-5,200,106,6\n")
     with pytest.raises(DataValidationError, match="row 1, month 2025-02, column 'healthcare'"):
-        add_actuals(ledger, str(bad), Settings(home=tmp_path))
+        add_actuals(ledger, str(bad), actuals_rules(Settings(home=tmp_path)))

@@ -27,7 +27,7 @@ def add_actuals(settings: Settings, uri: str, revise: bool) -> ActualsChange:
 
     ledger = wiring.forecast_ledger(settings)
     try:
-        return store(ledger, uri, settings, revise=revise)
+        return store(ledger, uri, wiring.actuals_rules(settings), revise=revise)
     finally:
         ledger.close()
 
@@ -138,7 +138,8 @@ def monitor(settings: Settings, retrain: bool = False, out: Path | None = None,
     if settings.reports_uri:  # where the serving API reads it (survives a redeploy)
         from gpcast.monitoring.report_store import publish_report
 
-        published = publish_report(path.parent, settings.reports_uri, settings)
+        published = publish_report(path.parent, settings.reports_uri,
+                                   settings.storage_options(settings.reports_uri))
     actions = act(result, _alert(settings), _retrain(settings) if retrain else None)
     return MonitorRun(result, path, actions, captured, published, notes)
 

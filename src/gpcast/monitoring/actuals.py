@@ -8,14 +8,15 @@ misread date, ``2099-01``), a value far outside its series' range, and a changed
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from gpcast.config import Settings
-from gpcast.data import DS, ID, Panel, Y, read_table, schema_from, validate
+from gpcast.data import DS, ID, Panel, Schema, Y, read_table, validate
 from gpcast.errors import DataValidationError, MonitoringError, Problem
 from gpcast.monitoring.ledger import ActualsChange, ForecastLedger
 
@@ -26,14 +27,27 @@ class RevisionNotAllowedError(MonitoringError):
     title = "revision needs --revise"
 
 
-def read_actuals(uri: str, settings: Settings) -> Panel:
+def _no_options(uri: str) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class ActualsRules:
+    """How an actuals file is read (the training data's schema, the store's options) and
+    which arrivals are refused (values above ``max_ratio`` times their series' largest)."""
+
+    schema: Schema
+    max_ratio: float = 10.0
+    storage_options: Callable[[str], dict[str, Any]] = _no_options  # fsspec options per URI
+
+
+def read_actuals(uri: str, rules: ActualsRules) -> Panel:
     """An actuals file as a Panel (any length of history: one month is fine)."""
-    raw = read_table(uri, settings.storage_options(uri))
-    return validate(raw, replace(schema_from(settings), min_seasons=0,
-                                 last_month_check="off"))
+    raw = read_table(uri, rules.storage_options(uri))
+    return validate(raw, replace(rules.schema, min_seasons=0, last_month_check="off"))
 
 
-def add_actuals(ledger: ForecastLedger, uri: str, settings: Settings, revise: bool = True,
+def add_actuals(ledger: ForecastLedger, uri: str, rules: ActualsRules, revise: bool = True,
                 today: pd.Timestamp | None = None) -> ActualsChange:
     """Validate ``uri`` and store it.
 
@@ -42,8 +56,8 @@ def add_actuals(ledger: ForecastLedger, uri: str, settings: Settings, revise: bo
     would revise. Months after the next expected one and values far outside their
     series' range are refused, every one named.
     """
-    panel = read_actuals(uri, settings)
-    problems = arrival_problems(ledger.actuals(), panel, settings.actuals_max_ratio, today)
+    panel = read_actuals(uri, rules)
+    problems = arrival_problems(ledger.actuals(), panel, rules.max_ratio, today)
     if problems:
         raise DataValidationError(uri, problems)
     if not revise:

@@ -10,26 +10,27 @@ each run; a reader never sees a half-written object: S3 puts are atomic) and
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gpcast.config import Settings
 from gpcast.errors import StorageError
 
 HTML_NAME, JSON_NAME = "monitor.html", "monitor.json"
 
 
-def publish_report(local_dir: Path, uri: str, settings: Settings) -> list[str]:
+def publish_report(local_dir: Path, uri: str,
+                   storage_options: Mapping[str, Any] | None = None) -> list[str]:
     """Copy ``local_dir``'s monitor.json and monitor.html to ``uri`` (and its history);
-    the URIs written, the latest JSON last."""
+    the URIs written, the latest JSON last. ``storage_options``: fsspec's, for ``uri``."""
     import fsspec
 
     root = uri.rstrip("/")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     written = []
     try:
-        fs, _ = fsspec.core.url_to_fs(root, **settings.storage_options(root))
+        fs, _ = fsspec.core.url_to_fs(root, **(storage_options or {}))
         for name in (HTML_NAME, JSON_NAME):  # the JSON last: readers look for it
             source = local_dir / name
             if not source.is_file():
@@ -45,13 +46,14 @@ def publish_report(local_dir: Path, uri: str, settings: Settings) -> list[str]:
     return written
 
 
-def latest_published(uri: str, settings: Settings) -> dict[str, Any] | None:
+def latest_published(uri: str, storage_options: Mapping[str, Any] | None = None
+                     ) -> dict[str, Any] | None:
     """The latest report at ``uri`` (its monitor.json), or None when there is none yet."""
     import fsspec
 
     path = f"{uri.rstrip('/')}/{JSON_NAME}"
     try:
-        with fsspec.open(path, "rb", **settings.storage_options(path)) as handle:
+        with fsspec.open(path, "rb", **(storage_options or {})) as handle:
             data: dict[str, Any] = json.loads(handle.read())
     except FileNotFoundError:
         return None

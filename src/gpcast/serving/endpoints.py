@@ -145,7 +145,8 @@ def monitoring(state: ServingState) -> dict[str, Any]:
     from gpcast.monitoring.report_store import latest_published
 
     settings = state.settings
-    report = (latest_published(settings.reports_uri, settings) if settings.reports_uri
+    uri = settings.reports_uri
+    report = (latest_published(uri, settings.storage_options(uri)) if uri
               else latest_report(settings.reports_dir))
     if report is None:
         raise NotFoundError("no monitoring report yet: `gpcast monitor` writes one once "
