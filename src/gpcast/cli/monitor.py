@@ -240,15 +240,41 @@ def record_official(settings: Settings, version: str) -> None:
     from gpcast.errors import GpcastError
 
     try:
-        issued = _issue(settings, None, version, "production", None)
+        ledger = _ledger(settings)
+        try:  # the forecast staged by the pipeline: no model to load
+            official = ledger.make_official(version)
+        finally:
+            ledger.close()
+        if official is not None:
+            months, new_rows = official.months, official.new_rows
+        else:  # a version staged before forecasts were staged, or by another path
+            issued = _issue(settings, None, version, "production", None)
+            months, new_rows = issued.forecast.months, issued.new_rows
     except GpcastError as exc:
         console.print(f"[yellow]warning:[/] the forecast of v{version} was not recorded in "
                       f"the forecast ledger: {exc.message}\n  record it with `gpcast "
                       f"monitor-record --version {version}`", soft_wrap=True)
         return
-    console.print(f"forecast ledger: v{issued.version}'s official forecast, "
-                  f"{month_span(issued.forecast.months)} ({issued.new_rows} new rows; "
+    console.print(f"forecast ledger: v{version}'s official forecast, "
+                  f"{month_span(months)} ({new_rows} new rows; "
                   "`gpcast monitor` judges this version)", soft_wrap=True)
+
+
+def record_staged(settings: Settings, bundle: Any) -> None:
+    """After a pipeline run: the staged version's forecast into the forecast ledger (role
+    ``staged``, judged by nobody), so that approving it only has to mark it official."""
+    from gpcast.errors import GpcastError
+    from gpcast.monitoring.record import record_bundle
+
+    try:
+        ledger = _ledger(settings)
+        try:
+            record_bundle(ledger, bundle, settings.horizon, "staged")
+        finally:
+            ledger.close()
+    except GpcastError as exc:  # approve records it from the model instead
+        console.print(f"[yellow]warning:[/] the staged forecast was not recorded: "
+                      f"{exc.message}", soft_wrap=True)
 
 
 @shadow_app.command("start")

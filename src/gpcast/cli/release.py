@@ -39,7 +39,7 @@ WaitOpt = Annotated[float | None, typer.Option(
 @contextmanager
 def _release(settings: Settings, by: str | None = None, **hooks: Any) -> Iterator[Any]:
     from gpcast.release.actors import pipeline_runner
-    from gpcast.release.runner import Hooks
+    from gpcast.release.context import Hooks
     from gpcast.release.session import open_release
 
     release = open_release(settings, Hooks(**hooks))
@@ -78,6 +78,7 @@ def run_cmd(
     A killed run leaves production as it was; the next run records the crash, tags any
     half-registered version 'abandoned' and starts over from the data.
     """
+    from gpcast.cli.monitor import record_staged
     from gpcast.release.runner import STAGES, run_pipeline
 
     settings = build_settings(data_uri=data, candidates=candidate or None)
@@ -108,6 +109,7 @@ def run_cmd(
                       checkpoint=_pause(pause_at)) as release:
             result = run_pipeline(release)
             production = release.registry.alias("production")
+        record_staged(settings, result.bundle)
         progress.update(stage_task, completed=stages, description="done")
     ev = result.evaluation
     table = Table("gate", "verdict", "detail", title=f"v{result.version.version}: gates")

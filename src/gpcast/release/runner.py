@@ -25,76 +25,32 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import pandas as pd
 
-from gpcast.config import Settings
 from gpcast.data.panel import Panel
-from gpcast.deploy.base import Deployment, DeployTarget
+from gpcast.deploy.base import Deployment
 from gpcast.engine import open_engine
 from gpcast.errors import DataError, GateFailedError, GpcastError, RegistryError, ReleaseError
 from gpcast.evaluation.selection import NAIVE, SelectedModel
-from gpcast.registry.artifact import load_bundle, save_bundle
-from gpcast.registry.mlflow_store import TAG_PIPELINE, TAG_STATE, MlflowRegistry, ModelVersion
+from gpcast.registry.artifact import ModelBundle, load_bundle, save_bundle
+from gpcast.registry.mlflow_store import TAG_PIPELINE, TAG_STATE, ModelVersion
 from gpcast.release import gates as G
 from gpcast.release import stages as S
 from gpcast.release.acceptance import Expectation, run_acceptance
+from gpcast.release.context import SYSTEM, Release, now_iso
 from gpcast.release.incremental import POINTS_FILE, Previous, plan_refit
-from gpcast.release.ledger import Ledger
-from gpcast.release.lock import Holder, release_lock
-from gpcast.release.notify import Notification, Notifier
+from gpcast.release.notify import Notification
 
-SYSTEM = "gpcast"
 STAGES = ("validate", "tune", "backtest", "select", "gates", "fit", "register", "staging",
           "acceptance", "approval")
 FAILURES_LOGGED = 100  # failed series listed in the ledger event; the report has them all
 PIPELINE_LOCK_WAIT_S = 600.0  # a pipeline that reached staging waits this long for the lock
 TERMINAL = ("pipeline.completed", "pipeline.failed", "pipeline.crashed")
-
-
-class KeyedTarget(DeployTarget, Protocol):
-    """A deploy target that also hands out the release API key of an environment."""
-
-    def api_key(self, environment: str) -> str | None: ...
-
-
-@dataclass
-class Hooks:
-    """Where the runner reports progress; ``checkpoint`` names points inside stages."""
-
-    stage: Callable[[str], None] = lambda name: None
-    advance: Callable[[str, int], None] | None = None  # (description, series done)
-    total: Callable[[int], None] = lambda n: None
-    checkpoint: Callable[[str], None] = lambda name: None
-
-
-@dataclass
-class Release:
-    """The collaborators of every release operation."""
-
-    settings: Settings
-    registry: MlflowRegistry
-    ledger: Ledger
-    target: KeyedTarget
-    notifier: Notifier
-    hooks: Hooks = field(default_factory=Hooks)
-    actor: str = SYSTEM  # who runs this command (the pipeline's runner is recorded)
-
-    @property
-    def home(self) -> Path:
-        return self.settings.home
-
-    def locked(self, command: str, wait_s: float | None = None
-               ) -> AbstractContextManager[Holder]:
-        """The home's release lock (:mod:`gpcast.release.lock`), held by ``command``."""
-        wait = self.settings.lock_wait_s if wait_s is None else wait_s
-        return release_lock(self.home, command, wait, self.ledger.engine,
-                            self.settings.registered_model)
 
 
 @dataclass(frozen=True)
@@ -105,6 +61,7 @@ class PipelineResult:
     staging: Deployment
     evaluation: S.Evaluation
     acceptance: G.GateVerdict
+    bundle: ModelBundle  # what was registered, still in memory (its forecast is staged)
 
 
 @contextmanager
@@ -153,6 +110,7 @@ class _Run:
         self.names: list[str] = []
         self.choice = ("selection", "")  # what the version forecasts with, and why
         self.configs: dict[str, dict[str, object]] = {}  # adopted by the tuning stage
+        self.bundle: ModelBundle | None = None  # the registered bundle, once built
         self.tuning: dict[str, dict[str, object]] = {}  # the tuning stage's record
 
     def log(self, event: str, **kw: object) -> None:
@@ -249,7 +207,8 @@ class _Run:
         self.log("pipeline.completed", version=version.version, run_id=self.run_id)
         reg.end_run(self.run_id, "FINISHED")
         shutil.rmtree(self.work, ignore_errors=True)
-        return PipelineResult(self.pid, self.run_id, version, staging, ev, verdict)
+        assert self.bundle is not None
+        return PipelineResult(self.pid, self.run_id, version, staging, ev, verdict, self.bundle)
 
     def _tune(self, panel: Panel) -> None:
         """The optional tuning stage: search on earlier windows, keep what is adopted."""
@@ -300,6 +259,7 @@ class _Run:
         bundle = S.make_bundle(panel, model, ev.selection, card, s, self.names, self.configs)
         bundle_dir = self.work / "bundle"
         sha = save_bundle(bundle, bundle_dir)
+        self.bundle = bundle
         card = S.make_card(s, panel, ev, model, number, sha, champion, self.choice[1],
                            self.tuning)
         S.write_reports(self.work / "reports", ev, card, self.failures)
@@ -472,13 +432,3 @@ def _flat_metrics(ev: S.Evaluation) -> dict[str, float]:
     if NAIVE in ev.backtest.candidates and ev.naive is not None:
         out["gate.naive_mase"] = ev.naive.mase
     return out
-
-
-def now_iso() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-__all__ = ["STAGES", "Hooks", "KeyedTarget", "PipelineResult", "Release", "now_iso",
-           "pipeline_lock", "reconcile", "run_pipeline"]

@@ -9,11 +9,11 @@ from gpcast.config import Settings
 from gpcast.deploy.base import Deployment
 from gpcast.errors import ConfigError
 from gpcast.registry.mlflow_store import ENVIRONMENTS, MlflowRegistry, ModelVersion
+from gpcast.release.context import Hooks, KeyedTarget, Release
 from gpcast.release.ledger import Ledger, LedgerEntry
 from gpcast.release.notify import Notifier
 from gpcast.release.promotion import pending
 from gpcast.release.reconcile import Finding, inspect, reconcile
-from gpcast.release.runner import Hooks, KeyedTarget, Release
 
 
 def open_release(settings: Settings, hooks: Hooks | None = None) -> Release:
