@@ -12,7 +12,6 @@ from rich.table import Table
 from gpcast.cli.common import build_settings, month_span, print_table, read_future_regressors
 from gpcast.cli.data import DateFormatOpt, DayFirstOpt
 from gpcast.config import Settings
-from gpcast.errors import ACTION_NEEDED_EXIT
 
 console = Console()
 actuals_app = typer.Typer(help="Actual values as they arrive.", no_args_is_help=True)
@@ -124,7 +123,7 @@ def monitor_cmd(
         console.print(note)
     console.print(f"report: {path}\n        {path.with_suffix('.json')}")
     if result.action_needed:
-        raise typer.Exit(ACTION_NEEDED_EXIT)
+        raise typer.Exit(1)
 
 
 def _explanations(settings: Settings) -> dict[str, Any]:
