@@ -70,7 +70,7 @@ def read_months(cells: Sequence[object], rule: DateRule = DateRule(),
     for row, cell in enumerate(texts, start=1):
         if cell is None:
             out.problems.append(DataProblem("missing_month", "the month is empty", row=row,
-                                        column=column))
+                                            column=column))
             out.months.append(None)
             continue
         known = seen.get(cell) if isinstance(cell, str) else None
@@ -86,7 +86,7 @@ def read_months(cells: Sequence[object], rule: DateRule = DateRule(),
         if stamp is None:
             how = f" with the date format '{rule.date_format}'" if rule.date_format else ""
             out.problems.append(DataProblem("bad_month", f"cannot parse '{cell}' as a month{how}",
-                                        row=row, column=column))
+                                            row=row, column=column))
             out.months.append(None)
             continue
         month, moved = _month_of(stamp)

@@ -83,8 +83,8 @@ def _repeated(frame: pd.DataFrame, rows: Sequence[int]) -> list[DataProblem]:
         if key in first:
             who = f"series '{key[0]}': " if key[0] else ""
             problems.append(DataProblem("duplicate_month", f"{who}the plan gives this month "
-                                    f"twice (also at row {first[key]})", row=row,
-                                    month=f"{key[1]:%Y-%m}"))
+                                        f"twice (also at row {first[key]})", row=row,
+                                        month=f"{key[1]:%Y-%m}"))
         first.setdefault(key, row)
     return problems
 
@@ -112,13 +112,13 @@ def series_plan(plan: pd.DataFrame | Mapping[str, Sequence[float]], names: Seque
     for name in names:
         if name not in plan:
             problems.append(DataProblem("missing_regressor", f"no future values for regressor "
-                                    f"'{name}'", column=f"regressors.{name}"))
+                                        f"'{name}'", column=f"regressors.{name}"))
             columns.append(np.full(h, np.nan))
             continue
         cells = list(plan[name])
         if len(cells) != h:
             problems.append(DataProblem("plan_incomplete", f"needs {h} future values (one per "
-                                    f"month), got {len(cells)}", column=f"regressors.{name}"))
+                                        f"month), got {len(cells)}", column=f"regressors.{name}"))
             cells = (cells + [np.nan] * h)[:h]
         values, found = value_problems(cells, f"regressors.{name}", list(months))
         problems += [DataProblem(p.code, p.message, None, p.column, p.month) for p in found]
@@ -134,7 +134,7 @@ def _table_plan(plan: pd.DataFrame, names: Sequence[str], unique_id: str,
     rows = plan[plan[ID] == unique_id] if ID in plan else plan
     missing = [n for n in names if n not in rows]
     problems = [DataProblem("missing_regressor", f"the plan has no column for regressor '{n}'",
-                        column=n) for n in missing]
+                            column=n) for n in missing]
     ds = pd.DatetimeIndex(pd.to_datetime(rows[DS]) if DS in rows else [])
     if ds.tz is not None:
         ds = ds.tz_localize(None)  # the wall clock as written, as training data is read

@@ -169,21 +169,21 @@ def _wide_layout(columns: list[Column], schema: Schema, decimal: str, delimiter:
     if time_col is None:
         found = ", ".join(f"'{c.header}'" for c in columns[:8])
         problems.append(DataProblem("missing_column", "no month column (expected one of "
-                                f"{', '.join(TIME_NAMES)}; read columns {found} with the "
-                                f"delimiter {_named(delimiter)})", column="month"))
+                                    f"{', '.join(TIME_NAMES)}; read columns {found} with the "
+                                    f"delimiter {_named(delimiter)})", column="month"))
     regressors = {}
     for reg in schema.regressors:
         col = next((c for c in columns if c.norm == reg), None)
         if col is None:
             problems.append(DataProblem("missing_regressor", f"regressor '{reg}' is missing",
-                                    column=reg))
+                                        column=reg))
         else:
             regressors[reg] = col
     others = [c for c in columns if c is not time_col and c not in regressors.values()]
     series, unknown = _series_columns(others, schema, decimal)
     problems += [DataProblem("unknown_column", "not a declared series or regressor"
-                         if schema.series else "holds no numbers: not a series or regressor",
-                         column=c.header) for c in unknown]
+                             if schema.series else "holds no numbers: not a series or regressor",
+                             column=c.header) for c in unknown]
     if schema.series:
         problems += [DataProblem("missing_column", f"series '{s}' is missing", column=s)
                      for s in schema.series if s not in series]
@@ -259,10 +259,10 @@ def _grid_problems(months: Sequence[pd.Timestamp | None],
         label = month.strftime("%Y-%m")
         if month in first_row:
             problems.append(DataProblem("duplicate_month", f"also at row {first_row[month]}",
-                                    row=row, month=label))
+                                        row=row, month=label))
         elif last is not None and month < last:
             problems.append(DataProblem("unsorted", f"comes after {last:%Y-%m}: months must "
-                                    "be in ascending order", row=row, month=label))
+                                        "be in ascending order", row=row, month=label))
         first_row.setdefault(month, row)
         present.add(month)
         last = month
@@ -287,7 +287,7 @@ def _long_layout(columns: list[Column], schema: Schema, decimal: str
                 for r in schema.regressors if r not in by_norm]
     known = {ID, DS, Y, *schema.regressors}
     problems += [DataProblem("unknown_column", "not unique_id, ds, y or a declared regressor",
-                         column=c.header) for c in columns if c.norm not in known]
+                             column=c.header) for c in columns if c.norm not in known]
     warnings: list[DataProblem] = []
     ids = [series_name(v) for v in by_norm[ID].cells.tolist()]
     frame = pd.DataFrame({ID: ids, ROW: np.arange(1, len(ids) + 1)})
@@ -300,8 +300,8 @@ def _long_layout(columns: list[Column], schema: Schema, decimal: str
     for uid, idx in frame.groupby(ID, sort=False).indices.items():
         rows = [int(i) + 1 for i in idx]
         problems += [DataProblem(p.code, f"series '{uid}': {p.message}", p.row, p.column,
-                             p.month) for p in _grid_problems([out_months[i] for i in idx],
-                                                              rows)]
+                                 p.month) for p in _grid_problems([out_months[i] for i in idx],
+                                                                  rows)]
     labels = [m if m is not None else pd.NaT for m in out_months]
     for name in [Y, *schema.regressors]:
         if name in by_norm:
@@ -317,8 +317,8 @@ def _history_problems(long: pd.DataFrame, schema: Schema) -> list[DataProblem]:
     need = schema.min_seasons * schema.season_length
     counts = long.groupby(ID, sort=False).size()
     return [DataProblem("too_short", f"series '{uid}' has {n} months; at least {need} "
-                    f"({schema.min_seasons} full seasons of {schema.season_length}) are needed",
-                    column=str(uid)) for uid, n in counts.items() if n < need]
+                        f"({schema.min_seasons} full seasons of {schema.season_length}) are needed",
+                        column=str(uid)) for uid, n in counts.items() if n < need]
 
 
 def incomplete_last_months(long: pd.DataFrame, schema: Schema) -> list[DataProblem]:

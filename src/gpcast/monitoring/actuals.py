@@ -68,8 +68,8 @@ def arrival_problems(stored: pd.DataFrame, panel: Panel, max_ratio: float,
         months = pd.DatetimeIndex(part[DS])
         for month in months[months > current]:
             problems.append(DataProblem("future_month", f"{month:%Y-%m} has not happened yet "
-                                    f"(this is {current:%Y-%m}): a misread date?",
-                                    column=uid, month=f"{month:%Y-%m}"))
+                                        f"(this is {current:%Y-%m}): a misread date?",
+                                        column=uid, month=f"{month:%Y-%m}"))
         since = pd.Timestamp(last[uid]) if uid in last.index else overall
         if since is not None:
             expected = since + pd.offsets.MonthBegin(1)
@@ -112,5 +112,4 @@ def retract_actuals(ledger: ForecastLedger, month: str, series: list[str] | None
     return retracted
 
 
-__all__ = ["add_actuals", "arrival_problems", "read_actuals",
-           "retract_actuals"]
+__all__ = ["add_actuals", "arrival_problems", "read_actuals", "retract_actuals"]

@@ -198,5 +198,5 @@ def require_role(key: ApiKey, role: Role) -> ApiKey:
     return key
 
 
-__all__ = ["ROLES", "ApiKey", "KeyRing", "Role",
-           "new_key", "parse_entries", "read_keys_file", "require_role", "write_keys_file"]
+__all__ = ["ROLES", "ApiKey", "KeyRing", "Role", "new_key", "parse_entries", "read_keys_file",
+           "require_role", "write_keys_file"]
