@@ -15,8 +15,9 @@ from matplotlib.image import imread
 from gpcast.evaluation.backtest import run_backtest
 from gpcast.evaluation.selection import select
 from gpcast.models import AutoTheta, SeasonalNaive
-from gpcast.reports.backtest_report import markdown_table, write_backtest_report
+from gpcast.reports.backtest import write_backtest_report
 from gpcast.reports.plots import plot_forecast
+from gpcast.reports.render import markdown_table
 from panels import make_panel
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
