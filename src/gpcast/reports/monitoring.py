@@ -127,6 +127,12 @@ def _grid(n: int) -> tuple[Figure, np.ndarray]:
     return fig, axes
 
 
+def _wide(height: float) -> tuple[Figure, Axes]:
+    """A figure of one full-width chart."""
+    fig = Figure(figsize=(9, height))
+    return fig, fig.subplots()
+
+
 def _forecast_figure(result: Monitoring, uids: list[str]) -> Figure:
     fresh = freshest(result.points[result.points["role"] == "production"])
     fig, axes = _grid(max(len(uids), 1))
@@ -183,8 +189,7 @@ def _month_axis(ax: Axes, months: pd.Series) -> None:
 
 
 def _accuracy_figure(result: Monitoring, uids: list[str]) -> Figure:
-    fig = Figure(figsize=(9, 3.2))
-    ax = fig.subplots()
+    fig, ax = _wide(3.2)
     hist = result.accuracy
     if not hist.empty and hist[ID].nunique() > len(uids):
         median = hist.groupby("as_of")["ratio"].median()
@@ -204,8 +209,7 @@ def _accuracy_figure(result: Monitoring, uids: list[str]) -> Figure:
 
 
 def _coverage_figure(result: Monitoring) -> Figure:
-    fig = Figure(figsize=(9, 3))
-    ax = fig.subplots()
+    fig, ax = _wide(3)
     cal = result.calibration
     for level, part in cal.groupby("level"):
         line = ax.plot(part["step"], part["coverage"], marker="o", label=f"{level} % observed")
@@ -223,8 +227,7 @@ def _coverage_figure(result: Monitoring) -> Figure:
 
 
 def _bias_figure(result: Monitoring) -> Figure:
-    fig = Figure(figsize=(9, 2.8))
-    ax = fig.subplots()
+    fig, ax = _wide(2.8)
     bias = result.bias
     if len(bias) > 2 * CHARTED_SERIES:  # the largest biases, either way
         bias = bias.loc[bias["bias_pct"].abs().sort_values(ascending=False).index]
