@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from gpcast.reports.render import Table, figure, render
+from gpcast.reports.render import Table, render, short_number
 
 INTENDED_USE = (
     "Monthly call-volume forecasts per business domain, 1 to 36 months ahead, with 80 % "
@@ -83,8 +83,9 @@ class ModelCard:
                   if self.lists_series else
                   Table(["model", "series"], [[m, str(n)] for m, n in self.model_counts()]))
         columns = sorted({c for row in self.metrics.values() for c in row})
-        metrics = Table(["model", *columns], [[name, *(figure(row.get(c)) for c in columns)]
-                                              for name, row in self.metrics.items()])
+        metrics = Table(["model", *columns],
+                        [[name, *(short_number(row.get(c)) for c in columns)]
+                         for name, row in self.metrics.items()])
         gates = Table(["gate", "verdict", "detail"],
                       [[str(g["gate"]), "pass" if g["passed"] else "FAIL", str(g["message"])]
                        for g in self.gates])

@@ -39,8 +39,8 @@ def number(value: object) -> str:
     return str(value)
 
 
-def figure(value: float | None) -> str:
-    """A figure in running text: 4 significant digits, a dash when missing or infinite."""
+def short_number(value: float | None) -> str:
+    """A number in running text: 4 significant digits, a dash when missing or infinite."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
     return f"{value:.4g}"
@@ -79,7 +79,8 @@ def _environment(markup: bool) -> jinja2.Environment:
         loader=jinja2.PackageLoader("gpcast.reports", "templates"), autoescape=markup,
         finalize=_escaped if markup else None, undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(number=number, figure=figure, percent=percent, png_data=png_data,
+    env.filters.update(number=number, short_number=short_number, percent=percent,
+                       png_data=png_data,
                        json=lambda value: json.dumps(value, sort_keys=True),
                        md_cell=lambda text: str(text).replace("|", "\\|"))
     return env
@@ -91,4 +92,5 @@ def render(template: str, **context: object) -> str:
     return _environment(template.endswith(".html.j2")).get_template(template).render(context)
 
 
-__all__ = ["Table", "figure", "markdown_table", "number", "percent", "png_data", "render", "table"]
+__all__ = ["Table", "markdown_table", "number", "percent", "png_data", "render",
+           "short_number", "table"]
