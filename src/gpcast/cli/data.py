@@ -263,7 +263,7 @@ def backtest_cmd(
     from gpcast.evaluation.panelwise import BacktestSpec, backtest_panel
     from gpcast.evaluation.selection import select
     from gpcast.evaluation.train import make_candidates
-    from gpcast.reports.backtest_report import write_backtest_report
+    from gpcast.reports.backtest import write_backtest_report
 
     settings = _settings(data, regressor, no_regressors, dayfirst, date_format)
     panel = load_panel(settings.data_uri, settings)

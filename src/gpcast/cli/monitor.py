@@ -91,7 +91,7 @@ def monitor_cmd(
     Exits 0 when forecasts behave as promised (warnings included), 1 when action is needed.
     """
     from gpcast.monitoring.monitor import act, run_monitor
-    from gpcast.monitoring.report import write_monitor_report
+    from gpcast.reports.monitoring import write_monitor_report
 
     settings = build_settings()
     ledger = _ledger(settings)

@@ -45,6 +45,16 @@ def publish_report(local_dir: Path, uri: str, settings: Settings) -> list[str]:
     return written
 
 
+def latest_report(reports_dir: Path) -> dict[str, Any] | None:
+    """The last monitor run's JSON in ``reports_dir/monitor`` (what the serving web page
+    shows), or None."""
+    path = reports_dir / "monitor" / JSON_NAME
+    if not path.is_file():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
 def latest_published(uri: str, settings: Settings) -> dict[str, Any] | None:
     """The latest report at ``uri`` (its monitor.json), or None when there is none yet."""
     import fsspec
@@ -61,4 +71,4 @@ def latest_published(uri: str, settings: Settings) -> dict[str, Any] | None:
     return data
 
 
-__all__ = ["latest_published", "publish_report"]
+__all__ = ["HTML_NAME", "JSON_NAME", "latest_published", "latest_report", "publish_report"]

@@ -140,8 +140,7 @@ async def batch(state: ServingState, service: ForecastService, request: Request,
 def monitoring(state: ServingState) -> dict[str, Any]:
     """The latest monitoring report: what ``gpcast monitor`` published to
     ``GPCAST_REPORTS_URI``, else what it wrote under the home folder."""
-    from gpcast.monitoring.report import latest_report
-    from gpcast.monitoring.report_store import latest_published
+    from gpcast.monitoring.report_store import latest_published, latest_report
 
     settings = state.settings
     report = (latest_published(settings.reports_uri, settings) if settings.reports_uri
