@@ -19,7 +19,7 @@ from gpcast.models import make_forecaster
 from gpcast.monitoring.ledger import ForecastLedger
 from gpcast.monitoring.monitor import Monitoring, run_monitor
 from gpcast.monitoring.record import record_forecast
-from gpcast.monitoring.report import write_monitor_report
+from gpcast.reports.monitoring import write_monitor_report
 from gpcast.wiring import monitor_policy
 
 FIRST, LAST, SHIFT = 107, 120, 114

@@ -66,7 +66,11 @@ def timed(args: list[str], env: dict[str, str]) -> tuple[float, float]:
 def under_load(args: list[str], env: dict[str, str], port: int,
                connections: int) -> tuple[float, Counter[str]]:
     """Wall seconds of ``gpcast ARGS`` while ``connections`` clients call production, and
-    the outcomes (the version a response names, or the error)."""
+    the outcomes (the version a response names, or the error). No clients: the command
+    alone (``--connections 0``, the quiet figure)."""
+    if connections == 0:
+        wall, _ = timed(args, env)
+        return wall, Counter()
     with calling(f"http://127.0.0.1:{port}", connections) as outcomes:
         wall, _ = timed(args, env)
     return wall, outcomes

@@ -1,23 +1,42 @@
-"""One exception tree for everything gpcast raises.
+"""One exception tree for everything gpcast raises, with its exit codes and HTTP statuses.
 
-    GpcastError                      exit code 1, HTTP 400 unless a subclass says otherwise
-    ├── ConfigError                  bad settings or command-line combination (exit 2)
-    ├── DataError                    the data cannot be used
-    │   ├── StorageError             a URI cannot be read or written (exit 3)
-    │   └── DataValidationError      one error listing every problem found (exit 4)
-    │       └── PlanError            a future-regressor plan breaks the training rules
-    │                                (also a RegressorError; exit 4, HTTP 422)
-    ├── ModelError                   a forecaster was used wrongly
-    │   ├── NotFittedError
-    │   └── RegressorError           future regressors missing or malformed (HTTP 422)
-    ├── RegistryError                MLflow store or artifact problems (exit 5)
-    │   └── ArtifactIntegrityError   sha256 mismatch: refuse to load (exit 6)
-    ├── ReleaseError                 gates, approval, promotion, rollback (exit 7)
-    │   ├── GateFailedError
-    │   ├── PermissionDeniedError    actor lacks the role (exit 8, HTTP 403)
-    │   └── ReleaseBusyError         another release operation holds the home (exit 11)
-    ├── DeployError                  a deploy target failed (exit 9)
-    └── MonitoringError              forecast ledger, actuals or monitor problems (exit 10)
+Each class declares, here and nowhere else, the code the CLI exits with (``exit_code``)
+and the status and title the API answers with as problem+json (``http_status``,
+``title``; the problem's ``type`` ends in the class name). The tree, as the classes
+define it (``tests/unit/test_errors.py`` keeps the two the same):
+
+    class                              exit  HTTP  what went wrong
+    GpcastError                           1   400  anything gpcast raises on purpose
+    ├── ConfigError                       2   400  bad settings or command-line combination
+    ├── DataError                         1   400  the data cannot be used
+    │   ├── StorageError                  3   400  a URI cannot be read or written
+    │   └── DataValidationError           4   422  one error listing every DataProblem found
+    │       └── PlanError                 4   422  a future-regressor plan breaks the
+    │                                              training rules (also a RegressorError)
+    ├── ModelError                        1   400  a forecaster was used wrongly
+    │   ├── NotFittedError                1   400  forecast asked of an unfitted model
+    │   └── RegressorError                1   422  future regressors missing or malformed
+    ├── RegistryError                     5   404  MLflow store or artifact problems
+    │   └── ArtifactIntegrityError        6   409  sha256 mismatch: refuse to load
+    ├── ReleaseError                      7   409  gates, approval, promotion, rollback
+    │   ├── GateFailedError               7   409  a quality gate refused the candidate
+    │   ├── PermissionDeniedError         8   403  the actor or API key lacks the role
+    │   └── ReleaseBusyError             11   423  another release operation holds the home
+    ├── DeployError                       9   502  a deploy target failed
+    ├── MonitoringError                  10   409  forecast ledger, actuals or monitor problems
+    │   └── RevisionNotAllowedError      10   409  actuals would change stored values
+    └── ServingError                      1   400  the forecast API refuses a request
+        ├── AuthenticationError           1   401  no API key, or one that is not valid
+        ├── RequestError                  1   422  well-formed JSON asking for something invalid
+        ├── MalformedRequestError         1   400  a body that cannot be read
+        │   ├── UnsupportedMediaTypeError 1   415  a content type the route does not take
+        │   └── PayloadTooLargeError      1   413  a body or batch over its limit
+        ├── NotFoundError                 1   404  what was asked for does not exist (yet)
+        └── NotReadyError                 1   503  the model is not loaded yet
+
+Exit codes no class carries: 0 done; 1 (``ACTION_NEEDED_EXIT``) ``gpcast monitor`` found a
+verdict that needs action; 2 (``USAGE_EXIT``) a usage error: unknown option, bad or
+missing value; 130 (``INTERRUPTED_EXIT``) interrupted.
 
 Each error carries the context a user needs to fix the cause (file, row, column,
 series, field) in its message and, machine-readably, in ``details``.
@@ -26,15 +45,19 @@ series, field) in its message and, machine-readably, in ``details``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
+
+ACTION_NEEDED_EXIT = 1
+USAGE_EXIT = 2
+INTERRUPTED_EXIT = 130
 
 
 class GpcastError(Exception):
     """Base of every error gpcast raises on purpose."""
 
-    exit_code: int = 1
-    http_status: int = 400
-    title: str = "gpcast error"
+    exit_code: ClassVar[int] = 1
+    http_status: ClassVar[int] = 400
+    title: ClassVar[str] = "gpcast error"
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -61,8 +84,8 @@ class StorageError(DataError):
 
 
 @dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a data file, with where it is."""
+class DataProblem:
+    """One thing wrong with a data file (or a plan, or arriving actuals), with where it is."""
 
     code: str
     message: str
@@ -92,7 +115,7 @@ class DataValidationError(DataError):
     http_status = 422
     title = "data failed validation"
 
-    def __init__(self, source: str, problems: list[Problem], **details: Any) -> None:
+    def __init__(self, source: str, problems: list[DataProblem], **details: Any) -> None:
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"{source}: {len(problems)} problem(s)\n{lines}", source=source,
                          problems=[p.to_dict() for p in problems], **details)
@@ -166,3 +189,58 @@ class MonitoringError(GpcastError):
     exit_code = 10
     http_status = 409
     title = "monitoring error"
+
+
+class RevisionNotAllowedError(MonitoringError):
+    """Actuals would change stored values and the caller did not ask to revise."""
+
+    title = "revision needs --revise"
+
+
+class ServingError(GpcastError):
+    """The forecast API refuses a request (or cannot answer it yet)."""
+
+    title = "request refused"
+
+
+class AuthenticationError(ServingError):
+    """No key, or a key that is not valid."""
+
+    http_status = 401
+    title = "authentication required"
+
+
+class RequestError(ServingError):
+    """The request is well-formed JSON but asks for something invalid."""
+
+    http_status = 422
+    title = "invalid request"
+
+
+class MalformedRequestError(ServingError):
+    """The body cannot be read: malformed JSON, wrong content type, too large."""
+
+    http_status = 400
+    title = "malformed request"
+
+
+class UnsupportedMediaTypeError(MalformedRequestError):
+    http_status = 415
+    title = "unsupported media type"
+
+
+class PayloadTooLargeError(MalformedRequestError):
+    http_status = 413
+    title = "request body too large"
+
+
+class NotFoundError(ServingError):
+    """What was asked for does not exist (yet)."""
+
+    http_status = 404
+    title = "not found"
+
+
+class NotReadyError(ServingError):
+    http_status = 503
+    title = "not ready"

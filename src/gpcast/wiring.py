@@ -38,9 +38,9 @@ if TYPE_CHECKING:
     from gpcast.monitoring.ledger import ForecastLedger
     from gpcast.monitoring.policy import MonitorPolicy
     from gpcast.registry.mlflow_store import MlflowRegistry
+    from gpcast.release.context import Hooks, KeyedTarget, Release, ReleasePolicy
     from gpcast.release.ledger import Ledger
     from gpcast.release.notify import Notifier
-    from gpcast.release.types import Hooks, KeyedTarget, Release, ReleasePolicy
 
 ENVIRONMENTS = ("staging", "production")
 
@@ -143,7 +143,7 @@ def deploy_target(settings: Settings) -> KeyedTarget:
 
 
 def release_policy(settings: Settings) -> ReleasePolicy:
-    from gpcast.release.types import ReleasePolicy
+    from gpcast.release.context import ReleasePolicy
 
     return ReleasePolicy(
         registered_model=settings.registered_model, approvers=tuple(settings.approvers),
@@ -155,7 +155,7 @@ def release_policy(settings: Settings) -> ReleasePolicy:
 def open_release(settings: Settings, hooks: Hooks | None = None,
                  actor: str | None = None) -> Release:
     """The release collaborators, each built once; close with ``release.close()``."""
-    from gpcast.release.types import SYSTEM, Hooks, Release
+    from gpcast.release.context import SYSTEM, Hooks, Release
 
     home: Path = settings.home
     home.mkdir(parents=True, exist_ok=True)

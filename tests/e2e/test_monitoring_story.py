@@ -24,8 +24,9 @@ from gpcast.monitoring.actuals import add_actuals
 from gpcast.monitoring.ledger import ForecastLedger
 from gpcast.monitoring.monitor import Monitoring, act, run_monitor
 from gpcast.monitoring.record import promise_from_backtest, record_forecast
-from gpcast.monitoring.report import latest_report, write_monitor_report
+from gpcast.monitoring.report_store import latest_report
 from gpcast.release.notify import Notification, Notifier
+from gpcast.reports.monitoring import write_monitor_report
 from gpcast.wiring import actuals_rules, monitor_policy
 
 SHIFT, PLAN_MISS = 120, 126

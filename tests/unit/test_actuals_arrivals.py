@@ -11,8 +11,8 @@ import pytest
 
 from gpcast.config import Settings
 from gpcast.data.panel import DS, ID, Panel
-from gpcast.errors import DataValidationError
-from gpcast.monitoring.actuals import RevisionNotAllowedError, add_actuals, retract_actuals
+from gpcast.errors import DataValidationError, RevisionNotAllowedError
+from gpcast.monitoring.actuals import add_actuals, retract_actuals
 from gpcast.monitoring.ledger import ForecastLedger
 from gpcast.wiring import actuals_rules
 

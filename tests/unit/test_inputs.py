@@ -12,13 +12,13 @@ import pytest
 from gpcast.config import SAMPLE_DATA
 from gpcast.data import DateRule, Schema, read_table, validate
 from gpcast.data.plan import check_plan, read_plan
-from gpcast.errors import DataValidationError, PlanError, Problem
+from gpcast.errors import DataProblem, DataValidationError, PlanError
 
 CASES = Path(__file__).parents[1] / "data" / "cases"
 NONE = Schema(regressors=())
 
 
-def problems_of(path: Path | str, schema: Schema = NONE) -> list[Problem]:
+def problems_of(path: Path | str, schema: Schema = NONE) -> list[DataProblem]:
     with pytest.raises(DataValidationError) as info:
         validate(read_table(str(path)), schema)
     return info.value.problems

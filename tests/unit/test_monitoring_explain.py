@@ -19,7 +19,7 @@ from gpcast.monitoring.explain import (
 from gpcast.monitoring.ledger import ForecastLedger
 from gpcast.monitoring.monitor import run_monitor
 from gpcast.monitoring.record import record_forecast
-from gpcast.monitoring.report import WEIGHTS_TITLE, write_monitor_report
+from gpcast.reports.monitoring import WEIGHTS_TITLE, write_monitor_report
 from gpcast.wiring import monitor_policy
 from panels import make_panel
 

@@ -16,7 +16,7 @@ from gpcast.models import make_forecaster
 from gpcast.monitoring.ledger import ForecastLedger
 from gpcast.monitoring.monitor import run_monitor
 from gpcast.monitoring.record import record_forecast
-from gpcast.monitoring.report import figures, write_monitor_report
+from gpcast.reports.monitoring import figures, write_monitor_report
 from gpcast.wiring import monitor_policy
 
 

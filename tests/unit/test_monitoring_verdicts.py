@@ -81,7 +81,7 @@ def test_forecasts_running_steadily_above_the_actuals_are_a_bias_warning(
 
 
 def test_a_large_panels_report_draws_the_series_a_verdict_names_first(tmp_path: Path) -> None:
-    from gpcast.monitoring.report import charted_series
+    from gpcast.reports.monitoring import charted_series
     from monitoring_data import monitored
 
     result, ledger = monitored(tmp_path)

@@ -9,8 +9,8 @@ import pytest
 from gpcast.errors import GateFailedError
 from gpcast.evaluation.backtest import run_backtest
 from gpcast.models import make_forecaster
-from gpcast.registry.card import ModelCard
 from gpcast.release import gates as G
+from gpcast.reports.card import ModelCard
 from panels import make_panel
 
 

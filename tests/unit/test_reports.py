@@ -15,8 +15,10 @@ from matplotlib.image import imread
 from gpcast.evaluation.backtest import run_backtest
 from gpcast.evaluation.selection import select
 from gpcast.models import AutoTheta, SeasonalNaive
-from gpcast.reports.backtest_report import markdown_table, write_backtest_report
+from gpcast.reports.backtest import write_backtest_report
+from gpcast.reports.card import ModelCard
 from gpcast.reports.plots import plot_forecast
+from gpcast.reports.render import markdown_table
 from panels import make_panel
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -91,3 +93,18 @@ def test_plot_forecast_writes_a_png_with_every_series(tmp_path: Path) -> None:
 def test_markdown_tables_escape_pipes_and_format_numbers() -> None:
     table = markdown_table(pd.DataFrame({"name": ["a|b"], "value": [12345.678]}))
     assert table.splitlines() == ["| name | value |", "|---|---|", "| a\\|b | 12,346 |"]
+
+
+def test_html_reports_escape_what_they_show_and_markdown_keeps_it() -> None:
+    card = ModelCard(model_name="gpcast", version="2", sha256="f" * 64, data_uri="a&b.csv",
+                     data_sha256="a" * 64, window=("2014-01", "2024-12"),
+                     series={"<script>alert(1)</script>": "gp"}, hyperparameters={},
+                     metrics={}, gates=[{"gate": "champion", "passed": False,
+                                         "message": "1 < 2 'worse'"}])
+    page = card.to_html()
+    assert "<script" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<code>a&amp;b.csv</code>" in page and "1 &lt; 2 &#x27;worse&#x27;" in page
+    assert page.count("<style>") == 1  # the shared stylesheet, inline
+    md = card.to_markdown()
+    assert "| <script>alert(1)</script> | gp |" in md
+    assert "| champion | FAIL | 1 < 2 'worse' |" in md

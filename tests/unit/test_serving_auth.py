@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from gpcast.cli import run
-from gpcast.errors import ConfigError, PermissionDeniedError
+from gpcast.errors import AuthenticationError, ConfigError, PermissionDeniedError
 from gpcast.serving.auth import (
-    AuthenticationError,
     KeyRing,
     new_key,
     parse_entries,

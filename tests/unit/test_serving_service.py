@@ -7,9 +7,9 @@ import json
 import pytest
 
 from gpcast.data.panel import Panel
+from gpcast.errors import MalformedRequestError, RequestError
 from gpcast.models import make_forecaster
 from gpcast.registry.artifact import ModelBundle
-from gpcast.serving.problems import MalformedRequestError, RequestError
 from gpcast.serving.service import BoundedCache, ForecastService
 
 

@@ -1,9 +1,10 @@
 """The ``gpcast`` command line: parse, call one function, print.
 
-Errors are mapped to exit codes in one place (:func:`run`): a ``GpcastError`` prints its
-message (never a traceback) and exits with the code its class declares; a usage error
-(unknown option, bad or missing value) prints one line and exits 2, whichever click raised
-it (typer ≥ 0.20 raises from its own vendored copy, older typer from click itself).
+Errors are mapped to exit codes in one place (:func:`run`), by the table in
+``gpcast.errors``: a ``GpcastError`` prints its message (never a traceback) and exits with
+the code its class declares; a usage error (unknown option, bad or missing value) prints
+one line and exits ``USAGE_EXIT``, whichever click raised it (typer ≥ 0.20 raises from its
+own vendored copy, older typer from click itself).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from gpcast.errors import GpcastError
+from gpcast.errors import INTERRUPTED_EXIT, USAGE_EXIT, GpcastError
 
 app = typer.Typer(
     name="gpcast",
@@ -27,7 +28,6 @@ app = typer.Typer(
     add_completion=False,
 )
 err_console = Console(stderr=True, soft_wrap=True)
-USAGE_EXIT = 2
 
 
 def _register() -> None:
@@ -67,6 +67,11 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _print_error(text: str) -> None:
+    """``error: <text>`` on stderr: how every failed command ends."""
+    err_console.print(Text.assemble(("error: ", "bold red"), text), highlight=False)
+
+
 def _usage_error(exc: Any) -> int:
     """One line: what was wrong, and where the command's help is."""
     ctx = getattr(exc, "ctx", None)
@@ -74,8 +79,7 @@ def _usage_error(exc: Any) -> int:
         exc.show()
         return USAGE_EXIT
     where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-    err_console.print(Text.assemble(("error: ", "bold red"),
-                                    _one_line(exc.format_message()) + where), highlight=False)
+    _print_error(_one_line(exc.format_message()) + where)
     return USAGE_EXIT
 
 
@@ -88,20 +92,18 @@ def run(argv: Sequence[str] | None = None) -> int:
         code = app(args=list(argv) if argv is not None else None, prog_name="gpcast",
                    standalone_mode=False)
     except GpcastError as exc:
-        err_console.print(Text.assemble(("error: ", "bold red"), exc.message), highlight=False)
+        _print_error(exc.message)
         return exc.exit_code
     except usage as exc:
         return _usage_error(exc)
     except clicks as exc:
-        err_console.print(Text.assemble(("error: ", "bold red"),
-                                        _one_line(exc.format_message())),  # type: ignore[attr-defined]
-                          highlight=False)
+        _print_error(_one_line(exc.format_message()))  # type: ignore[attr-defined]
         return int(getattr(exc, "exit_code", 1))
     except exits as exc:
         return int(getattr(exc, "exit_code", 0) or 0)
     except aborts:
         err_console.print("aborted")
-        return 130
+        return INTERRUPTED_EXIT
     return code if isinstance(code, int) else 0
 
 

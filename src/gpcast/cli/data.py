@@ -23,7 +23,7 @@ from gpcast.cli.common import (
 )
 from gpcast.config import Settings
 from gpcast.data import DS, ID, Panel, Y, load_panel
-from gpcast.errors import GpcastError, Problem, RegressorError
+from gpcast.errors import DataProblem, GpcastError, RegressorError
 from gpcast.reports.validation import validation_report, write_validation_report
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ DateFormatOpt = Annotated[str | None, typer.Option(
     "(GPCAST_DATE_FORMAT).")]
 
 
-def print_warnings(warnings: Sequence[Problem]) -> None:
+def print_warnings(warnings: Sequence[DataProblem]) -> None:
     """Located warnings: the data was read, but look at these."""
     for w in warnings:
         console.print(Text.assemble(("warning: ", "bold yellow"), str(w)), highlight=False)
@@ -183,7 +183,7 @@ def forecast_cmd(
                       soft_wrap=True)
 
 
-def _without_incomplete(panel: Panel, incomplete: Sequence[Problem], model: str,
+def _without_incomplete(panel: Panel, incomplete: Sequence[DataProblem], model: str,
                         settings: Settings, fc: Forecast, future: pd.DataFrame | None,
                         out: Path) -> None:
     """The forecast of the flagged series from the month before their incomplete one
@@ -263,7 +263,7 @@ def backtest_cmd(
     from gpcast.evaluation.panelwise import BacktestSpec, backtest_panel
     from gpcast.evaluation.selection import select
     from gpcast.evaluation.train import make_candidates
-    from gpcast.reports.backtest_report import write_backtest_report
+    from gpcast.reports.backtest import write_backtest_report
 
     settings = _settings(data, regressor, no_regressors, dayfirst, date_format)
     panel = load_panel(settings.data_uri, settings)

@@ -132,6 +132,7 @@ def _record(env: str | None, version: str | None, role: str, future: str | None)
                   soft_wrap=True)
 
 
+
 @shadow_app.command("start")
 def shadow_start_cmd(version: Annotated[str, typer.Argument(help="Registered version.")],
                      future: FutureOpt = None) -> None:

@@ -116,6 +116,9 @@ def run_shown(settings: Settings, by: str | None, pause_at: str | None = None,
 
         done = flow.run(settings, by, os.environ, _hooks(
             pause_at, stage=on_stage, advance=advance, total=total))
+        if done.staged_forecast_error:  # approve records it from the model instead
+            progress.console.print(f"[yellow]warning:[/] the staged forecast was not "
+                                   f"recorded: {done.staged_forecast_error}", soft_wrap=True)
         progress.update(stage_task, completed=stages, description="done")
     return done
 
@@ -224,14 +227,13 @@ def print_official(official: OfficialForecast) -> None:
     """The official forecast recorded after a promotion or rollback, or the warning with
     the command that records it by hand."""
     v = official.version
-    if official.recorded is None:
+    if official.error is not None:
         console.print(f"[yellow]warning:[/] the forecast of v{v} was not recorded in "
                       f"the forecast ledger: {official.error}\n  record it with `gpcast "
                       f"monitor-record --version {v}`", soft_wrap=True)
         return
-    rec = official.recorded
-    console.print(f"forecast ledger: v{rec.version}'s official forecast, "
-                  f"{month_span(rec.forecast.months)} ({rec.new_rows} new rows; "
+    console.print(f"forecast ledger: v{v}'s official forecast, "
+                  f"{month_span(official.months)} ({official.new_rows} new rows; "
                   "`gpcast monitor` judges this version)", soft_wrap=True)
 
 

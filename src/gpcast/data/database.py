@@ -34,16 +34,16 @@ def private_sqlite_file(url: str) -> None:
 
 def open_database(url: str, metadata: sa.MetaData, what: str,
                   error: type[GpcastError]) -> sa.Engine:
-    """An engine on ``url`` with ``metadata``'s tables created; a SQLite file's folder
+    """The database at ``url`` (a SQLAlchemy engine) with ``metadata``'s tables created; a SQLite file's folder
     is made. Failing, raises ``error`` naming ``what`` and the URL (password hidden)."""
     private_sqlite_file(url)
     try:
-        engine = sa.create_engine(url, future=True)
-        metadata.create_all(engine)
+        db = sa.create_engine(url, future=True)
+        metadata.create_all(db)
     except (sa.exc.SQLAlchemyError, ImportError) as exc:
         raise error(f"cannot open the {what} at {redact(url)}: {exc.__class__.__name__}: "
                     f"{str(exc).splitlines()[0]}", database=redact(url)) from None
-    return engine
+    return db
 
 
 __all__ = ["open_database", "private_sqlite_file", "redact"]

@@ -20,7 +20,7 @@ from typing import Any
 import fsspec
 import pandas as pd
 
-from gpcast.errors import DataValidationError, Problem, StorageError
+from gpcast.errors import DataProblem, DataValidationError, StorageError
 
 READERS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
            ".xlsx": "excel", ".xls": "excel"}
@@ -71,7 +71,7 @@ def read_table(uri: str, storage_options: dict[str, Any] | None = None) -> RawTa
     data = read_bytes(uri, storage_options)
     digest = hashlib.sha256(data).hexdigest()
     if not data.strip():
-        raise DataValidationError(uri, [Problem("empty", "the file is empty")])
+        raise DataValidationError(uri, [DataProblem("empty", "the file is empty")])
     kind = READERS.get(PurePosixPath(uri.split("?")[0]).suffix.lower(), "csv")
     delimiter, decimal = ",", "."
     try:
@@ -89,11 +89,11 @@ def read_table(uri: str, storage_options: dict[str, Any] | None = None) -> RawTa
                                              sep=delimiter))
             decimal = sniff_decimal(frame, delimiter)
     except Exception as exc:  # parsers raise many unrelated types; all mean "not a table"
-        raise DataValidationError(uri, [Problem(
+        raise DataValidationError(uri, [DataProblem(
             "not_a_table", f"cannot be read as {kind.upper()} ({type(exc).__name__}: "
             f"{str(exc).splitlines()[0][:200] if str(exc) else 'no detail'})")]) from None
     if frame.empty or frame.shape[1] == 0:
-        raise DataValidationError(uri, [Problem("empty", "the file has no data rows")])
+        raise DataValidationError(uri, [DataProblem("empty", "the file has no data rows")])
     return RawTable(frame, uri, digest, delimiter, decimal)
 
 

@@ -24,7 +24,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from gpcast.errors import Problem
+from gpcast.errors import DataProblem
 
 _DMY = re.compile(r"^(\d{1,2})([./-])(\d{1,2})\2(\d{4})$")
 _YMD = re.compile(r"^(\d{4})[./-](\d{1,2})(?:[./-](\d{1,2}))?$")
@@ -50,8 +50,8 @@ class MonthsRead:
     """Each cell's month (None where it cannot be read), the problems and the warnings."""
 
     months: list[pd.Timestamp | None]
-    problems: list[Problem] = field(default_factory=list)
-    warnings: list[Problem] = field(default_factory=list)
+    problems: list[DataProblem] = field(default_factory=list)
+    warnings: list[DataProblem] = field(default_factory=list)
 
 
 def _is_empty(cell: object) -> bool:
@@ -69,8 +69,8 @@ def read_months(cells: Sequence[object], rule: DateRule = DateRule(),
     seen: dict[object, tuple[pd.Timestamp, bool]] = {}  # a long file repeats its months
     for row, cell in enumerate(texts, start=1):
         if cell is None:
-            out.problems.append(Problem("missing_month", "the month is empty", row=row,
-                                        column=column))
+            out.problems.append(DataProblem("missing_month", "the month is empty", row=row,
+                                            column=column))
             out.months.append(None)
             continue
         known = seen.get(cell) if isinstance(cell, str) else None
@@ -85,8 +85,8 @@ def read_months(cells: Sequence[object], rule: DateRule = DateRule(),
             continue
         if stamp is None:
             how = f" with the date format '{rule.date_format}'" if rule.date_format else ""
-            out.problems.append(Problem("bad_month", f"cannot parse '{cell}' as a month{how}",
-                                        row=row, column=column))
+            out.problems.append(DataProblem("bad_month", f"cannot parse '{cell}' as a month{how}",
+                                            row=row, column=column))
             out.months.append(None)
             continue
         month, moved = _month_of(stamp)
@@ -98,7 +98,7 @@ def read_months(cells: Sequence[object], rule: DateRule = DateRule(),
     out.problems = order_problems + out.problems
     if snapped:
         row, cell, month = snapped[0]
-        out.warnings.append(Problem(
+        out.warnings.append(DataProblem(
             "not_month_start", f"{len(snapped)} timestamp(s) are not month starts but fall "
             f"just before one ('{cell}' is read as {month:%Y-%m}): UTC instants of local "
             "midnights? each is read as the month that starts right after it; write "
@@ -161,7 +161,7 @@ def _month_of(stamp: pd.Timestamp) -> tuple[pd.Timestamp, bool]:
 
 
 def _day_order(cells: Sequence[object], rule: DateRule,
-               column: str | None) -> tuple[str | None, list[Problem]]:
+               column: str | None) -> tuple[str | None, list[DataProblem]]:
     """'dayfirst' or 'monthfirst' for dd/mm vs mm/dd dates, from the rule or the column;
     a problem naming the first ambiguous row when neither settles it."""
     if rule.date_format or rule.dayfirst is not None:
@@ -174,7 +174,7 @@ def _day_order(cells: Sequence[object], rule: DateRule,
     day_first = [r for r in slashed if r[2] > 12 >= r[3]]
     month_first = [r for r in slashed if r[3] > 12 >= r[2]]
     if day_first and month_first:
-        return None, [Problem(
+        return None, [DataProblem(
             "ambiguous_date", f"the column mixes day-first dates ('{day_first[0][1]}', row "
             f"{day_first[0][0]}) and month-first dates ('{month_first[0][1]}', row "
             f"{month_first[0][0]}): write one order, or ISO months (2025-03)",
@@ -194,7 +194,7 @@ def _day_order(cells: Sequence[object], rule: DateRule,
         hint = " Read month first, every date is the 1st of its month: month first is likely."
     more = f" ({len(ambiguous)} of {len(slashed)} dates are ambiguous like this)" \
         if len(ambiguous) > 1 else ""
-    return None, [Problem(
+    return None, [DataProblem(
         "ambiguous_date",
         f"'{text}' could be {_spoken(as_dayfirst)} (day first) or {_spoken(as_monthfirst)} "
         f"(month first){more}; gpcast does not guess: say which with --dayfirst or "

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from gpcast.errors import DataError, Problem
+from gpcast.errors import DataError, DataProblem
 
 ID, DS, Y = "unique_id", "ds", "y"
 
@@ -33,7 +33,7 @@ class Panel:
     sha256: str = ""
     # located warnings found while validating (read, but worth a look): e.g. an
     # incomplete last month, timestamps read as the months they fall just before
-    warnings: tuple[Problem, ...] = field(default=(), compare=False)
+    warnings: tuple[DataProblem, ...] = field(default=(), compare=False)
     _index: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

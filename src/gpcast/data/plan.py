@@ -22,7 +22,7 @@ from gpcast.data.months import DateRule, read_months
 from gpcast.data.panel import DS, ID, Panel
 from gpcast.data.validate import TIME_NAMES, normalise_header, series_name
 from gpcast.data.values import value_problems
-from gpcast.errors import PlanError, Problem
+from gpcast.errors import DataProblem, PlanError
 
 PLAN = "future regressors"
 RATIO = 100.0  # a plan value above this multiple of the last known value is refused
@@ -36,9 +36,9 @@ def read_plan(uri: str, regressors: Sequence[str], rule: DateRule = DateRule(),
     frame = raw.frame.reset_index(drop=True)
     norms = [normalise_header(c) for c in frame.columns]
     time_at = next((norms.index(n) for n in TIME_NAMES if n in norms), None)
-    problems: list[Problem] = []
+    problems: list[DataProblem] = []
     if time_at is None:
-        raise PlanError(uri, [Problem(
+        raise PlanError(uri, [DataProblem(
             "missing_column", f"no month column in the plan (expected one of "
             f"{', '.join(TIME_NAMES)})", column="month")])
     read = read_months(frame.iloc[:, time_at].tolist(), rule, str(frame.columns[time_at]))
@@ -72,7 +72,7 @@ def plan_months(cells: Sequence[object], rule: DateRule = DateRule(), source: st
     return pd.DatetimeIndex(read.months)
 
 
-def _repeated(frame: pd.DataFrame, rows: Sequence[int]) -> list[Problem]:
+def _repeated(frame: pd.DataFrame, rows: Sequence[int]) -> list[DataProblem]:
     """A month given twice for the same series (or twice for every series)."""
     keys = list(zip(frame[ID] if ID in frame else [""] * len(frame), frame[DS], strict=True))
     first: dict[tuple[str, pd.Timestamp], int] = {}
@@ -82,9 +82,9 @@ def _repeated(frame: pd.DataFrame, rows: Sequence[int]) -> list[Problem]:
             continue
         if key in first:
             who = f"series '{key[0]}': " if key[0] else ""
-            problems.append(Problem("duplicate_month", f"{who}the plan gives this month "
-                                    f"twice (also at row {first[key]})", row=row,
-                                    month=f"{key[1]:%Y-%m}"))
+            problems.append(DataProblem("duplicate_month", f"{who}the plan gives this month "
+                                        f"twice (also at row {first[key]})", row=row,
+                                        month=f"{key[1]:%Y-%m}"))
         first.setdefault(key, row)
     return problems
 
@@ -97,7 +97,7 @@ def horizon_months(last_month: pd.Timestamp, h: int) -> pd.DatetimeIndex:
 def series_plan(plan: pd.DataFrame | Mapping[str, Sequence[float]], names: Sequence[str],
                 unique_id: str, last_month: pd.Timestamp, h: int,
                 last_values: Sequence[float] | None = None
-                ) -> tuple[np.ndarray, list[Problem]]:
+                ) -> tuple[np.ndarray, list[DataProblem]]:
     """The (h, k) plan of one series and what is wrong with it.
 
     ``plan`` is a table (``ds`` [, ``unique_id``], one column per regressor; rows are
@@ -107,21 +107,21 @@ def series_plan(plan: pd.DataFrame | Mapping[str, Sequence[float]], names: Seque
     months = horizon_months(last_month, h)
     if isinstance(plan, pd.DataFrame):
         return _table_plan(plan, names, unique_id, months, last_values)
-    problems: list[Problem] = []
+    problems: list[DataProblem] = []
     columns = []
     for name in names:
         if name not in plan:
-            problems.append(Problem("missing_regressor", f"no future values for regressor "
-                                    f"'{name}'", column=f"regressors.{name}"))
+            problems.append(DataProblem("missing_regressor", f"no future values for regressor "
+                                        f"'{name}'", column=f"regressors.{name}"))
             columns.append(np.full(h, np.nan))
             continue
         cells = list(plan[name])
         if len(cells) != h:
-            problems.append(Problem("plan_incomplete", f"needs {h} future values (one per "
-                                    f"month), got {len(cells)}", column=f"regressors.{name}"))
+            problems.append(DataProblem("plan_incomplete", f"needs {h} future values (one per "
+                                        f"month), got {len(cells)}", column=f"regressors.{name}"))
             cells = (cells + [np.nan] * h)[:h]
         values, found = value_problems(cells, f"regressors.{name}", list(months))
-        problems += [Problem(p.code, p.message, None, p.column, p.month) for p in found]
+        problems += [DataProblem(p.code, p.message, None, p.column, p.month) for p in found]
         columns.append(values)
     matrix = np.column_stack(columns) if columns else np.empty((h, 0))
     problems += _far_beyond(matrix, names, last_values, list(months), None)
@@ -130,11 +130,11 @@ def series_plan(plan: pd.DataFrame | Mapping[str, Sequence[float]], names: Seque
 
 def _table_plan(plan: pd.DataFrame, names: Sequence[str], unique_id: str,
                 months: pd.DatetimeIndex, last_values: Sequence[float] | None
-                ) -> tuple[np.ndarray, list[Problem]]:
+                ) -> tuple[np.ndarray, list[DataProblem]]:
     rows = plan[plan[ID] == unique_id] if ID in plan else plan
     missing = [n for n in names if n not in rows]
-    problems = [Problem("missing_regressor", f"the plan has no column for regressor '{n}'",
-                        column=n) for n in missing]
+    problems = [DataProblem("missing_regressor", f"the plan has no column for regressor '{n}'",
+                            column=n) for n in missing]
     ds = pd.DatetimeIndex(pd.to_datetime(rows[DS]) if DS in rows else [])
     if ds.tz is not None:
         ds = ds.tz_localize(None)  # the wall clock as written, as training data is read
@@ -154,7 +154,7 @@ def _table_plan(plan: pd.DataFrame, names: Sequence[str], unique_id: str,
     if absent:
         spans = ", ".join(f"{m:%Y-%m}" for m in absent[:12])
         more = f" and {len(absent) - 12} more" if len(absent) > 12 else ""
-        problems.append(Problem(
+        problems.append(DataProblem(
             "plan_incomplete", f"series '{unique_id}': the plan has no row for {spans}{more}; "
             f"it must cover the {len(months)} month(s) {months[0]:%Y-%m}..{months[-1]:%Y-%m} "
             "after the data's last month", column=DS))
@@ -166,7 +166,7 @@ def _table_plan(plan: pd.DataFrame, names: Sequence[str], unique_id: str,
 
 
 def _far_beyond(matrix: np.ndarray, names: Sequence[str], last_values: Sequence[float] | None,
-                months: Sequence[pd.Timestamp], unique_id: str | None) -> list[Problem]:
+                months: Sequence[pd.Timestamp], unique_id: str | None) -> list[DataProblem]:
     if last_values is None or matrix.size == 0:
         return []
     problems = []
@@ -174,7 +174,7 @@ def _far_beyond(matrix: np.ndarray, names: Sequence[str], last_values: Sequence[
         limit = RATIO * max(abs(float(last_values[j])), 1.0)
         for i in map(int, np.flatnonzero(np.isfinite(matrix[:, j]) & (matrix[:, j] > limit))):
             who = f"series '{unique_id}': " if unique_id else ""
-            problems.append(Problem(
+            problems.append(DataProblem(
                 "implausible", f"{who}{matrix[i, j]:g} is more than {RATIO:g} times the last "
                 f"known value ({float(last_values[j]):g})",
                 column=name if unique_id else f"regressors.{name}",
@@ -190,7 +190,7 @@ def check_plan(plan: pd.DataFrame | Mapping[str, Sequence[float]], names: Sequen
     label = source or (plan.attrs.get("source") if isinstance(plan, pd.DataFrame) else None) \
         or PLAN
     out, problems = {}, []
-    seen: set[Problem] = set()
+    seen: set[DataProblem] = set()
     parts: dict[str, pd.DataFrame] | None = None
     if isinstance(plan, pd.DataFrame) and ID in plan:  # split once, not once a series
         parts = {str(k): plan.iloc[v] for k, v in plan.groupby(ID, sort=False).indices.items()}

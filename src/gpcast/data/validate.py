@@ -31,7 +31,7 @@ from gpcast.data.ingest import RawTable
 from gpcast.data.months import DateRule, read_months
 from gpcast.data.panel import DS, ID, Panel, Y
 from gpcast.data.values import parse_numbers, value_problems
-from gpcast.errors import DataValidationError, Problem
+from gpcast.errors import DataProblem, DataValidationError
 
 TIME_NAMES = ("month", "ds", "date", "period", "time")
 _PREFIXES = ("no_of_", "number_of_", "num_of_", "nr_of_", "n_of_")
@@ -115,7 +115,7 @@ def validate(raw: RawTable, schema: Schema) -> Panel:
 
 
 def _header_problems(columns: list[Column], schema: Schema
-                     ) -> tuple[list[Column], list[Problem]]:
+                     ) -> tuple[list[Column], list[DataProblem]]:
     """Unnamed and repeated columns; the columns left to read (first copies only)."""
     roles = {*TIME_NAMES, *schema.regressors, ID, DS, Y}
     problems, kept = [], []
@@ -123,7 +123,7 @@ def _header_problems(columns: list[Column], schema: Schema
     for col in columns:
         if not col.header:
             index_like = _looks_like_index(col.cells)
-            problems.append(Problem(
+            problems.append(DataProblem(
                 "unknown_column", "a column has no header" + (
                     " (a saved row index? write the file without it)" if index_like else ""),
                 column=col.where))
@@ -134,7 +134,7 @@ def _header_problems(columns: list[Column], schema: Schema
         first = next((seen[k] for k in keys if k in seen), None)
         if first is not None:
             same = first.header == col.header
-            problems.append(Problem("duplicate_column", (
+            problems.append(DataProblem("duplicate_column", (
                 f"'{col.header}' appears twice, at {first.where} and {col.where}"
                 if same else f"'{col.header}' ({col.where}) and '{first.header}' "
                 f"({first.where}) are the same column once normalised to "
@@ -158,37 +158,37 @@ def _looks_like_index(cells: pd.Series) -> bool:
 
 
 def _wide_layout(columns: list[Column], schema: Schema, decimal: str, delimiter: str
-                 ) -> tuple[pd.DataFrame | None, list[Problem], list[Problem]]:
+                 ) -> tuple[pd.DataFrame | None, list[DataProblem], list[DataProblem]]:
     time_col = next((c for name in TIME_NAMES for c in columns if c.norm == name), None)
     if time_col is None and columns and columns[0].norm not in schema.regressors:
         # 'Monat', 'Mois', 'Fecha': a first column whose every cell reads as a month
         first = read_months(columns[0].cells.tolist(), schema.dates)
         if not first.problems or all(p.code == "ambiguous_date" for p in first.problems):
             time_col = columns[0]
-    problems: list[Problem] = []
+    problems: list[DataProblem] = []
     if time_col is None:
         found = ", ".join(f"'{c.header}'" for c in columns[:8])
-        problems.append(Problem("missing_column", "no month column (expected one of "
-                                f"{', '.join(TIME_NAMES)}; read columns {found} with the "
-                                f"delimiter {_named(delimiter)})", column="month"))
+        problems.append(DataProblem("missing_column", "no month column (expected one of "
+                                    f"{', '.join(TIME_NAMES)}; read columns {found} with the "
+                                    f"delimiter {_named(delimiter)})", column="month"))
     regressors = {}
     for reg in schema.regressors:
         col = next((c for c in columns if c.norm == reg), None)
         if col is None:
-            problems.append(Problem("missing_regressor", f"regressor '{reg}' is missing",
-                                    column=reg))
+            problems.append(DataProblem("missing_regressor", f"regressor '{reg}' is missing",
+                                        column=reg))
         else:
             regressors[reg] = col
     others = [c for c in columns if c is not time_col and c not in regressors.values()]
     series, unknown = _series_columns(others, schema, decimal)
-    problems += [Problem("unknown_column", "not a declared series or regressor"
-                         if schema.series else "holds no numbers: not a series or regressor",
-                         column=c.header) for c in unknown]
+    problems += [DataProblem("unknown_column", "not a declared series or regressor"
+                             if schema.series else "holds no numbers: not a series or regressor",
+                             column=c.header) for c in unknown]
     if schema.series:
-        problems += [Problem("missing_column", f"series '{s}' is missing", column=s)
+        problems += [DataProblem("missing_column", f"series '{s}' is missing", column=s)
                      for s in schema.series if s not in series]
     if not series:
-        problems.append(Problem("no_series", "no series column found"))
+        problems.append(DataProblem("no_series", "no series column found"))
     n = len(columns[0].cells) if columns else 0
     read = read_months(time_col.cells.tolist(), schema.dates, time_col.header) \
         if time_col is not None else None
@@ -237,13 +237,13 @@ def _series_columns(others: list[Column], schema: Schema,
 
 
 def _grid_problems(months: Sequence[pd.Timestamp | None],
-                   rows: Sequence[int] | None = None) -> list[Problem]:
+                   rows: Sequence[int] | None = None) -> list[DataProblem]:
     """The monthly grid: repeated months, months out of order, missing months.
 
     A row whose month cannot be read stands, for the gap check, for the month after the
     one before it: its own problem says what is wrong, a gap would say it twice.
     """
-    problems: list[Problem] = []
+    problems: list[DataProblem] = []
     first_row: dict[pd.Timestamp, int] = {}
     present: set[pd.Timestamp] = set()
     last: pd.Timestamp | None = None
@@ -258,11 +258,11 @@ def _grid_problems(months: Sequence[pd.Timestamp | None],
         cursor = month
         label = month.strftime("%Y-%m")
         if month in first_row:
-            problems.append(Problem("duplicate_month", f"also at row {first_row[month]}",
-                                    row=row, month=label))
+            problems.append(DataProblem("duplicate_month", f"also at row {first_row[month]}",
+                                        row=row, month=label))
         elif last is not None and month < last:
-            problems.append(Problem("unsorted", f"comes after {last:%Y-%m}: months must "
-                                    "be in ascending order", row=row, month=label))
+            problems.append(DataProblem("unsorted", f"comes after {last:%Y-%m}: months must "
+                                        "be in ascending order", row=row, month=label))
         first_row.setdefault(month, row)
         present.add(month)
         last = month
@@ -276,19 +276,19 @@ def _grid_problems(months: Sequence[pd.Timestamp | None],
         if missing:
             spans = ", ".join(f"{m:%Y-%m}" for m in missing[:24])
             more = f" and {len(missing) - 24} more" if len(missing) > 24 else ""
-            problems.append(Problem("gap", f"{len(missing)} month(s) missing: {spans}{more}"))
+            problems.append(DataProblem("gap", f"{len(missing)} month(s) missing: {spans}{more}"))
     return problems
 
 
 def _long_layout(columns: list[Column], schema: Schema, decimal: str
-                 ) -> tuple[pd.DataFrame | None, list[Problem], list[Problem]]:
+                 ) -> tuple[pd.DataFrame | None, list[DataProblem], list[DataProblem]]:
     by_norm = {c.norm: c for c in columns}
-    problems = [Problem("missing_regressor", f"regressor '{r}' is missing", column=r)
+    problems = [DataProblem("missing_regressor", f"regressor '{r}' is missing", column=r)
                 for r in schema.regressors if r not in by_norm]
     known = {ID, DS, Y, *schema.regressors}
-    problems += [Problem("unknown_column", "not unique_id, ds, y or a declared regressor",
-                         column=c.header) for c in columns if c.norm not in known]
-    warnings: list[Problem] = []
+    problems += [DataProblem("unknown_column", "not unique_id, ds, y or a declared regressor",
+                             column=c.header) for c in columns if c.norm not in known]
+    warnings: list[DataProblem] = []
     ids = [series_name(v) for v in by_norm[ID].cells.tolist()]
     frame = pd.DataFrame({ID: ids, ROW: np.arange(1, len(ids) + 1)})
     # one reading of the whole month column (one date order for the file), then the
@@ -299,9 +299,9 @@ def _long_layout(columns: list[Column], schema: Schema, decimal: str
     out_months = read.months
     for uid, idx in frame.groupby(ID, sort=False).indices.items():
         rows = [int(i) + 1 for i in idx]
-        problems += [Problem(p.code, f"series '{uid}': {p.message}", p.row, p.column,
-                             p.month) for p in _grid_problems([out_months[i] for i in idx],
-                                                              rows)]
+        problems += [DataProblem(p.code, f"series '{uid}': {p.message}", p.row, p.column,
+                                 p.month) for p in _grid_problems([out_months[i] for i in idx],
+                                                                  rows)]
     labels = [m if m is not None else pd.NaT for m in out_months]
     for name in [Y, *schema.regressors]:
         if name in by_norm:
@@ -313,15 +313,15 @@ def _long_layout(columns: list[Column], schema: Schema, decimal: str
     return (None if problems else frame), problems, warnings
 
 
-def _history_problems(long: pd.DataFrame, schema: Schema) -> list[Problem]:
+def _history_problems(long: pd.DataFrame, schema: Schema) -> list[DataProblem]:
     need = schema.min_seasons * schema.season_length
     counts = long.groupby(ID, sort=False).size()
-    return [Problem("too_short", f"series '{uid}' has {n} months; at least {need} "
-                    f"({schema.min_seasons} full seasons of {schema.season_length}) are needed",
-                    column=str(uid)) for uid, n in counts.items() if n < need]
+    return [DataProblem("too_short", f"series '{uid}' has {n} months; at least {need} "
+                        f"({schema.min_seasons} full seasons of {schema.season_length}) are needed",
+                        column=str(uid)) for uid, n in counts.items() if n < need]
 
 
-def incomplete_last_months(long: pd.DataFrame, schema: Schema) -> list[Problem]:
+def incomplete_last_months(long: pd.DataFrame, schema: Schema) -> list[DataProblem]:
     """A last month far below the usual level: exported before the month ended?
 
     The usual level is the lower of the median of the 12 months before and the same month
@@ -337,7 +337,7 @@ def incomplete_last_months(long: pd.DataFrame, schema: Schema) -> list[Problem]:
             usual = min(usual, float(y[-1 - schema.season_length]))
         if usual > 0 and y[-1] < schema.last_month_fraction * usual:
             last = part.iloc[-1]
-            out.append(Problem(
+            out.append(DataProblem(
                 "incomplete_month", f"series '{uid}': {y[-1]:,.6g} is {y[-1] / usual:.0%} of "
                 f"the usual level ({usual:,.6g}, the lower of the median of the 12 months "
                 "before and the same month a year before): an incomplete month, exported "

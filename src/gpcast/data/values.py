@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from gpcast.errors import Problem
+from gpcast.errors import DataProblem
 
 ABSURD = 1e15  # no count of calls, contracts or lines comes near; 1e308 is a typo
 MISSING = {"", "nan", "na", "n/a", "null", "none", "nat", "#n/a"}
@@ -68,7 +68,7 @@ def is_missing(cell: object) -> bool:
 
 def value_problems(cells: Sequence[object] | pd.Series, name: str,
                    months: Sequence[pd.Timestamp | None], decimal: str = ".",
-                   rows: Sequence[int] | None = None) -> tuple[np.ndarray, list[Problem]]:
+                   rows: Sequence[int] | None = None) -> tuple[np.ndarray, list[DataProblem]]:
     """Values of a count or regressor column and what is wrong with them (1-based rows,
     or ``rows`` when the cells are a part of a table)."""
     values = cells.tolist() if isinstance(cells, pd.Series) else list(cells)
@@ -97,7 +97,7 @@ def value_problems(cells: Sequence[object] | pd.Series, name: str,
                 f"{ABSURD:g})"
         else:
             continue
-        problems.append(Problem(code, message, row, name, label))
+        problems.append(DataProblem(code, message, row, name, label))
     return numbers, problems
 
 

@@ -72,28 +72,52 @@ def _record(settings: Settings, model: ModelBundle, role: str,
         ledger.close()
 
 
+def record_staged(settings: Settings, model: ModelBundle) -> str | None:
+    """After a pipeline run: the staged version's forecast into the forecast ledger (role
+    ``staged``, judged by nobody), so that approving it only has to mark it official.
+    None when recorded, else why not (approve then records it from the model)."""
+    try:
+        _record(settings, model, "staged")
+    except GpcastError as exc:
+        return exc.message
+    return None
+
+
 @dataclass(frozen=True)
 class OfficialForecast:
     """Production's official forecast after a promotion or rollback, or why it was not
     recorded (production has moved already: that is a warning, not a failed promotion)."""
 
     version: str
-    recorded: RecordedForecast | None
+    months: list[pd.Timestamp] = field(default_factory=list)
+    new_rows: int = 0
     error: str | None = None
 
 
 def record_official(settings: Settings, version: str, artifact: Path,
                     sha256: str) -> OfficialForecast:
-    """The official forecast of the version production now serves, from the bundle the
-    promotion verified (no second download), into the forecast ledger (once per version
-    and issue month), so ``gpcast monitor`` judges it from now on."""
+    """Make ``version``'s forecast production's official one (once per version and issue
+    month), so ``gpcast monitor`` judges it from now on: the forecast the pipeline staged,
+    without loading the model; else recorded from the bundle the promotion verified
+    (``artifact``, no second download)."""
     from gpcast.registry.artifact import load_bundle
 
     try:
+        ledger = wiring.forecast_ledger(settings)
+        try:
+            official = ledger.make_official(version)
+        finally:
+            ledger.close()
+        if official is not None:
+            return OfficialForecast(version, list(official.months), official.new_rows)
+        # a version staged before forecasts were staged, or by another path
         recorded = _record(settings, load_bundle(artifact, sha256), "production")
     except GpcastError as exc:
-        return OfficialForecast(version, None, exc.message)
-    return OfficialForecast(version, recorded)
+        return OfficialForecast(version, error=exc.message)
+    import pandas as pd
+
+    months = sorted({pd.Timestamp(m) for m in recorded.forecast.months.reshape(-1)})
+    return OfficialForecast(version, months, recorded.new_rows)
 
 
 @dataclass(frozen=True)
@@ -200,7 +224,7 @@ def _alert(settings: Settings) -> Callable[[str, str, dict[str, Any]], bool]:
 def _retrain(settings: Settings) -> Callable[[], str]:
     def retrain() -> str:
         from gpcast.flows.release import run
-        from gpcast.release.types import SYSTEM
+        from gpcast.release.context import SYSTEM
 
         return run(settings, by=SYSTEM).result.pipeline_id
     return retrain
@@ -219,4 +243,4 @@ def shadow_report(settings: Settings) -> ShadowComparison | None:
 
 
 __all__ = ["MonitorRun", "OfficialForecast", "add_actuals", "bundle", "monitor",
-           "record", "record_official", "remove_actuals", "shadow_report"]
+           "record", "record_official", "record_staged", "remove_actuals", "shadow_report"]

@@ -15,18 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 from gpcast import wiring
 from gpcast.config import Settings
-from gpcast.release.types import STAGES, Hooks
+from gpcast.release.context import STAGES, Hooks
 from gpcast.wiring import ENVIRONMENTS, tracking_uri
 
 if TYPE_CHECKING:
     from gpcast.flows.monitor import OfficialForecast
     from gpcast.registry.mlflow_store import ModelVersion
+    from gpcast.release.context import Release
     from gpcast.release.ledger import LedgerEntry
     from gpcast.release.promotion import Promotion
     from gpcast.release.reconcile import Finding
     from gpcast.release.runner import PipelineResult
     from gpcast.release.status import Status
-    from gpcast.release.types import Release
 
 
 @contextmanager
@@ -46,6 +46,7 @@ class PipelineRun:
 
     result: PipelineResult
     production: ModelVersion | None  # what production served when the run ended
+    staged_forecast_error: str | None = None  # why its forecast was not staged, if not
 
     @property
     def version(self) -> ModelVersion:
@@ -67,6 +68,7 @@ def run(settings: Settings, by: str | None = None, environ: Mapping[str, str] | 
     """Ingest → validate → backtest → gates → register → staging → acceptance → approval
     request; production is never touched. ``by`` (or, without it, the CI identity in
     ``environ`` or the OS user) is recorded as the runner."""
+    from gpcast.flows.monitor import record_staged
     from gpcast.release.actors import pipeline_runner
     from gpcast.release.runner import run_pipeline
 
@@ -74,7 +76,8 @@ def run(settings: Settings, by: str | None = None, environ: Mapping[str, str] | 
     with opened(settings, hooks, runner) as release:
         result = run_pipeline(release, settings, lambda: wiring.engine(settings))
         production = release.registry.alias("production")
-    return PipelineRun(result, production)
+    # Its forecast, staged now, is what approving it makes official (no model to load).
+    return PipelineRun(result, production, record_staged(settings, result.bundle))
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,8 @@ import numpy as np
 import pandas as pd
 
 from gpcast.data import DS, ID, Panel, Schema, Y, read_table, validate
-from gpcast.errors import DataValidationError, MonitoringError, Problem
+from gpcast.errors import DataProblem, DataValidationError, MonitoringError, RevisionNotAllowedError
 from gpcast.monitoring.ledger import ActualsChange, ForecastLedger
-
-
-class RevisionNotAllowedError(MonitoringError):
-    """Actuals would change stored values and the caller did not ask to revise."""
-
-    title = "revision needs --revise"
 
 
 def _no_options(uri: str) -> dict[str, Any]:
@@ -76,7 +70,7 @@ def add_actuals(ledger: ForecastLedger, uri: str, rules: ActualsRules, revise: b
 
 
 def arrival_problems(stored: pd.DataFrame, panel: Panel, max_ratio: float,
-                     today: pd.Timestamp | None = None) -> list[Problem]:
+                     today: pd.Timestamp | None = None) -> list[DataProblem]:
     """What is wrong with ``panel`` given the ``stored`` actuals (latest revisions)."""
     now = (today or pd.Timestamp(datetime.now(UTC)).tz_localize(None)).to_period("M")
     current = now.to_timestamp()
@@ -87,15 +81,15 @@ def arrival_problems(stored: pd.DataFrame, panel: Panel, max_ratio: float,
     for uid, part in panel.iter_series():
         months = pd.DatetimeIndex(part[DS])
         for month in months[months > current]:
-            problems.append(Problem("future_month", f"{month:%Y-%m} has not happened yet "
-                                    f"(this is {current:%Y-%m}): a misread date?",
-                                    column=uid, month=f"{month:%Y-%m}"))
+            problems.append(DataProblem("future_month", f"{month:%Y-%m} has not happened yet "
+                                        f"(this is {current:%Y-%m}): a misread date?",
+                                        column=uid, month=f"{month:%Y-%m}"))
         since = pd.Timestamp(last[uid]) if uid in last.index else overall
         if since is not None:
             expected = since + pd.offsets.MonthBegin(1)
             new = months[(months > since) & (months <= current)]
             if len(new) and new[0] > expected:
-                problems.append(Problem(
+                problems.append(DataProblem(
                     "unexpected_month", f"{new[0]:%Y-%m} comes after {expected:%Y-%m}, the "
                     f"next month expected (the store's last month is {since:%Y-%m}): add the "
                     "months in between first, or check the date", column=uid,
@@ -104,7 +98,7 @@ def arrival_problems(stored: pd.DataFrame, panel: Panel, max_ratio: float,
             limit = max_ratio * max(float(largest[uid]), 1.0)
             for month, y in zip(months, part[Y].to_numpy(dtype=float), strict=True):
                 if y > limit:
-                    problems.append(Problem(
+                    problems.append(DataProblem(
                         "out_of_range", f"{y:,.6g} is more than {max_ratio:g} times the "
                         f"largest value stored for '{uid}' ({float(largest[uid]):,.6g}); "
                         "a typo? (GPCAST_ACTUALS_MAX_RATIO sets the limit)", column=uid,
@@ -132,5 +126,4 @@ def retract_actuals(ledger: ForecastLedger, month: str, series: list[str] | None
     return retracted
 
 
-__all__ = ["RevisionNotAllowedError", "add_actuals", "arrival_problems", "read_actuals",
-           "retract_actuals"]
+__all__ = ["add_actuals", "arrival_problems", "read_actuals", "retract_actuals"]

@@ -34,7 +34,7 @@ from gpcast.errors import MonitoringError
 from gpcast.models.base import Forecast
 
 LEVELS = (80, 95, 99)
-ROLES = ("production", "challenger", "captured", "adhoc")
+ROLES = ("production", "challenger", "captured", "adhoc", "staged")
 
 METADATA = sa.MetaData()
 LOOKUP_IDS = 500  # record_forecast: up to this many series, look up their rows only
@@ -99,6 +99,15 @@ class ActualsChange:
     revisions: tuple[tuple[str, str, float, float], ...] = ()  # series, month, old, new
 
 
+@dataclass(frozen=True)
+class Official:
+    """A version's forecast made production's official one: its months, rows added."""
+
+    version: str
+    months: list[pd.Timestamp]
+    new_rows: int
+
+
 class ForecastLedger:
     """Record forecasts and actuals; read them back as frames."""
 
@@ -148,6 +157,32 @@ class ForecastLedger:
             if new:
                 conn.execute(FORECASTS.insert(), new)
         return len(new)
+
+    def make_official(self, version: str) -> Official | None:
+        """Make ``version``'s forecast production's official one, in one transaction and
+        without its model: the rows recorded when it was staged (role ``staged``) are
+        copied as ``production`` (a rollback finds them there already) and the version is
+        marked as serving. None when neither exists: the caller records from the model.
+        """
+        keys = (FORECASTS.c.issue_month, FORECASTS.c.unique_id, FORECASTS.c.step)
+        with self.db.begin() as conn:
+            def rows(role: str) -> list[dict[str, Any]]:
+                return [dict(r._mapping) for r in conn.execute(sa.select(FORECASTS).where(
+                    FORECASTS.c.role == role, FORECASTS.c.version == str(version)))]
+            staged, official = rows("staged"), rows("production")
+            if not staged and not official:
+                return None
+            have = {tuple(r[k.name] for k in keys) for r in official}
+            now = datetime.now(UTC)
+            new = [{**{k: v for k, v in r.items() if k != "id"}, "role": "production",
+                    "recorded_at": now}
+                   for r in staged if tuple(r[k.name] for k in keys) not in have]
+            if new:
+                conn.execute(FORECASTS.insert(), new)
+            conn.execute(PRODUCTION_CHANGES.insert().values(version=str(version),
+                                                            recorded_at=now))
+        months = sorted({pd.Timestamp(r["target_month"]) for r in [*official, *new]})
+        return Official(str(version), months, len(new))
 
     def forecasts(self, role: str | None = None, version: str | None = None) -> pd.DataFrame:
         query = sa.select(FORECASTS).order_by(FORECASTS.c.id)
@@ -321,4 +356,4 @@ def plan_frame(values: Mapping[str, Sequence[float]], months: Iterable[pd.Timest
 
 __all__ = ["ACTUALS", "FORECASTS", "LEVELS", "PRODUCTION_CHANGES", "PROMISES", "RETRACTIONS",
            "ROLES",
-           "ActualsChange", "ForecastLedger", "plan_frame"]
+           "ActualsChange", "ForecastLedger", "Official", "plan_frame"]

@@ -46,6 +46,16 @@ def publish_report(local_dir: Path, uri: str,
     return written
 
 
+def latest_report(reports_dir: Path) -> dict[str, Any] | None:
+    """The last monitor run's JSON in ``reports_dir/monitor`` (what the serving web page
+    shows), or None."""
+    path = reports_dir / "monitor" / JSON_NAME
+    if not path.is_file():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
 def latest_published(uri: str, storage_options: Mapping[str, Any] | None = None
                      ) -> dict[str, Any] | None:
     """The latest report at ``uri`` (its monitor.json), or None when there is none yet."""
@@ -63,4 +73,4 @@ def latest_published(uri: str, storage_options: Mapping[str, Any] | None = None
     return data
 
 
-__all__ = ["latest_published", "publish_report"]
+__all__ = ["HTML_NAME", "JSON_NAME", "latest_published", "latest_report", "publish_report"]

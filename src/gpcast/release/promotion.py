@@ -27,10 +27,10 @@ from gpcast.registry.mlflow_store import ModelVersion
 from gpcast.release import gates
 from gpcast.release.acceptance import Expectation, run_acceptance
 from gpcast.release.actors import require_actor
+from gpcast.release.context import Release, now_iso
 from gpcast.release.ledger import LedgerEntry, production_history
 from gpcast.release.notify import Notification
 from gpcast.release.reconcile import operation
-from gpcast.release.types import Release, now_iso
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from gpcast.release.ledger import LedgerEntry
 from gpcast.release.lock import Holder
 
 if TYPE_CHECKING:
-    from gpcast.release.types import Release
+    from gpcast.release.context import Release
 
 SYSTEM = "gpcast-reconcile"
 MOVES = ["promotion.started", "rollback.started", "promoted", "rolled_back",
@@ -204,7 +204,7 @@ def _redeploy(release: Release, environment: str, mv: ModelVersion) -> str:
 
 def _close_move(release: Release) -> str:
     """Complete the interrupted promotion/rollback if production serves it, else fail it."""
-    from gpcast.release.types import now_iso
+    from gpcast.release.context import now_iso
 
     move = interrupted(release)
     if move is None or move.to_version is None:

@@ -38,13 +38,13 @@ from gpcast.deploy.base import Deployment
 from gpcast.engine import Engine
 from gpcast.errors import DataError, GateFailedError, GpcastError, RegistryError, ReleaseError
 from gpcast.evaluation.selection import NAIVE, SelectedModel
-from gpcast.registry.artifact import load_bundle, save_bundle
+from gpcast.registry.artifact import ModelBundle, load_bundle, save_bundle
 from gpcast.registry.mlflow_store import TAG_PIPELINE, TAG_STATE, ModelVersion
 from gpcast.release import gates, stages
 from gpcast.release.acceptance import Expectation, run_acceptance
+from gpcast.release.context import STAGES, SYSTEM, Release, now_iso
 from gpcast.release.incremental import POINTS_FILE, ProductionEvidence, plan_refit
 from gpcast.release.notify import Notification
-from gpcast.release.types import STAGES, SYSTEM, Release, now_iso
 
 FAILURES_LOGGED = 100  # failed series listed in the ledger event; the report has them all
 PIPELINE_LOCK_WAIT_S = 600.0  # a pipeline that reached staging waits this long for the lock
@@ -59,6 +59,7 @@ class PipelineResult:
     staging: Deployment
     evaluation: stages.Evaluation
     acceptance: gates.GateVerdict
+    bundle: ModelBundle  # what was registered, still in memory (its forecast is staged)
 
 
 @contextmanager
@@ -116,6 +117,7 @@ class _PipelineRun:
         self.names: list[str] = []
         self.choice = ("selection", "")  # what the version forecasts with, and why
         self.configs: dict[str, dict[str, object]] = {}  # adopted by the tuning stage
+        self.bundle: ModelBundle | None = None  # the registered bundle, once built
         self.tuning: dict[str, dict[str, object]] = {}  # the tuning stage's record
 
     def log(self, event: str, **kw: object) -> None:
@@ -212,7 +214,8 @@ class _PipelineRun:
         self.log("pipeline.completed", version=version.version, run_id=self.run_id)
         reg.end_run(self.run_id, "FINISHED")
         shutil.rmtree(self.work, ignore_errors=True)
-        return PipelineResult(self.pid, self.run_id, version, staging, ev, verdict)
+        assert self.bundle is not None
+        return PipelineResult(self.pid, self.run_id, version, staging, ev, verdict, self.bundle)
 
     def _tune(self, panel: Panel) -> None:
         """The optional tuning stage: search on earlier windows, keep what is adopted."""
@@ -263,6 +266,7 @@ class _PipelineRun:
         bundle = stages.make_bundle(panel, model, ev.selection, card, s, self.names, self.configs)
         bundle_dir = self.work / "bundle"
         sha = save_bundle(bundle, bundle_dir)
+        self.bundle = bundle
         card = stages.make_card(s, panel, ev, model, number, sha, champion, self.choice[1],
                            self.tuning)
         stages.write_reports(self.work / "reports", ev, card, self.failures)

@@ -38,10 +38,10 @@ from gpcast.evaluation.selection import NAIVE, SelectedModel, Selection, fixed, 
 from gpcast.evaluation.tuning import PARENT_TAG, Tracker, Tuning, tune
 from gpcast.models.combination import MEMBERS
 from gpcast.registry.artifact import ModelBundle
-from gpcast.registry.card import ModelCard
 from gpcast.release import gates as G
 from gpcast.release.incremental import POINTS_FILE, backtest_key
-from gpcast.reports.backtest_report import write_backtest_report
+from gpcast.reports.backtest import write_backtest_report
+from gpcast.reports.card import ModelCard
 from gpcast.reports.validation import validation_report, write_validation_report
 
 Advance = Callable[[str, int], None]

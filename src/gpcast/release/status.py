@@ -8,10 +8,10 @@ from datetime import datetime
 
 from gpcast.deploy.base import Deployment
 from gpcast.registry.mlflow_store import ENVIRONMENTS, ModelVersion
+from gpcast.release.context import Release
 from gpcast.release.ledger import LedgerEntry
 from gpcast.release.promotion import pending
 from gpcast.release.reconcile import Finding, inspect, reconcile
-from gpcast.release.types import Release
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,8 @@ import numpy as np
 import sqlalchemy as sa
 
 from gpcast.data.panel import DS, ID, Y
-from gpcast.errors import GpcastError
+from gpcast.errors import GpcastError, NotReadyError
 from gpcast.monitoring.ledger import ACTUALS, ForecastLedger
-from gpcast.serving.problems import NotReadyError
 
 log = logging.getLogger("gpcast.serving")
 

@@ -156,7 +156,7 @@ def _openapi(app: FastAPI, models: tuple[type[BaseModel], ...]) -> Any:
         schema = get_openapi(title=app.title, version=app.version,
                              description=app.description, routes=app.routes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        documented: list[type[BaseModel]] = [*models, problems.Problem]
+        documented: list[type[BaseModel]] = [*models, problems.ProblemDetails]
         for model in documented:
             generated = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(generated.pop("$defs", {}))

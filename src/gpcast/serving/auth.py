@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from gpcast.errors import ConfigError, GpcastError, PermissionDeniedError
+from gpcast.errors import AuthenticationError, ConfigError, PermissionDeniedError
 
 Role = Literal["predict", "admin"]
 ROLES: tuple[Role, ...] = ("predict", "admin")
@@ -37,13 +37,6 @@ PREFIX = "gpc"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 KEYS_TTL_S = 1.0  # how often a server looks at the key file
 log = logging.getLogger("gpcast.serving")
-
-
-class AuthenticationError(GpcastError):
-    """No key, or a key that is not valid."""
-
-    http_status = 401
-    title = "authentication required"
 
 
 @dataclass(frozen=True)
@@ -205,5 +198,5 @@ def require_role(key: ApiKey, role: Role) -> ApiKey:
     return key
 
 
-__all__ = ["ROLES", "ApiKey", "AuthenticationError", "KeyRing", "Role",
-           "new_key", "parse_entries", "read_keys_file", "require_role", "write_keys_file"]
+__all__ = ["ROLES", "ApiKey", "KeyRing", "Role", "new_key", "parse_entries", "read_keys_file",
+           "require_role", "write_keys_file"]

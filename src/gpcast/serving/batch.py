@@ -20,13 +20,13 @@ from typing import Any
 import pandas as pd
 
 from gpcast.data.plan import plan_months
-from gpcast.errors import GpcastError
-from gpcast.serving.problems import (
+from gpcast.errors import (
+    GpcastError,
     MalformedRequestError,
     PayloadTooLargeError,
     RequestError,
-    gpcast_problem,
 )
+from gpcast.serving.problems import problem
 from gpcast.serving.service import ForecastService
 
 MONTH_NAMES = ("ds", "month", "date", "period", "time")
@@ -119,7 +119,7 @@ def batch_requests(service: ForecastService, requests: Sequence[Any]) -> dict[st
             results.append({"index": index, "status": 200,
                             "forecast": json.loads(answer.body)})
         except GpcastError as exc:
-            status, body = gpcast_problem(exc, f"/v1/forecast/batch#{index}")
+            status, body = problem(exc, f"/v1/forecast/batch#{index}")
             results.append({"index": index, "status": status, "problem": json.loads(body)})
     return {"model_version": service.version, "results": results}
 

@@ -71,37 +71,38 @@ class CaptureRecord:
     response: bytes
 
 
-def make_engine(url: str) -> sa.Engine:
-    """An engine for the capture store; SQLite gets WAL so readers never block the writer."""
+def open_store(url: str) -> sa.Engine:
+    """The capture store's database (a SQLAlchemy engine); SQLite gets WAL so readers never
+    block the writer."""
     private_sqlite_file(url)
     try:
-        engine = sa.create_engine(url, pool_pre_ping=True)
+        db = sa.create_engine(url, pool_pre_ping=True)
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise StorageError(f"capture store URL '{url}' cannot be used: {exc}",
                            field="capture_url") from None
-    if engine.dialect.name == "sqlite":
-        @sa.event.listens_for(engine, "connect")
+    if db.dialect.name == "sqlite":
+        @sa.event.listens_for(db, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=5000")
             cur.close()
-    return engine
+    return db
 
 
 def create_store(url: str) -> sa.Engine:
-    engine = make_engine(url)
+    db = open_store(url)
     if url.startswith("sqlite:///"):
         from pathlib import Path
 
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
-        metadata.create_all(engine)
+        metadata.create_all(db)
     except sa.exc.SQLAlchemyError as exc:
-        raise StorageError(f"capture store '{engine.url!r}' unreachable: {exc.__class__.__name__}"
+        raise StorageError(f"capture store '{db.url!r}' unreachable: {exc.__class__.__name__}"
                            f": {str(exc).splitlines()[0]}", field="capture_url") from None
-    return engine
+    return db
 
 
 class CaptureWriter:
@@ -109,7 +110,7 @@ class CaptureWriter:
 
     def __init__(self, url: str, queue_size: int = 10_000, batch_size: int = 1000,
                  block_s: float = 5.0, flush_interval_s: float = 0.05) -> None:
-        self.engine = create_store(url)
+        self.db = create_store(url)
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self.batch_size = batch_size
         self.block_s = block_s
@@ -163,7 +164,7 @@ class CaptureWriter:
         self._closed = True
         self._stop.set()
         self._thread.join(timeout)
-        self.engine.dispose()
+        self.db.dispose()
 
     def _run(self) -> None:
         # The writer wakes on a timer, not per record: waking a thread for every request
@@ -210,7 +211,7 @@ class CaptureWriter:
         rows, new_bodies = self._rows(batch)
         for attempt in range(3):
             try:
-                with self.engine.begin() as conn:
+                with self.db.begin() as conn:
                     if new_bodies:
                         _insert_bodies(conn, new_bodies)
                     conn.execute(captures.insert(), rows)
@@ -243,22 +244,22 @@ def _insert_bodies(conn: sa.Connection, new_bodies: dict[str, str]) -> None:
 
 def count_captured(url: str, route: str | None = None, status: int | None = None) -> int:
     """How many requests the store holds (optionally of one route and status)."""
-    engine = make_engine(url)
+    db = open_store(url)
     try:
         query = sa.select(sa.func.count()).select_from(captures)
         if route is not None:
             query = query.where(captures.c.route == route)
         if status is not None:
             query = query.where(captures.c.status == status)
-        with engine.connect() as conn:
+        with db.connect() as conn:
             return int(conn.execute(query).scalar_one())
     finally:
-        engine.dispose()
+        db.dispose()
 
 
 def read_captured(url: str, since: float | None = None) -> list[dict[str, Any]]:
     """The captured records, oldest first (what monitoring reads)."""
-    engine = make_engine(url)
+    db = open_store(url)
     req, resp = bodies.alias("req"), bodies.alias("resp")
     try:
         query = (sa.select(captures, req.c.body.label("request"),
@@ -268,10 +269,10 @@ def read_captured(url: str, since: float | None = None) -> list[dict[str, Any]]:
                  .order_by(captures.c.id))
         if since is not None:
             query = query.where(captures.c.received_at >= since)
-        with engine.connect() as conn:
+        with db.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
     finally:
-        engine.dispose()
+        db.dispose()
 
 
 __all__ = ["CaptureRecord", "CaptureWriter", "bodies", "captures", "count_captured", "create_store",

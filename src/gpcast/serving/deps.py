@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from gpcast.serving.auth import ApiKey, AuthenticationError, Role, require_role
-from gpcast.serving.problems import NotReadyError
+from gpcast.errors import AuthenticationError, NotReadyError
+from gpcast.serving.auth import ApiKey, Role, require_role
 from gpcast.serving.service import ForecastService
 from gpcast.serving.state import SESSION_COOKIE, ServingState
 

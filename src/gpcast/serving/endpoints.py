@@ -16,7 +16,14 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from gpcast.errors import GpcastError
+from gpcast.errors import (
+    GpcastError,
+    MalformedRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+    RequestError,
+    UnsupportedMediaTypeError,
+)
 from gpcast.serving.auth import ApiKey
 from gpcast.serving.batch import (
     batch_requests,
@@ -26,16 +33,7 @@ from gpcast.serving.batch import (
     table_bytes,
 )
 from gpcast.serving.capture import CaptureRecord
-from gpcast.serving.problems import (
-    MalformedRequestError,
-    NotFoundError,
-    PayloadTooLargeError,
-    RequestError,
-    UnsupportedMediaTypeError,
-    gpcast_problem,
-    problem_response,
-    validation_problems,
-)
+from gpcast.serving.problems import problem, problem_response, validation_problems
 from gpcast.serving.service import Answer, ForecastService, jsonable
 from gpcast.serving.state import ServingState
 
@@ -76,11 +74,11 @@ async def forecast(state: ServingState, service: ForecastService, request: Reque
         else:
             state.metrics.cache_hit.inc()
     except GpcastError as exc:
-        status, problem = gpcast_problem(exc, FORECAST_ROUTE)
+        status, problem_json = problem(exc, FORECAST_ROUTE)
         state.metrics.errors.labels(type(exc).__name__).inc()
-        await _capture(state, service, request, key, FORECAST_ROUTE, status, body, problem,
-                       None)
-        return problem_response(status, problem)
+        await _capture(state, service, request, key, FORECAST_ROUTE, status, body,
+                       problem_json, None)
+        return problem_response(status, problem_json)
     state.metrics.forecasts.inc()
     await _capture(state, service, request, key, FORECAST_ROUTE, 200, body, answer.body,
                    answer)
@@ -128,10 +126,11 @@ async def batch(state: ServingState, service: ForecastService, request: Request,
                 f"send {JSON} ({{'requests': [...]}}) or multipart/form-data with a 'file'",
                 field="content-type")
     except GpcastError as exc:
-        status, problem = gpcast_problem(exc, BATCH_ROUTE)
+        status, problem_json = problem(exc, BATCH_ROUTE)
         state.metrics.errors.labels(type(exc).__name__).inc()
-        await _capture(state, service, request, key, BATCH_ROUTE, status, body, problem, None)
-        return problem_response(status, problem)
+        await _capture(state, service, request, key, BATCH_ROUTE, status, body, problem_json,
+                       None)
+        return problem_response(status, problem_json)
     summary = _dumps({"items": n_ok, "format": fmt, "bytes": len(response.body)})
     await _capture(state, service, request, key, BATCH_ROUTE, 200, body, summary,
                    Answer(b"", n_ok, 0))
@@ -141,8 +140,7 @@ async def batch(state: ServingState, service: ForecastService, request: Request,
 def monitoring(state: ServingState) -> dict[str, Any]:
     """The latest monitoring report: what ``gpcast monitor`` published to
     ``GPCAST_REPORTS_URI``, else what it wrote under the home folder."""
-    from gpcast.monitoring.report import latest_report
-    from gpcast.monitoring.report_store import latest_published
+    from gpcast.monitoring.report_store import latest_published, latest_report
 
     settings = state.settings
     uri = settings.reports_uri

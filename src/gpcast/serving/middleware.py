@@ -12,8 +12,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gpcast.errors import PayloadTooLargeError
 from gpcast.serving.metrics import Metrics
-from gpcast.serving.problems import PROBLEM_JSON, PayloadTooLargeError, problem_body
+from gpcast.serving.problems import PROBLEM_JSON, problem
 
 UNMATCHED = "unmatched"
 
@@ -88,16 +89,19 @@ def _limited(receive: Receive, limit: int) -> Receive:
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
             if seen > limit:  # a chunked body without Content-Length
-                raise PayloadTooLargeError(f"the body exceeds {limit} bytes", limit=limit)
+                raise _too_large(limit)
         return message
 
     return wrapped
 
 
+def _too_large(limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(f"the body exceeds {limit} bytes", limit=limit)
+
+
 async def _send_too_large(scope: Scope, send: Any, limit: int) -> None:
-    body = problem_body(413, "request body too large", f"the body exceeds {limit} bytes",
-                        "PayloadTooLargeError", scope["path"], limit=limit)
-    await send({"type": "http.response.start", "status": 413,
+    status, body = problem(_too_large(limit), scope["path"])
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", PROBLEM_JSON.encode()),
                             (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})

@@ -1,7 +1,9 @@
 """Errors to problem+json (RFC 9457), in one place: every error response has this shape.
 
-Requests never get a 500 for bad input: pydantic errors, our own ``GpcastError``s and
-Starlette's HTTP errors are all rendered here with the field at fault.
+:func:`problem` is the one mapping from an exception to a response: a ``GpcastError`` by
+the status and title its class declares (``gpcast.errors``), a body pydantic rejects as a
+``RequestError`` naming every field at fault, Starlette's HTTP errors (unknown route or
+method) by their status. Requests never get a 500 for bad input: only a bug does.
 """
 
 from __future__ import annotations
@@ -17,55 +19,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from gpcast.errors import GpcastError
+from gpcast.errors import GpcastError, MalformedRequestError, RequestError
 
 PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPES = "https://gpcast.dev/problems/"  # + the error's name
+HTTP_TITLES = {404: "not found", 405: "method not allowed"}
 log = logging.getLogger("gpcast.serving")
 
 
-class RequestError(GpcastError):
-    """The request is well-formed JSON but asks for something invalid."""
-
-    http_status = 422
-    title = "invalid request"
-
-
-class MalformedRequestError(GpcastError):
-    """The body cannot be read: malformed JSON, wrong content type, too large."""
-
-    http_status = 400
-    title = "malformed request"
-
-
-class UnsupportedMediaTypeError(MalformedRequestError):
-    http_status = 415
-    title = "unsupported media type"
-
-
-class PayloadTooLargeError(MalformedRequestError):
-    http_status = 413
-    title = "request body too large"
-
-
-class NotReadyError(GpcastError):
-    http_status = 503
-    title = "not ready"
-
-
-class NotFoundError(GpcastError):
-    """What was asked for does not exist (yet)."""
-
-    http_status = 404
-    title = "not found"
-
-
 class FieldProblem(BaseModel):
+    """One field at fault in a request, and what is wrong with it."""
+
     field: str
     message: str
 
 
-class Problem(BaseModel):
-    """An error response (application/problem+json)."""
+class ProblemDetails(BaseModel):
+    """The body of every error response (application/problem+json)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -78,25 +48,37 @@ class Problem(BaseModel):
     errors: list[FieldProblem] | None = None
 
 
-def problem_body(status: int, title: str, detail: str, error: str, instance: str,
-                 **extra: Any) -> bytes:
-    body = {"type": f"https://gpcast.dev/problems/{error}", "title": title, "status": status,
+def problem(exc: BaseException, instance: str) -> tuple[int, bytes]:
+    """The status and problem+json body answering ``exc``, raised while serving ``instance``."""
+    if isinstance(exc, RequestValidationError | ValidationError):
+        exc = validation_problems(list(exc.errors()))
+    if isinstance(exc, GpcastError):
+        extra = {k: v for k, v in exc.to_dict().items() if k not in ("error", "title", "detail")}
+        field = extra.get("field")
+        if field is not None and "errors" not in extra:
+            extra["errors"] = [{"field": str(field), "message": exc.message}]
+        return exc.http_status, _body(exc.http_status, exc.title, exc.message,
+                                      type(exc).__name__, instance, **extra)
+    if isinstance(exc, StarletteHTTPException):
+        return exc.status_code, _body(exc.status_code, HTTP_TITLES.get(exc.status_code, "error"),
+                                      str(exc.detail), "HTTPError", instance)
+    if isinstance(exc, ClientDisconnect):
+        # The client went away mid-body: nobody reads this answer, and it is not our error.
+        return 400, _body(400, "client disconnected", "the client closed the connection",
+                          "ClientDisconnect", instance)
+    log.error("unexpected error on %s", instance, exc_info=exc)
+    return 500, _body(500, "internal error", "internal error", "InternalError", instance)
+
+
+def _body(status: int, title: str, detail: str, error: str, instance: str,
+          **extra: Any) -> bytes:
+    body = {"type": PROBLEM_TYPES + error, "title": title, "status": status,
             "detail": detail, "instance": instance, "error": error, **extra}
     return json.dumps(body, default=str).encode()
 
 
 def problem_response(status: int, body: bytes) -> Response:
     return Response(body, status_code=status, media_type=PROBLEM_JSON)
-
-
-def gpcast_problem(exc: GpcastError, instance: str) -> tuple[int, bytes]:
-    data = exc.to_dict()
-    extra = {k: v for k, v in data.items() if k not in ("error", "title", "detail")}
-    field = extra.get("field")
-    if field is not None and "errors" not in extra:
-        extra["errors"] = [{"field": str(field), "message": exc.message}]
-    return exc.http_status, problem_body(exc.http_status, exc.title, exc.message,
-                                         type(exc).__name__, instance, **extra)
 
 
 def field_of(loc: tuple[int | str, ...] | list[int | str]) -> str:
@@ -118,46 +100,21 @@ def validation_problems(errors: list[Any]) -> RequestError | MalformedRequestErr
 def install(app: FastAPI) -> None:
     """Render every error the app can meet as problem+json."""
 
-    async def on_gpcast(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, GpcastError)
-        return problem_response(*gpcast_problem(exc, request.url.path))
-
-    async def on_validation(request: Request, exc: Exception) -> Response:
-        errors = exc.errors() if isinstance(exc, RequestValidationError | ValidationError) else []
-        return problem_response(*gpcast_problem(validation_problems(list(errors)),
-                                                request.url.path))
-
-    async def on_http(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
-        title = {404: "not found", 405: "method not allowed"}.get(exc.status_code, "error")
-        response = problem_response(exc.status_code, problem_body(
-            exc.status_code, title, str(exc.detail), "HTTPError", request.url.path))
-        for k, v in (exc.headers or {}).items():
-            response.headers[k] = v
+    async def on_error(request: Request, exc: Exception) -> Response:
+        response = problem_response(*problem(exc, request.url.path))
+        if isinstance(exc, StarletteHTTPException):
+            for k, v in (exc.headers or {}).items():
+                response.headers[k] = v
         return response
 
-    async def on_disconnect(request: Request, exc: Exception) -> Response:
-        # The client went away mid-body: nobody reads this answer, and it is not our error.
-        return problem_response(400, problem_body(400, "client disconnected", "the client "
-                                                  "closed the connection", "ClientDisconnect",
-                                                  request.url.path))
-
-    async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s", request.url.path)
-        return problem_response(500, problem_body(500, "internal error", "internal error",
-                                                  "InternalError", request.url.path))
-
-    app.add_exception_handler(GpcastError, on_gpcast)
-    app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(ValidationError, on_validation)
-    app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(ClientDisconnect, on_disconnect)
-    app.add_exception_handler(Exception, on_unexpected)
+    for kind in (GpcastError, RequestValidationError, ValidationError,
+                 StarletteHTTPException, ClientDisconnect, Exception):
+        app.add_exception_handler(kind, on_error)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the error statuses a route can return."""
-    return {s: {"model": Problem, "content": {PROBLEM_JSON: {}},
+    return {s: {"model": ProblemDetails, "content": {PROBLEM_JSON: {}},
                 "description": _DESCRIPTIONS.get(s, "error")} for s in statuses}
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from gpcast.errors import GpcastError
+from gpcast.errors import GpcastError, NotReadyError
 from gpcast.serving import endpoints
 from gpcast.serving.deps import (
     AdminKey,
@@ -21,13 +21,7 @@ from gpcast.serving.deps import (
     State,
     authorize,
 )
-from gpcast.serving.problems import (
-    PROBLEM_JSON,
-    NotReadyError,
-    gpcast_problem,
-    problem_response,
-    problem_responses,
-)
+from gpcast.serving.problems import PROBLEM_JSON, problem, problem_response, problem_responses
 from gpcast.serving.schemas import (
     BatchPublic,
     BatchRequest,
@@ -166,7 +160,7 @@ def build_router(request_model: type[ForecastRequestBase]) -> APIRouter:
             state, service, key = authorize(request, "predict")
             response = await endpoints.forecast(state, service, request, key)
         except GpcastError as exc:
-            response = problem_response(*gpcast_problem(exc, FORECAST))
+            response = problem_response(*problem(exc, FORECAST))
         except ClientDisconnect:
             return  # nobody is listening
         await response(scope, receive, send)

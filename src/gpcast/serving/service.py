@@ -28,12 +28,12 @@ import pandas as pd
 
 from gpcast.data.panel import DS, ID
 from gpcast.data.plan import check_panel_plan, check_plan
-from gpcast.errors import ModelError
+from gpcast.errors import ModelError, RequestError
 from gpcast.models.base import Forecast
 from gpcast.registry.artifact import ModelBundle
 from gpcast.serving.actuals import LatestActuals
 from gpcast.serving.predict import Predictor
-from gpcast.serving.problems import RequestError, validation_problems
+from gpcast.serving.problems import validation_problems
 from gpcast.serving.schemas import ForecastRequestBase, forecast_request_model
 
 K = TypeVar("K", bound=Hashable)

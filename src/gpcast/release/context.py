@@ -1,8 +1,7 @@
-"""The light types every release operation shares: its collaborators, its policy, its hooks.
-
-Kept apart from the pipeline runner so that ``gpcast approve``, ``reject`` and
-``rollback`` import no forecasting library (statsforecast, statsmodels, dask).
-"""
+"""The collaborators every release command works with (:class:`Release`), its policy and
+its hooks, kept apart from the pipeline's stages so that ``approve``, ``reject`` and
+``rollback`` import no modelling library (statsforecast, statsmodels, dask): an approve
+spends its time promoting, not importing. :mod:`gpcast.wiring` builds them."""
 
 from __future__ import annotations
 

@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import math
 import re
@@ -27,6 +25,7 @@ from gpcast.data.panel import ID
 from gpcast.evaluation.backtest import Backtest
 from gpcast.evaluation.selection import Selection, SeriesChoice
 from gpcast.reports.plots import figure_png, forecast_figure, metric_by_step_figure
+from gpcast.reports.render import render, table
 
 HTML_NAME, MD_NAME, JSON_NAME = "backtest_report.html", "backtest_report.md", \
     "backtest_metrics.json"
@@ -34,12 +33,6 @@ CRPS_NOTE = ("CRPS is exact for forecasts with a Gaussian distribution of log1p(
              "GP) and otherwise approximated from 20 evenly spaced quantiles (within about "
              "0.2 % for Gaussian forecasts). MASE and MSIS are scaled by the in-sample MAE "
              "of the seasonal naive forecast at each cutoff.")
-CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;color:#222}
-table{border-collapse:collapse;font-size:13px;margin:.5em 0 1.5em}
-th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}
-td:first-child,th:first-child{text-align:left}.yes{color:#176117;font-weight:bold}
-.no{color:#a31515;font-weight:bold}.note{background:#fff8e1;padding:.6em 1em;
-border-left:4px solid #f0b400}img{max-width:100%}"""
 
 
 @dataclass(frozen=True)
@@ -68,9 +61,10 @@ def write_backtest_report(backtest: Backtest, selection: Selection, out_dir: Pat
     tables = _tables(backtest, selection)
     atomic_write_text(out / JSON_NAME, json.dumps(metrics_document(backtest, selection),
                                                   indent=2, allow_nan=False))
-    atomic_write_text(out / MD_NAME, _markdown(backtest, selection, tables, charts))
+    atomic_write_text(out / MD_NAME,
+                      _render("backtest.md.j2", backtest, selection, tables, charts))
     path = out / HTML_NAME
-    atomic_write_text(path, _html(backtest, selection, tables, charts))
+    atomic_write_text(path, _render("backtest.html.j2", backtest, selection, tables, charts))
     return path
 
 
@@ -165,37 +159,16 @@ def _header_lines(backtest: Backtest, selection: Selection) -> list[str]:
     ]
 
 
-def _number(v: object) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return "" if v != v else f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
-    return str(v)
-
-
-def _fmt(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.map(_number)
-
-
-def _html(backtest: Backtest, selection: Selection, tables: dict[str, pd.DataFrame],
-          charts: list[Chart]) -> str:
-    e = html.escape
+def _render(template: str, backtest: Backtest, selection: Selection,
+            tables: dict[str, pd.DataFrame], charts: list[Chart]) -> str:
     verdict_class = {True: "yes", False: "no", None: ""}[selection.beats_naive_overall]
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>gpcast backtest"
-             f"</title><style>{CSS}</style></head><body><h1>gpcast backtest report</h1>",
-             "<ul>" + "".join(f"<li>{e(x)}</li>" for x in _header_lines(backtest, selection))
-             + "</ul>",
-             f"<h2>Verdict</h2><p class='{verdict_class}'>{e(selection.verdict)}</p>",
-             "".join(f"<p class='note'>{e(n)}</p>" for n in [*selection.notes, CRPS_NOTE])]
-    for title, frame in tables.items():
-        parts.append(f"<h2>{e(title)}</h2>" + _fmt(frame).to_html(index=False, escape=True))
-        if title.startswith("Metrics per candidate"):
-            parts += [_img(c) for c in charts if c.kind == "metric"]
-    parts.append("<h2>Series: the chosen model's forecast at the last cutoff</h2>")
-    parts.append(f"<p>{html.escape(_charts_note(selection, charts))}</p>")
-    parts += [_img(c) for c in charts if c.kind == "series"]
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return render(template, header=_header_lines(backtest, selection),
+                  verdict=selection.verdict, verdict_class=verdict_class,
+                  notes=[*selection.notes, CRPS_NOTE],
+                  tables={title: table(frame) for title, frame in tables.items()},
+                  metric_charts=[c for c in charts if c.kind == "metric"],
+                  series_charts=[c for c in charts if c.kind == "series"],
+                  charts_note=_charts_note(selection, charts))
 
 
 def _charts_note(selection: Selection, charts: list[Chart]) -> str:
@@ -206,38 +179,5 @@ def _charts_note(selection: Selection, charts: list[Chart]) -> str:
         "the tables)." if shown < total else "."))
 
 
-def _img(chart: Chart) -> str:
-    data = base64.b64encode(chart.png).decode("ascii")
-    title = html.escape(chart.title)
-    return (f"<figure><img alt='{title}' src='data:image/png;base64,{data}'>"
-            f"<figcaption>{title}</figcaption></figure>")
-
-
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured pipe table (no tabulate dependency)."""
-    text = _fmt(frame)
-    cells = [[str(c) for c in text.columns], *text.astype(str).to_numpy().tolist()]
-    rows = ["| " + " | ".join(v.replace("|", "\\|") for v in row) + " |" for row in cells]
-    rows.insert(1, "|" + "---|" * len(text.columns))
-    return "\n".join(rows)
-
-
-def _markdown(backtest: Backtest, selection: Selection, tables: dict[str, pd.DataFrame],
-              charts: list[Chart]) -> str:
-    lines = ["# gpcast backtest report", "",
-             *(f"- {x}" for x in _header_lines(backtest, selection)), "",
-             "## Verdict", "", f"**{selection.verdict}**", "",
-             *(f"> {n}\n" for n in [*selection.notes, CRPS_NOTE])]
-    for title, frame in tables.items():
-        lines += [f"## {title}", "", markdown_table(frame), ""]
-        if title.startswith("Metrics per candidate"):
-            lines += [f"![{c.title}](plots/{c.file})\n" for c in charts
-                      if c.kind == "metric"]
-    lines += ["## Series: the chosen model's forecast at the last cutoff", "",
-              _charts_note(selection, charts), ""]
-    lines += [f"![{c.title}](plots/{c.file})\n" for c in charts if c.kind == "series"]
-    return "\n".join(lines)
-
-
-__all__ = ["HTML_NAME", "JSON_NAME", "MD_NAME", "markdown_table", "metrics_document",
+__all__ = ["HTML_NAME", "JSON_NAME", "MD_NAME", "metrics_document",
            "write_backtest_report"]

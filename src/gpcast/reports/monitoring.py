@@ -2,13 +2,11 @@
 
 ``monitor.html`` is self-contained (CSS inline, charts as base64 PNG, no CDN);
 ``monitor.json`` holds the same findings for machines and the web page
-(:func:`latest_report`).
+(:func:`gpcast.monitoring.report_store.latest_report`).
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 from pathlib import Path
 from typing import Any
@@ -23,18 +21,10 @@ from gpcast.data.files import atomic_write_text
 from gpcast.data.panel import DS, ID, Y
 from gpcast.monitoring.explain import components_figure
 from gpcast.monitoring.monitor import Monitoring
+from gpcast.monitoring.report_store import HTML_NAME, JSON_NAME
 from gpcast.monitoring.scoring import freshest
 from gpcast.reports.plots import figure_png
-
-HTML_NAME, JSON_NAME = "monitor.html", "monitor.json"
-CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;color:#222}
-table{border-collapse:collapse;font-size:13px;margin:.5em 0 1.5em}
-th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}
-td:first-child,th:first-child{text-align:left}img{max-width:100%}
-.status{padding:.6em 1em;font-size:1.2em;font-weight:bold}.ok{background:#e6f4e6}
-.warning{background:#fff8e1}.action_needed{background:#fde8e8}
-li.action{color:#a31515}li.warning{color:#8a6100}"""
-
+from gpcast.reports.render import render, table
 
 MAX_EXPLAINED = 6  # component charts shown; the JSON has every series
 CHARTED_SERIES = 12  # series drawn one by one in a large panel's report
@@ -75,52 +65,22 @@ def _cell(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def latest_report(reports_dir: Path) -> dict[str, Any] | None:
-    """The last monitor run's JSON (what the serving web page shows), or None."""
-    path = reports_dir / "monitor" / JSON_NAME
-    if not path.is_file():
-        return None
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
-
-
 def _html(result: Monitoring, explanations: dict[str, pd.DataFrame],
           weights: pd.DataFrame | None = None) -> str:
-    verdicts = "".join(f"<li class='{v.severity}'><b>{html.escape(v.rule)}</b> "
-                       f"({v.severity}): {html.escape(v.message)}</li>" for v in result.verdicts)
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>gpcast monitor</title>"
-        f"<style>{CSS}</style></head><body><h1>gpcast monitoring report</h1>",
-        f"<div class='status {result.status}'>{result.as_of:%B %Y}: "
-        f"{result.status.replace('_', ' ')} — production version {html.escape(result.version)}"
-        "</div>",
-        f"<h2>Verdicts</h2><ul>{verdicts or '<li>none: forecasts behave as promised</li>'}</ul>",
-    ]
     charts = figures(result)
     charts += [(f"Why {uid}'s forecast: its additive parts (log scale)",
                 components_figure(frame, uid))
                for uid, frame in list(explanations.items())[:MAX_EXPLAINED]]
     if weights is not None and weights["version"].nunique() >= 2:
         charts.append((WEIGHTS_TITLE, _weights_figure(weights)))
-    for title, fig in charts:
-        data = base64.b64encode(figure_png(fig)).decode("ascii")
-        parts.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' "
-                     f"src='data:image/png;base64,{data}'>")
-    if result.shadow is not None:
-        s = result.shadow
-        parts.append(f"<h2>Shadow challenger</h2><p>version {s.challenger} against production "
-                     f"{s.production} on {s.n_months} months: MASE {s.mase_challenger:.3f} vs "
-                     f"{s.mase_production:.3f}; Diebold–Mariano {s.dm_statistic:.2f} "
-                     f"(p = {s.p_value:.3f}): <b>{s.verdict}</b></p>")
-    if not result.by_step.empty:
-        parts.append(f"<h2>Last {len(result.by_step.reset_index()['step'].unique())} steps: "
-                     "figures per series and horizon step (rolling window)</h2>")
-        parts.append(result.by_step.round(3).to_html())
-    if not result.series_calibration.empty:
-        parts.append("<h2>Calibration per series (binomial test)</h2>")
-        parts.append(result.series_calibration.round(4).to_html(index=False))
-    parts.append("</body></html>")
-    return "".join(parts)
+    by_step = result.by_step
+    return render(
+        "monitoring.html.j2", result=result,
+        charts=[(title, figure_png(fig)) for title, fig in charts],
+        by_step=None if by_step.empty else table(by_step.reset_index()),
+        steps=0 if by_step.empty else by_step.reset_index()["step"].nunique(),
+        calibration=(None if result.series_calibration.empty
+                     else table(result.series_calibration)))
 
 
 def charted_series(result: Monitoring, limit: int = CHARTED_SERIES) -> list[str]:
@@ -165,6 +125,12 @@ def _grid(n: int) -> tuple[Figure, np.ndarray]:
     for ax in axes[n:]:
         ax.set_visible(False)
     return fig, axes
+
+
+def _wide(height: float) -> tuple[Figure, Axes]:
+    """A figure of one full-width chart."""
+    fig = Figure(figsize=(9, height))
+    return fig, fig.subplots()
 
 
 def _forecast_figure(result: Monitoring, uids: list[str]) -> Figure:
@@ -223,8 +189,7 @@ def _month_axis(ax: Axes, months: pd.Series) -> None:
 
 
 def _accuracy_figure(result: Monitoring, uids: list[str]) -> Figure:
-    fig = Figure(figsize=(9, 3.2))
-    ax = fig.subplots()
+    fig, ax = _wide(3.2)
     hist = result.accuracy
     if not hist.empty and hist[ID].nunique() > len(uids):
         median = hist.groupby("as_of")["ratio"].median()
@@ -244,8 +209,7 @@ def _accuracy_figure(result: Monitoring, uids: list[str]) -> Figure:
 
 
 def _coverage_figure(result: Monitoring) -> Figure:
-    fig = Figure(figsize=(9, 3))
-    ax = fig.subplots()
+    fig, ax = _wide(3)
     cal = result.calibration
     for level, part in cal.groupby("level"):
         line = ax.plot(part["step"], part["coverage"], marker="o", label=f"{level} % observed")
@@ -263,8 +227,7 @@ def _coverage_figure(result: Monitoring) -> Figure:
 
 
 def _bias_figure(result: Monitoring) -> Figure:
-    fig = Figure(figsize=(9, 2.8))
-    ax = fig.subplots()
+    fig, ax = _wide(2.8)
     bias = result.bias
     if len(bias) > 2 * CHARTED_SERIES:  # the largest biases, either way
         bias = bias.loc[bias["bias_pct"].abs().sort_values(ascending=False).index]
@@ -337,4 +300,4 @@ def _pad_values(ax: Axes, values: np.ndarray) -> None:
         ax.set_ylim(low - pad, high + pad)
 
 
-__all__ = ["latest_report", "write_monitor_report"]
+__all__ = ["WEIGHTS_TITLE", "charted_series", "figures", "write_monitor_report"]
