@@ -34,8 +34,9 @@ def private_sqlite_file(url: str) -> None:
 
 def open_database(url: str, metadata: sa.MetaData, what: str,
                   error: type[GpcastError]) -> sa.Engine:
-    """The database at ``url`` (a SQLAlchemy engine) with ``metadata``'s tables created; a SQLite file's folder
-    is made. Failing, raises ``error`` naming ``what`` and the URL (password hidden)."""
+    """The database at ``url`` (a SQLAlchemy engine) with ``metadata``'s tables created; a
+    SQLite file's folder is made. Failing, raises ``error`` naming ``what`` and the URL
+    (password hidden)."""
     private_sqlite_file(url)
     try:
         db = sa.create_engine(url, future=True)
