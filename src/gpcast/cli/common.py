@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 import typer
-from pydantic import ValidationError
+from pydantic import AliasChoices, ValidationError
 from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.measure import Measurement
@@ -70,8 +70,14 @@ def build_settings(**overrides: Any) -> Settings:
 
 
 def _variable(field: str) -> str:
+    """The variable of ``field`` as the user set it (a renamed setting is also read under
+    its old name, e.g. GPCAST_HORIZON for GPCAST_H)."""
     prefix = str(Settings.model_config.get("env_prefix", ""))
-    return f"{prefix}{field}".upper()
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    names = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else [field]
+    variables = [f"{prefix}{name}".upper() for name in names]
+    return next((v for v in variables if v in os.environ), variables[0])
 
 
 def _setting_problem(loc: tuple[int | str, ...], msg: str) -> str:
