@@ -38,7 +38,7 @@ from gpcast.evaluation.selection import NAIVE, SelectedModel, Selection, fixed, 
 from gpcast.evaluation.tuning import PARENT_TAG, Tracker, Tuning, tune
 from gpcast.models.combination import MEMBERS
 from gpcast.registry.artifact import ModelBundle
-from gpcast.release import gates as G
+from gpcast.release import gates
 from gpcast.release.incremental import POINTS_FILE, backtest_key
 from gpcast.reports.backtest import write_backtest_report
 from gpcast.reports.card import ModelCard
@@ -66,10 +66,10 @@ class Evaluation:
 
     backtest: Backtest  # every scored model, champion's included
     selection: Selection
-    candidate: G.Scores
-    naive: G.Scores | None
-    champion: G.Scores | None
-    verdicts: tuple[G.GateVerdict, ...]
+    candidate: gates.Scores
+    naive: gates.Scores | None
+    champion: gates.Scores | None
+    verdicts: tuple[gates.GateVerdict, ...]
 
     @property
     def passed(self) -> bool:
@@ -149,16 +149,16 @@ def select_models(backtest: Backtest, candidates: Sequence[str], metric: str,
 def evaluate_gates(panel: Panel, backtest: Backtest, selection: Selection,
                    champion: Champion | None, settings: Settings) -> Evaluation:
     """Every gate but acceptance (which needs staging), with the figures behind each."""
-    candidate = G.choice_scores(backtest, selection.by_series, selection.default_model)
-    naive = (G.choice_scores(backtest, {}, NAIVE) if NAIVE in backtest.candidates else None)
-    champ = (G.choice_scores(backtest, champion.choices, champion.default)
+    candidate = gates.choice_scores(backtest, selection.by_series, selection.default_model)
+    naive = (gates.choice_scores(backtest, {}, NAIVE) if NAIVE in backtest.candidates else None)
+    champ = (gates.choice_scores(backtest, champion.choices, champion.default)
              if champion is not None else None)
     verdicts = (
-        G.data_validation(panel.source, panel.sha256, panel.n_series, len(panel.frame)),
-        G.beats_naive(candidate, naive, settings.gate_naive_margin),
-        G.champion(candidate, champ, champion.version if champion else None,
+        gates.data_validation(panel.source, panel.sha256, panel.n_series, len(panel.frame)),
+        gates.beats_naive(candidate, naive, settings.gate_naive_margin),
+        gates.champion(candidate, champ, champion.version if champion else None,
                    settings.gate_champion_tolerance),
-        G.coverage_95(candidate, settings.gate_coverage_95),
+        gates.coverage_95(candidate, settings.gate_coverage_95),
     )
     return Evaluation(backtest, selection, candidate, naive, champ, verdicts)
 

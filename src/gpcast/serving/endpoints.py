@@ -34,7 +34,7 @@ from gpcast.serving.batch import (
 )
 from gpcast.serving.capture import CaptureRecord
 from gpcast.serving.problems import problem, problem_response, validation_problems
-from gpcast.serving.service import Answer, ForecastService, jsonable
+from gpcast.serving.service import EncodedForecast, ForecastService, jsonable
 from gpcast.serving.state import ServingState
 
 T = TypeVar("T")
@@ -87,7 +87,7 @@ async def forecast(state: ServingState, service: ForecastService, request: Reque
 
 async def _capture(state: ServingState, service: ForecastService, request: Request,
                    key: ApiKey, route: str, status: int, body: bytes, response: bytes,
-                   answer: Answer | None) -> None:
+                   answer: EncodedForecast | None) -> None:
     if state.capture is None:
         return
     started = request.scope["state"]["started"]
@@ -133,7 +133,7 @@ async def batch(state: ServingState, service: ForecastService, request: Request,
         return problem_response(status, problem_json)
     summary = _dumps({"items": n_ok, "format": fmt, "bytes": len(response.body)})
     await _capture(state, service, request, key, BATCH_ROUTE, 200, body, summary,
-                   Answer(b"", n_ok, 0))
+                   EncodedForecast(b"", n_ok, 0))
     return response
 
 

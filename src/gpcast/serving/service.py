@@ -73,8 +73,9 @@ class BoundedCache(Generic[K, V]):
 
 
 @dataclass(frozen=True)
-class Answer:
-    """A finished response body and what it covers (for capture and metrics)."""
+class EncodedForecast:
+    """A forecast response encoded as JSON bytes, and what it covers (for the cache, capture
+    and metrics)."""
 
     body: bytes
     n_series: int
@@ -101,11 +102,11 @@ class ForecastService:
         self.predictor = Predictor(bundle.fitted, max_horizon)
         self.actuals = actuals
         self.condition_on_actuals = condition_on_actuals
-        self._answers: BoundedCache[bytes, Answer] = BoundedCache(cache_size)
+        self._answers: BoundedCache[bytes, EncodedForecast] = BoundedCache(cache_size)
         self._last: dict[str, np.datetime64] | None = None
 
     # -- the request path --------------------------------------------------------------
-    def cached(self, body: bytes) -> Answer | None:
+    def cached(self, body: bytes) -> EncodedForecast | None:
         return self._answers.get(body)
 
     def parse(self, body: bytes) -> ForecastRequestBase:
@@ -119,7 +120,7 @@ class ForecastService:
         n = len(self.series) if request.series is None else len(request.series)
         return n <= LIGHT_SERIES and not request.components and not self._conditioned(request)
 
-    def answer(self, body: bytes, request: ForecastRequestBase | None = None) -> Answer:
+    def answer(self, body: bytes, request: ForecastRequestBase | None = None) -> EncodedForecast:
         """The response to a raw JSON body (validated here); raises a GpcastError."""
         hit = self._answers.get(body)
         if hit is not None:
@@ -129,13 +130,13 @@ class ForecastService:
             self._answers.put(body, answer)
         return answer
 
-    def answer_request(self, request: ForecastRequestBase) -> Answer:
+    def answer_request(self, request: ForecastRequestBase) -> EncodedForecast:
         fc, conditioned = self.forecast_for(request)
         public = self.public(fc, conditioned)
         if request.components:
             self._add_components(public, request)
         body = json.dumps(public, separators=(",", ":")).encode()
-        return Answer(body, len(fc.unique_ids), fc.h)
+        return EncodedForecast(body, len(fc.unique_ids), fc.h)
 
     def _add_components(self, public: dict[str, Any], request: ForecastRequestBase) -> None:
         """Each series' GP parts under the same plan as its forecast (null and a note for
@@ -351,4 +352,4 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-__all__ = ["Answer", "BoundedCache", "ForecastService", "jsonable"]
+__all__ = ["BoundedCache", "EncodedForecast", "ForecastService", "jsonable"]
