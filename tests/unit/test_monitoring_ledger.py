@@ -38,6 +38,30 @@ def test_a_recorded_forecast_is_stored_per_series_and_step_once(ledger: Forecast
     assert ledger.versions() == ["3"]
 
 
+def test_a_staged_forecast_becomes_official_without_the_model(ledger: ForecastLedger) -> None:
+    """What approve does: the rows the pipeline staged are copied as production's, once;
+    a rollback (production rows there already) only marks the version as serving."""
+    panel, future = make_panel(n_series=2, n_months=36, h_future=6)
+    fitted = make_forecaster("seasonal_naive").fit(panel)
+    assert ledger.make_official("3") is None  # nothing staged: the caller uses the model
+    record_forecast(ledger, fitted, panel, 6, "3", role="staged", future=future)
+    assert ledger.versions() == []  # staged is judged by nobody
+    official = ledger.make_official("3")
+    staged, production = ledger.forecasts("staged", "3"), ledger.forecasts("production", "3")
+    months = sorted(production["target_month"].unique())
+    assert official is not None and official.new_rows == 12 and official.months == months
+    columns = ["issue_month", "target_month", "step", "unique_id", "median", "lo_95",
+               "hi_99", "plan"]
+    assert production[columns].reset_index(drop=True).equals(
+        staged[columns].reset_index(drop=True))
+    assert ledger.versions() == ["3"]
+    record_forecast(ledger, fitted, panel, 6, "4", future=future)
+    assert ledger.versions() == ["3", "4"]
+    again = ledger.make_official("3")  # a rollback to 3
+    assert again is not None and again.new_rows == 0 and again.months == months
+    assert ledger.versions() == ["4", "3"]  # the monitor judges 3 again
+
+
 def test_recording_also_keeps_the_training_months_as_actuals(ledger: ForecastLedger) -> None:
     panel, _ = make_panel(n_series=2, n_months=30)
     record_forecast(ledger, make_forecaster("seasonal_naive").fit(panel), panel, 3, "1",
