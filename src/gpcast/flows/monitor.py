@@ -242,5 +242,16 @@ def shadow_report(settings: Settings) -> ShadowComparison | None:
         ledger.close()
 
 
-__all__ = ["MonitorRun", "OfficialForecast", "add_actuals", "bundle", "monitor",
+def latest_report(settings: Settings) -> dict[str, Any] | None:
+    """The latest monitoring report (JSON): what ``gpcast monitor`` published to
+    ``GPCAST_REPORTS_URI``, else what it wrote under the home folder; None before any."""
+    from gpcast.monitoring.report_store import latest_published
+    from gpcast.monitoring.report_store import latest_report as written
+
+    uri = settings.reports_uri
+    return (latest_published(uri, settings.storage_options(uri)) if uri
+            else written(settings.reports_dir))
+
+
+__all__ = ["MonitorRun", "OfficialForecast", "add_actuals", "bundle", "latest_report", "monitor",
            "record", "record_official", "record_staged", "remove_actuals", "shadow_report"]

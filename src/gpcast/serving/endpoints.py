@@ -140,12 +140,9 @@ async def batch(state: ServingState, service: ForecastService, request: Request,
 def monitoring(state: ServingState) -> dict[str, Any]:
     """The latest monitoring report: what ``gpcast monitor`` published to
     ``GPCAST_REPORTS_URI``, else what it wrote under the home folder."""
-    from gpcast.monitoring.report_store import latest_published, latest_report
+    from gpcast.flows.monitor import latest_report
 
-    settings = state.settings
-    uri = settings.reports_uri
-    report = (latest_published(uri, settings.storage_options(uri)) if uri
-              else latest_report(settings.reports_dir))
+    report = latest_report(state.settings)
     if report is None:
         raise NotFoundError("no monitoring report yet: `gpcast monitor` writes one once "
                             "production's forecasts meet actuals")
