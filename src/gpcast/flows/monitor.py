@@ -143,7 +143,7 @@ def monitor(settings: Settings, retrain: bool = False, out: Path | None = None,
     ``read_captured`` reads the serving capture store's rows (the serving layer sits
     above this one, so the caller hands its reader in); they are recorded first."""
     from gpcast.monitoring.monitor import act, run_monitor
-    from gpcast.monitoring.report import write_monitor_report
+    from gpcast.reports.monitoring import write_monitor_report
 
     ledger = wiring.forecast_ledger(settings)
     notes: list[str] = []
