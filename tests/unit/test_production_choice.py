@@ -14,7 +14,7 @@ from gpcast.evaluation.combined import with_combination
 from gpcast.evaluation.selection import NAIVE, fixed
 from gpcast.models import make_forecaster
 from gpcast.models.combination import CombinationForecaster
-from gpcast.release import stages
+from gpcast.release import gates, stages
 from panels import make_panel
 
 FAST = ("seasonal_naive", "auto_theta")  # members cheap enough for a unit test
@@ -55,10 +55,10 @@ def test_fixed_forecasts_every_series_with_the_model_and_keeps_the_naive_verdict
 
 
 def test_the_choice_falls_back_to_selection_when_a_member_is_missing() -> None:
-    assert stages.production_choice(Settings())[0] == "combination"
-    choice, why = stages.production_choice(Settings(candidates=["gp", "seasonal_naive"]))
+    assert stages.production_choice("combination", Settings().candidates)[0] == "combination"
+    choice, why = stages.production_choice("combination", ["gp", "seasonal_naive"])
     assert choice == "selection" and "fell back" in why and "auto_ets" in why
-    assert stages.production_choice(Settings(choice="selection"))[0] == "selection"
+    assert stages.production_choice("selection", Settings().candidates)[0] == "selection"
     assert stages.scored_names(["gp", "auto_ets", "auto_theta", "combination"]) == [
         "gp", "auto_ets", "auto_theta"]
     assert stages.scored_names(["gp", "combination"]) == ["gp", "combination"]
@@ -68,18 +68,18 @@ def test_the_pipeline_stages_gate_and_fit_the_combination(tmp_path: object) -> N
     panel, _ = make_panel(n_series=2, n_months=40, regressors=False)
     settings = Settings(horizon=4, n_windows=1, levels=[80, 95], regressors=[],
                         candidates=["gp", "seasonal_naive", "auto_ets", "auto_theta"])
-    choice, why = stages.production_choice(settings)
+    choice, why = stages.production_choice(settings.choice, settings.candidates)
     engine = InlineEngine()
     names = stages.scored_names(settings.candidates)
     backtest, failures = stages.backtest_candidates(panel, names, settings, engine)
     backtest = stages.add_combination(backtest)
     selection = stages.select_models(backtest, settings.candidates, "mase", choice, why)
-    ev = stages.evaluate_gates(panel, backtest, selection, None, settings)
+    ev = stages.evaluate_gates(panel, backtest, selection, None, gates.GatePolicy())
     assert not failures and set(selection.by_series.values()) == {"combination"}
     combo = backtest.per_series()["mase"].xs("combination", level="model")
     assert ev.candidate.mase == pytest.approx(float(combo.mean()))
     assert ev.naive is not None  # SeasonalNaive stays scored for the beats-naive gate
-    model, _ = stages.fit_selected(panel, selection, settings, engine)
+    model, _ = stages.fit_selected(panel, selection, settings.season_length, engine)
     fc = model.forecast(4, level=[80, 95])
     assert fc.median.shape == (2, 4) and set(model.models.values()) == {"combination"}
     tuning = {"gp": {"adopted": True, "params": {"window": 60}, "summary": "gp: adopted"}}

@@ -26,6 +26,15 @@ from gpcast.evaluation.backtest import Backtest
 
 
 @dataclass(frozen=True)
+class GatePolicy:
+    """The gates' thresholds (``GPCAST_GATE_*``), as plain values."""
+
+    naive_margin: float = 0.0  # fraction by which MASE must beat SeasonalNaive's
+    champion_tolerance: float = 0.05  # fraction by which MASE may exceed the champion's
+    coverage_95: tuple[float, float] = (0.80, 1.0)  # band of the 95 % interval's coverage
+
+
+@dataclass(frozen=True)
 class GateVerdict:
     """The outcome of one gate and the numbers that decided it."""
 

@@ -151,7 +151,7 @@ class _PipelineRun:
             "step_size": s.step_size, "levels": ",".join(map(str, s.level)),
             "selection_metric": s.selection_metric, "n_series": panel.n_series,
             "champion_version": champion.version if champion else "none"})
-        self.choice = choice, why = stages.production_choice(s)
+        self.choice = choice, why = stages.production_choice(s.choice, s.candidates)
         self.log("choice.made", choice=choice, requested=s.choice, reason=why)
         if s.tune:
             self._tune(panel)
@@ -167,14 +167,16 @@ class _PipelineRun:
         with self.open_engine() as engine:
             self.log("engine.opened", engine=s.engine, workers=engine.workers)
             new, failures = (stages.backtest_candidates(changed, names, s, engine,
-                                                   self.release.hooks.advance, plan.warm,
-                                                   self.configs)
+                                                        self.release.hooks.advance,
+                                                        plan.warm, self.configs)
                              if plan.changed else (None, []))
             backtest = stages.add_combination(plan.merge_backtest(new, panel, spec, names))
             self.stage("select")
             self.stage("gates")
             selection, ev, settled, reason = stages.settle_choice(
-                panel, backtest, s.candidates, s.selection_metric, choice, why, champion, s)
+                panel, backtest, s.candidates, s.selection_metric, choice, why, champion,
+                gates.GatePolicy(s.gate_naive_margin, s.gate_champion_tolerance,
+                                 s.gate_coverage_95))
             if settled != choice:
                 self.choice = settled, reason
                 self.log("choice.changed", choice=settled, requested=choice, reason=reason)
@@ -187,9 +189,9 @@ class _PipelineRun:
                 reg.log_artifacts(self.run_id, self.work / "reports", "reports")
                 gates.require(ev.verdicts)
             self.stage("fit")
-            fitted, fit_failures = (stages.fit_selected(changed, selection, s, engine,
-                                                   self.release.hooks.advance, plan.warm,
-                                                   self.configs)
+            fitted, fit_failures = (stages.fit_selected(changed, selection, s.season_length,
+                                                        engine, self.release.hooks.advance,
+                                                        plan.warm, self.configs)
                                     if plan.changed else (None, []))
         model = plan.merge_model(fitted, panel)
         self.names = names

@@ -92,16 +92,17 @@ def backtest_spec(settings: Settings, configs: Configs | None = None) -> Backtes
                         tuple(settings.level), settings.season_length, dict(configs or {}))
 
 
-def production_choice(settings: Settings) -> tuple[str, str]:
-    """What the version forecasts with, 'combination' or 'selection', and why."""
-    if settings.choice == "selection":
+def production_choice(choice: str, candidates: Sequence[str]) -> tuple[str, str]:
+    """What the version forecasts with, 'combination' or 'selection', and why
+    (``choice``: what GPCAST_CHOICE asks for)."""
+    if choice == "selection":
         return "selection", "each series' backtest winner (GPCAST_CHOICE=selection)"
-    missing = [m for m in MEMBERS if m not in settings.candidates]
+    missing = [m for m in MEMBERS if m not in candidates]
     if missing:
         return "selection", (
             f"each series' backtest winner: GPCAST_CHOICE=combination fell back to "
             f"selection because the combination's members {missing} are not among the "
-            f"candidates {list(settings.candidates)}")
+            f"candidates {list(candidates)}")
     return COMBINATION, (f"the mean of {list(MEMBERS)} on every series "
                          "(GPCAST_CHOICE=combination)")
 
@@ -147,7 +148,7 @@ def select_models(backtest: Backtest, candidates: Sequence[str], metric: str,
 
 
 def evaluate_gates(panel: Panel, backtest: Backtest, selection: Selection,
-                   champion: Champion | None, settings: Settings) -> Evaluation:
+                   champion: Champion | None, policy: gates.GatePolicy) -> Evaluation:
     """Every gate but acceptance (which needs staging), with the figures behind each."""
     candidate = gates.choice_scores(backtest, selection.by_series, selection.default_model)
     naive = (gates.choice_scores(backtest, {}, NAIVE) if NAIVE in backtest.candidates else None)
@@ -155,17 +156,17 @@ def evaluate_gates(panel: Panel, backtest: Backtest, selection: Selection,
              if champion is not None else None)
     verdicts = (
         gates.data_validation(panel.source, panel.sha256, panel.n_series, len(panel.frame)),
-        gates.beats_naive(candidate, naive, settings.gate_naive_margin),
+        gates.beats_naive(candidate, naive, policy.naive_margin),
         gates.champion(candidate, champ, champion.version if champion else None,
-                   settings.gate_champion_tolerance),
-        gates.coverage_95(candidate, settings.gate_coverage_95),
+                       policy.champion_tolerance),
+        gates.coverage_95(candidate, policy.coverage_95),
     )
     return Evaluation(backtest, selection, candidate, naive, champ, verdicts)
 
 
 def settle_choice(panel: Panel, backtest: Backtest, candidates: Sequence[str], metric: str,
-                  choice: str, why: str, champion: Champion | None, settings: Settings,
-                  ) -> tuple[Selection, Evaluation, str, str]:
+                  choice: str, why: str, champion: Champion | None,
+                  policy: gates.GatePolicy) -> tuple[Selection, Evaluation, str, str]:
     """The selection and its gate verdicts for ``choice``; a combination that fails a gate
     the per-series selection passes gives way to the selection, and ``why`` says so.
 
@@ -173,25 +174,24 @@ def settle_choice(panel: Panel, backtest: Backtest, candidates: Sequence[str], m
     panel its members' intervals can be far too narrow (coverage gate) or its accuracy
     short of the naive margin; the gates, not the default, decide what is released."""
     selection = select_models(backtest, candidates, metric, choice, why)
-    ev = evaluate_gates(panel, backtest, selection, champion, settings)
+    ev = evaluate_gates(panel, backtest, selection, champion, policy)
     if choice != COMBINATION or ev.passed:
         return selection, ev, choice, why
     failed = "; ".join(f"{v.gate}: {v.message}" for v in ev.verdicts if not v.passed)
     fallback = (f"each series' backtest winner: the combination failed on this panel "
                 f"({failed}), the selection is gated instead")
     alt = select_models(backtest, candidates, metric, "selection", fallback)
-    alt_ev = evaluate_gates(panel, backtest, alt, champion, settings)
+    alt_ev = evaluate_gates(panel, backtest, alt, champion, policy)
     if not alt_ev.passed:
         return selection, ev, choice, why
     return alt, alt_ev, "selection", fallback
 
 
-def fit_selected(panel: Panel, selection: Selection, settings: Settings, engine: Engine,
+def fit_selected(panel: Panel, selection: Selection, season_length: int, engine: Engine,
                  advance: Advance | None = None, warm: WarmStart | None = None,
                  configs: Configs | None = None) -> tuple[SelectedModel, list[Failure]]:
     """Each series' winner fitted on its full history, fanned out on ``engine``."""
-    return fit_panel(panel, selection, settings.season_length, engine, advance, warm,
-                     configs)
+    return fit_panel(panel, selection, season_length, engine, advance, warm, configs)
 
 
 def tune_candidates(panel: Panel, settings: Settings, tracker: Tracker,
