@@ -15,14 +15,15 @@ from statsforecast.models import SeasonalNaive as SFSeasonalNaive
 from gpcast.data.panel import DS, ID, Panel, Y
 from gpcast.errors import ConfigError, DataError
 from gpcast.evaluation import metrics as M
-from gpcast.evaluation.backtest import Backtest, run_backtest, window_offsets
+from gpcast.evaluation.backtest import Backtest, BacktestSpec, run_backtest
+from gpcast.evaluation.folds import window_offsets
 from gpcast.models import SeasonalNaive
 from panels import REGRESSORS, Oracle, make_panel
 
 
 @pytest.fixture(scope="module")
 def naive_backtest(panel: Panel) -> Backtest:
-    return run_backtest(panel, [SeasonalNaive()], h=3, n_windows=2, step_size=2)
+    return run_backtest(panel, [SeasonalNaive()], BacktestSpec(h=3, n_windows=2, step_size=2))
 
 
 def test_window_offsets_count_back_from_the_end_oldest_first() -> None:
@@ -86,7 +87,7 @@ def test_metric_tables_group_by_candidate_step_and_window(naive_backtest: Backte
 
 def test_a_perfect_forecast_scores_zero_and_full_coverage() -> None:
     panel = make_panel()[0]
-    bt = run_backtest(panel, [Oracle(panel)], h=4, n_windows=2)
+    bt = run_backtest(panel, [Oracle(panel)], BacktestSpec(h=4, n_windows=2))
     table = bt.per_model().loc["oracle"]
     assert table["mae"] == table["mase"] == table["smape"] == 0.0
     assert table["coverage_80"] == table["coverage_95"] == 1.0
@@ -95,7 +96,7 @@ def test_a_perfect_forecast_scores_zero_and_full_coverage() -> None:
 def test_regressors_are_given_ex_post_from_the_true_future() -> None:
     panel = make_panel()[0]
     oracle = Oracle(panel)
-    run_backtest(panel, [oracle], h=3, n_windows=1)
+    run_backtest(panel, [oracle], BacktestSpec(h=3, n_windows=1))
     (given,) = oracle.seen
     assert isinstance(given, pd.DataFrame)
     truth = panel.frame.groupby(ID).tail(3)[[ID, DS, *REGRESSORS]]
@@ -105,7 +106,7 @@ def test_regressors_are_given_ex_post_from_the_true_future() -> None:
 def test_crps_is_exact_for_gaussian_forecasts_and_approximate_otherwise() -> None:
     panel = make_panel()[0]
     bt = run_backtest(panel, [Oracle(panel, factor=1.1, gaussian=True, name="gauss"),
-                              Oracle(panel, factor=1.1)], h=2, n_windows=1)
+                              Oracle(panel, factor=1.1)], BacktestSpec(h=2, n_windows=1))
     p = bt.points
     gauss = p[p["model"] == "gauss"]
     assert gauss["crps_exact"].all() and not p[p["model"] == "oracle"]["crps_exact"].any()
@@ -125,7 +126,7 @@ def test_forecast_at_rebuilds_the_forecast_of_one_cutoff(naive_backtest: Backtes
 def test_too_little_history_is_a_data_error_naming_the_short_series(panel: Panel) -> None:
     # 19 months cut: the 42-month series keeps 23 < 24, the 48-month ones keep 29
     with pytest.raises(DataError, match="'s2' \\(42 months\\)") as err:
-        run_backtest(panel, [SeasonalNaive()], h=12, n_windows=8)
+        run_backtest(panel, [SeasonalNaive()], BacktestSpec(h=12, n_windows=8))
     assert err.value.details["series"] == ["s2"]
 
 
@@ -134,17 +135,17 @@ def test_too_little_history_is_a_data_error_naming_the_short_series(panel: Panel
 def test_bad_arguments_are_config_errors(panel: Panel, kwargs: dict[str, object]) -> None:
     args: dict[str, object] = {"h": 3, "n_windows": 1, **kwargs}
     with pytest.raises(ConfigError):
-        run_backtest(panel, [SeasonalNaive()], **args)  # type: ignore[arg-type]
+        run_backtest(panel, [SeasonalNaive()], BacktestSpec(**args))  # type: ignore[arg-type]
 
 
 def test_candidates_need_unique_names(panel: Panel) -> None:
     with pytest.raises(ConfigError, match="unique"):
-        run_backtest(panel, [SeasonalNaive(), SeasonalNaive()], h=3, n_windows=1)
+        run_backtest(panel, [SeasonalNaive(), SeasonalNaive()], BacktestSpec(h=3, n_windows=1))
 
 
 def test_progress_callback_hears_every_fit(panel: Panel) -> None:
     calls: list[tuple[int, int, str]] = []
-    run_backtest(panel, [SeasonalNaive(), Oracle(panel)], h=2, n_windows=3,
+    run_backtest(panel, [SeasonalNaive(), Oracle(panel)], BacktestSpec(h=2, n_windows=3),
                  progress=lambda done, total, what: calls.append((done, total, what)))
     assert [c[:2] for c in calls] == [(i, 6) for i in range(1, 7)]
     assert "oracle" in calls[-1][2]
@@ -152,6 +153,7 @@ def test_progress_callback_hears_every_fit(panel: Panel) -> None:
 
 def test_a_rich_progress_gets_a_task_that_completes(panel: Panel) -> None:
     with Progress(console=Console(file=io.StringIO())) as progress:
-        run_backtest(panel, [SeasonalNaive()], h=2, n_windows=2, progress=progress)
+        run_backtest(panel, [SeasonalNaive()], BacktestSpec(h=2, n_windows=2),
+                     progress=progress)
         (task,) = progress.tasks
         assert task.total == 2 and task.completed == 2
