@@ -257,7 +257,7 @@ def backtest_cmd(
     Regressors are used ex post (their true future values), as the report says.
     """
     from gpcast.engine import open_engine
-    from gpcast.evaluation.backtest import BacktestSpec, run_backtest
+    from gpcast.evaluation.backtest import BacktestSpec, candidate_names, run_backtest
     from gpcast.evaluation.selection import select
     from gpcast.reports.backtest_report import write_backtest_report
 
@@ -267,7 +267,7 @@ def backtest_cmd(
                         season_length=settings.season_length)
     panel = load_panel(settings.data_uri, settings)
     print_warnings(panel.warnings)
-    names = model or settings.candidates
+    names = candidate_names(model or settings.candidates, spec)
     with progress_bar() as progress, \
             open_engine(settings.engine, settings.engine_workers) as engine:
         task = progress.add_task(

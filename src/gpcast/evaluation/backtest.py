@@ -60,7 +60,7 @@ def run_backtest(panel: Panel, candidates: Sequence[Candidate], spec: BacktestSp
     task is added and advanced) or a callback ``(done, total, description)``. ``warm``:
     per series, where the GP's optimiser starts (named GP candidates only).
     """
-    names = _check_candidates(candidates, spec)
+    names = candidate_names(candidates, spec)
     check_history(panel, spec)
     failures: list[Failure] = []
     if engine is None:
@@ -75,9 +75,9 @@ def run_backtest(panel: Panel, candidates: Sequence[Candidate], spec: BacktestSp
                     failures=tuple(failures))
 
 
-def _check_candidates(candidates: Sequence[Candidate], spec: BacktestSpec) -> tuple[str, ...]:
-    """The candidates' names, unique; an unknown model name is refused here, before any
-    work is sent out."""
+def candidate_names(candidates: Sequence[Candidate], spec: BacktestSpec) -> tuple[str, ...]:
+    """The candidates' names, checked: at least one, unique, every model name known
+    (:func:`run_backtest` checks them before any work is sent out)."""
     names = [candidate(c, spec).name for c in candidates]
     if not names:
         raise ConfigError("a backtest needs at least one candidate", field="candidates")
@@ -104,4 +104,4 @@ def _progress(progress: Progress | None, total: int) -> Advance:
 
 
 __all__ = ["EX_POST_NOTE", "Backtest", "BacktestSpec", "Failure", "Progress",
-           "ProgressCallback", "RichProgressLike", "run_backtest"]
+           "ProgressCallback", "RichProgressLike", "candidate_names", "run_backtest"]
