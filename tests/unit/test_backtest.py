@@ -13,7 +13,8 @@ from statsforecast import StatsForecast
 from statsforecast.models import SeasonalNaive as SFSeasonalNaive
 
 from gpcast.data.panel import DS, ID, Panel, Y
-from gpcast.errors import ConfigError, DataError
+from gpcast.engine import InlineEngine
+from gpcast.errors import ConfigError, DataError, ModelError
 from gpcast.evaluation import metrics as M
 from gpcast.evaluation.backtest import Backtest, BacktestSpec, run_backtest
 from gpcast.evaluation.folds import window_offsets
@@ -157,3 +158,26 @@ def test_a_rich_progress_gets_a_task_that_completes(panel: Panel) -> None:
                      progress=progress)
         (task,) = progress.tasks
         assert task.total == 2 and task.completed == 2
+
+
+def test_the_spec_keeps_its_levels_sorted_once_and_refuses_a_bad_level() -> None:
+    assert BacktestSpec(h=3, n_windows=2, levels=(95, 80, 95)).levels == (80, 95)
+    with pytest.raises(ModelError, match="strictly between 0 and 100"):
+        BacktestSpec(h=3, n_windows=2, levels=(80, 100))
+
+
+def test_names_and_forecasters_give_the_same_points_in_process_and_on_an_engine(
+        panel: Panel) -> None:
+    spec = BacktestSpec(h=2, n_windows=2)
+    by_object = run_backtest(panel, [SeasonalNaive()], spec)
+    calls: list[tuple[int, int]] = []
+    on_engine = run_backtest(panel, ["seasonal_naive"], spec, engine=InlineEngine(),
+                             progress=lambda done, total, what: calls.append((done, total)))
+    pd.testing.assert_frame_equal(on_engine.points, by_object.points.sort_values(
+        [ID, "window", "step"], kind="stable").reset_index(drop=True))
+    assert on_engine.failures == () and calls[-1] == (panel.n_series, panel.n_series)
+
+
+def test_an_unknown_model_name_is_refused_before_any_work(panel: Panel) -> None:
+    with pytest.raises(ConfigError, match="unknown forecaster 'nope'"):
+        run_backtest(panel, ["nope"], BacktestSpec(h=2, n_windows=1), engine=InlineEngine())
