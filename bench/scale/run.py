@@ -5,10 +5,10 @@
     .venv/bin/python bench/scale/run.py --warm                # incremental: warm vs cold GP fit
 
 Each cell runs the pipeline's per-series work exactly as ``gpcast pipeline run`` does
-(gpcast.evaluation.panelwise on a gpcast.engine), with the default four candidates, h=18,
-2 windows 6 months apart, then forecasts 18 months of every series. Wall time includes
-starting the engine (a Dask LocalCluster's start-up is part of its cost). Prints a markdown
-table and writes bench/scale/results.json.
+(gpcast.evaluation.backtest.run_backtest and panelwise.fit_panel on a gpcast.engine),
+with the default four candidates, h=18, 2 windows 6 months apart, then forecasts 18
+months of every series. Wall time includes starting the engine (a Dask LocalCluster's
+start-up is part of its cost). Prints a markdown table and writes bench/scale/results.json.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from make_m3_panel import m3_frame
 
 from gpcast.data.panel import Panel
 from gpcast.engine import one_blas_thread, open_engine
-from gpcast.evaluation.panelwise import BacktestSpec, backtest_panel, fit_panel
+from gpcast.evaluation.backtest import BacktestSpec, run_backtest
+from gpcast.evaluation.panelwise import fit_panel
 from gpcast.evaluation.selection import select
 from gpcast.models.gp import GPForecaster
 
@@ -45,7 +46,7 @@ def one_cell(panel: Panel, engine_name: str, workers: int) -> dict[str, float]:
     started = time.perf_counter()
     with open_engine(engine_name, workers) as engine:
         opened = time.perf_counter()
-        backtest, failures = backtest_panel(panel, CANDIDATES, SPEC, engine)
+        backtest = run_backtest(panel, CANDIDATES, SPEC, engine=engine)
         backtested = time.perf_counter()
         model, fit_failures = fit_panel(panel, select(backtest), 12, engine)
         fitted = time.perf_counter()
@@ -57,7 +58,7 @@ def one_cell(panel: Panel, engine_name: str, workers: int) -> dict[str, float]:
             "backtest_s": round(backtested - opened, 1), "fit_s": round(fitted - backtested, 1),
             "forecast_s": round(wall - (fitted - started), 1),
             "series_per_s": round(panel.n_series / wall, 2),
-            "failures": len(failures) + len(fit_failures)}
+            "failures": len(backtest.failures) + len(fit_failures)}
 
 
 def warm_vs_cold(n: int) -> dict[str, float]:

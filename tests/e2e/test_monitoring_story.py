@@ -19,7 +19,9 @@ from gpcast.cli import run
 from gpcast.config import Settings
 from gpcast.data import load_panel
 from gpcast.data.panel import DS, ID, Panel
-from gpcast.evaluation.train import make_candidates, train
+from gpcast.evaluation.backtest import BacktestSpec, run_backtest
+from gpcast.evaluation.selection import select
+from gpcast.models import make_forecaster
 from gpcast.monitoring.actuals import add_actuals
 from gpcast.monitoring.ledger import ForecastLedger
 from gpcast.monitoring.monitor import Monitoring, act, run_monitor
@@ -58,12 +60,14 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         later = data.frame[data.frame[DS] > months[i]]
         return later[[ID, DS, *data.regressors]]
 
-    candidates = make_candidates(["seasonal_naive", "auto_ets"], 12)
-    trained = train(known(107), candidates, 12, 6, 1, [80, 95])
+    candidates = [make_forecaster(name, 12) for name in ("seasonal_naive", "auto_ets")]
+    backtest = run_backtest(known(107), candidates, BacktestSpec(12, 6, 1, (80, 95)))
+    selection = select(backtest, "mase")
     ledger = ForecastLedger.for_home(home, None)
-    ledger.record_promise("1", promise_from_backtest(trained.backtest, trained.selection))
-    record_forecast(ledger, trained.model, known(107), 12, "1", future=plan(107))
-    challenger = make_candidates(["seasonal_naive"], 12)[0]
+    ledger.record_promise("1", promise_from_backtest(backtest, selection))
+    record_forecast(ledger, selection.fit(known(107), candidates), known(107), 12, "1",
+                    future=plan(107))
+    challenger = make_forecaster("seasonal_naive", 12)
     notifier = Notifier(home / "outbox.jsonl")
     retrains: list[str] = []
 
@@ -87,7 +91,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         alerts_by_month[f"{months[i]:%Y-%m}"] = len(notifier.sent()) - before
         results[f"{months[i]:%Y-%m}"] = result
         if i < 131:
-            refit = trained.selection.fit(known(i), candidates)
+            refit = selection.fit(known(i), candidates)
             record_forecast(ledger, refit, known(i), 12, "1", future=plan(i))
             record_forecast(ledger, challenger.fit(known(i)), known(i), 12, "2",
                             role="challenger", future=plan(i))

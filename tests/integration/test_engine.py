@@ -13,7 +13,8 @@ import pytest
 
 from gpcast.engine import Engine, InlineEngine, make_engine, open_engine
 from gpcast.errors import ConfigError
-from gpcast.evaluation.panelwise import BacktestSpec, backtest_panel, fit_panel
+from gpcast.evaluation.backtest import BacktestSpec, run_backtest
+from gpcast.evaluation.panelwise import fit_panel
 from gpcast.evaluation.selection import select
 from panels import make_panel
 
@@ -33,9 +34,9 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
 
 def run(engine: Engine) -> tuple[pd.DataFrame, object, list[object]]:
     panel, future = make_panel(n_series=6, n_months=40, h_future=6, seed=11)
-    backtest, failures = backtest_panel(panel, NAMES, SPEC, engine)
+    backtest = run_backtest(panel, NAMES, SPEC, engine=engine)
     model, fit_failures = fit_panel(panel, select(backtest), 12, engine)
-    return backtest.points, model.forecast(6, future), [*failures, *fit_failures]
+    return backtest.points, model.forecast(6, future), [*backtest.failures, *fit_failures]
 
 
 @pytest.fixture(scope="module")

@@ -13,16 +13,18 @@ from statsforecast import StatsForecast
 from statsforecast.models import SeasonalNaive as SFSeasonalNaive
 
 from gpcast.data.panel import DS, ID, Panel, Y
-from gpcast.errors import ConfigError, DataError
+from gpcast.engine import InlineEngine
+from gpcast.errors import ConfigError, DataError, ModelError
 from gpcast.evaluation import metrics as M
-from gpcast.evaluation.backtest import Backtest, run_backtest, window_offsets
+from gpcast.evaluation.backtest import Backtest, BacktestSpec, run_backtest
+from gpcast.evaluation.folds import window_offsets
 from gpcast.models import SeasonalNaive
 from panels import REGRESSORS, Oracle, make_panel
 
 
 @pytest.fixture(scope="module")
 def naive_backtest(panel: Panel) -> Backtest:
-    return run_backtest(panel, [SeasonalNaive()], h=3, n_windows=2, step_size=2)
+    return run_backtest(panel, [SeasonalNaive()], BacktestSpec(h=3, n_windows=2, step_size=2))
 
 
 def test_window_offsets_count_back_from_the_end_oldest_first() -> None:
@@ -86,7 +88,7 @@ def test_metric_tables_group_by_candidate_step_and_window(naive_backtest: Backte
 
 def test_a_perfect_forecast_scores_zero_and_full_coverage() -> None:
     panel = make_panel()[0]
-    bt = run_backtest(panel, [Oracle(panel)], h=4, n_windows=2)
+    bt = run_backtest(panel, [Oracle(panel)], BacktestSpec(h=4, n_windows=2))
     table = bt.per_model().loc["oracle"]
     assert table["mae"] == table["mase"] == table["smape"] == 0.0
     assert table["coverage_80"] == table["coverage_95"] == 1.0
@@ -95,7 +97,7 @@ def test_a_perfect_forecast_scores_zero_and_full_coverage() -> None:
 def test_regressors_are_given_ex_post_from_the_true_future() -> None:
     panel = make_panel()[0]
     oracle = Oracle(panel)
-    run_backtest(panel, [oracle], h=3, n_windows=1)
+    run_backtest(panel, [oracle], BacktestSpec(h=3, n_windows=1))
     (given,) = oracle.seen
     assert isinstance(given, pd.DataFrame)
     truth = panel.frame.groupby(ID).tail(3)[[ID, DS, *REGRESSORS]]
@@ -105,7 +107,7 @@ def test_regressors_are_given_ex_post_from_the_true_future() -> None:
 def test_crps_is_exact_for_gaussian_forecasts_and_approximate_otherwise() -> None:
     panel = make_panel()[0]
     bt = run_backtest(panel, [Oracle(panel, factor=1.1, gaussian=True, name="gauss"),
-                              Oracle(panel, factor=1.1)], h=2, n_windows=1)
+                              Oracle(panel, factor=1.1)], BacktestSpec(h=2, n_windows=1))
     p = bt.points
     gauss = p[p["model"] == "gauss"]
     assert gauss["crps_exact"].all() and not p[p["model"] == "oracle"]["crps_exact"].any()
@@ -125,7 +127,7 @@ def test_forecast_at_rebuilds_the_forecast_of_one_cutoff(naive_backtest: Backtes
 def test_too_little_history_is_a_data_error_naming_the_short_series(panel: Panel) -> None:
     # 19 months cut: the 42-month series keeps 23 < 24, the 48-month ones keep 29
     with pytest.raises(DataError, match="'s2' \\(42 months\\)") as err:
-        run_backtest(panel, [SeasonalNaive()], h=12, n_windows=8)
+        run_backtest(panel, [SeasonalNaive()], BacktestSpec(h=12, n_windows=8))
     assert err.value.details["series"] == ["s2"]
 
 
@@ -134,17 +136,17 @@ def test_too_little_history_is_a_data_error_naming_the_short_series(panel: Panel
 def test_bad_arguments_are_config_errors(panel: Panel, kwargs: dict[str, object]) -> None:
     args: dict[str, object] = {"h": 3, "n_windows": 1, **kwargs}
     with pytest.raises(ConfigError):
-        run_backtest(panel, [SeasonalNaive()], **args)  # type: ignore[arg-type]
+        run_backtest(panel, [SeasonalNaive()], BacktestSpec(**args))  # type: ignore[arg-type]
 
 
 def test_candidates_need_unique_names(panel: Panel) -> None:
     with pytest.raises(ConfigError, match="unique"):
-        run_backtest(panel, [SeasonalNaive(), SeasonalNaive()], h=3, n_windows=1)
+        run_backtest(panel, [SeasonalNaive(), SeasonalNaive()], BacktestSpec(h=3, n_windows=1))
 
 
 def test_progress_callback_hears_every_fit(panel: Panel) -> None:
     calls: list[tuple[int, int, str]] = []
-    run_backtest(panel, [SeasonalNaive(), Oracle(panel)], h=2, n_windows=3,
+    run_backtest(panel, [SeasonalNaive(), Oracle(panel)], BacktestSpec(h=2, n_windows=3),
                  progress=lambda done, total, what: calls.append((done, total, what)))
     assert [c[:2] for c in calls] == [(i, 6) for i in range(1, 7)]
     assert "oracle" in calls[-1][2]
@@ -152,6 +154,30 @@ def test_progress_callback_hears_every_fit(panel: Panel) -> None:
 
 def test_a_rich_progress_gets_a_task_that_completes(panel: Panel) -> None:
     with Progress(console=Console(file=io.StringIO())) as progress:
-        run_backtest(panel, [SeasonalNaive()], h=2, n_windows=2, progress=progress)
+        run_backtest(panel, [SeasonalNaive()], BacktestSpec(h=2, n_windows=2),
+                     progress=progress)
         (task,) = progress.tasks
         assert task.total == 2 and task.completed == 2
+
+
+def test_the_spec_keeps_its_levels_sorted_once_and_refuses_a_bad_level() -> None:
+    assert BacktestSpec(h=3, n_windows=2, levels=(95, 80, 95)).levels == (80, 95)
+    with pytest.raises(ModelError, match="strictly between 0 and 100"):
+        BacktestSpec(h=3, n_windows=2, levels=(80, 100))
+
+
+def test_names_and_forecasters_give_the_same_points_in_process_and_on_an_engine(
+        panel: Panel) -> None:
+    spec = BacktestSpec(h=2, n_windows=2)
+    by_object = run_backtest(panel, [SeasonalNaive()], spec)
+    calls: list[tuple[int, int]] = []
+    on_engine = run_backtest(panel, ["seasonal_naive"], spec, engine=InlineEngine(),
+                             progress=lambda done, total, what: calls.append((done, total)))
+    pd.testing.assert_frame_equal(on_engine.points, by_object.points.sort_values(
+        [ID, "window", "step"], kind="stable").reset_index(drop=True))
+    assert on_engine.failures == () and calls[-1] == (panel.n_series, panel.n_series)
+
+
+def test_an_unknown_model_name_is_refused_before_any_work(panel: Panel) -> None:
+    with pytest.raises(ConfigError, match="unknown forecaster 'nope'"):
+        run_backtest(panel, ["nope"], BacktestSpec(h=2, n_windows=1), engine=InlineEngine())

@@ -15,7 +15,7 @@ import pytest
 
 from gpcast.data.panel import Panel
 from gpcast.errors import ConfigError, ModelError
-from gpcast.evaluation.backtest import run_backtest
+from gpcast.evaluation.backtest import BacktestSpec, run_backtest
 from gpcast.evaluation.selection import SelectedForecaster, select
 from gpcast.models import CANDIDATES, Fitted, Forecast, Forecaster, make_forecaster
 from panels import REGRESSORS, make_panel
@@ -40,7 +40,7 @@ def _selected_factory() -> Callable[[int], Forecaster]:
     """A SelectedForecaster chosen by a one-window backtest of two fast candidates."""
     panel, _ = make_panel()
     pool = [make_forecaster("seasonal_naive"), make_forecaster("auto_theta")]
-    selection = select(run_backtest(panel, pool, h=H, n_windows=1))
+    selection = select(run_backtest(panel, pool, BacktestSpec(h=H, n_windows=1)))
 
     def factory(season_length: int) -> Forecaster:
         forecasters = [make_forecaster(n, season_length) for n in selection.candidates]

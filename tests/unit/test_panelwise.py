@@ -9,11 +9,9 @@ import pytest
 from gpcast.data.panel import ID, Panel, Y
 from gpcast.engine import InlineEngine, one_blas_thread
 from gpcast.errors import ModelError
-from gpcast.evaluation.backtest import run_backtest
+from gpcast.evaluation.backtest import BacktestSpec, run_backtest
 from gpcast.evaluation.panelwise import (
-    BacktestSpec,
     FitJob,
-    backtest_panel,
     canonical_order,
     chunk_ids,
     fit_chunk,
@@ -53,10 +51,9 @@ def test_chunks_cover_every_series_once_in_order() -> None:
 def test_a_chunked_backtest_equals_one_backtest_of_the_whole_panel() -> None:
     panel = make_panel(n_series=5, n_months=40, seed=3)[0]
     with one_blas_thread():  # as every engine runs its tasks
-        whole = run_backtest(panel, [make_forecaster(n, 12) for n in NAMES], SPEC.h,
-                             SPEC.n_windows, SPEC.step_size, SPEC.levels).points
-    chunked, failures = backtest_panel(panel, NAMES, SPEC, ChunkedBy(workers=2))
-    assert failures == []
+        whole = run_backtest(panel, [make_forecaster(n, 12) for n in NAMES], SPEC).points
+    chunked = run_backtest(panel, NAMES, SPEC, engine=ChunkedBy(workers=2))
+    assert list(chunked.failures) == []
     assert len(chunk_ids(panel.unique_ids, 2)) == 5  # one series per chunk
     pd.testing.assert_frame_equal(chunked.points,
                                   canonical_order(whole, NAMES, panel.unique_ids),
@@ -65,7 +62,7 @@ def test_a_chunked_backtest_equals_one_backtest_of_the_whole_panel() -> None:
 
 def test_a_chunked_fit_forecasts_like_one_fit_of_the_whole_panel() -> None:
     panel, future = make_panel(n_series=4, n_months=40, h_future=6, seed=4)
-    backtest, _ = backtest_panel(panel, NAMES, SPEC, InlineEngine())
+    backtest = run_backtest(panel, NAMES, SPEC, engine=InlineEngine())
     selection = select(backtest)
     chunked, failures = fit_panel(panel, selection, 12, ChunkedBy(workers=4))
     with one_blas_thread():
@@ -80,7 +77,8 @@ def test_a_chunked_fit_forecasts_like_one_fit_of_the_whole_panel() -> None:
 def test_a_candidate_failing_on_one_series_loses_that_series_only() -> None:
     panel = with_negative_series(make_panel(n_series=3, n_months=40, seed=5)[0])
     bad = panel.unique_ids[0]
-    backtest, failures = backtest_panel(panel, NAMES, SPEC, InlineEngine())
+    backtest = run_backtest(panel, NAMES, SPEC, engine=InlineEngine())
+    failures = list(backtest.failures)
     assert [(f.unique_id, f.model, f.stage) for f in failures] == [(bad, "gp", "backtest")]
     assert "log1p" in failures[0].error
     p = backtest.points
@@ -104,7 +102,8 @@ def test_a_series_whose_chosen_model_fails_to_fit_falls_back_to_seasonal_naive()
 
 def test_every_candidate_failing_on_a_series_is_a_clear_error() -> None:
     panel = with_negative_series(make_panel(n_series=2, n_months=40, seed=7)[0])
-    backtest, failures = backtest_panel(panel, ["gp"], SPEC, InlineEngine())
+    backtest = run_backtest(panel, ["gp"], SPEC, engine=InlineEngine())
+    failures = list(backtest.failures)
     assert len(failures) == 1
     with pytest.raises(ModelError, match="every candidate failed the backtest of series"):
         select(backtest)

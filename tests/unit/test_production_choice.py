@@ -9,7 +9,7 @@ import pytest
 
 from gpcast.config import Settings
 from gpcast.engine import InlineEngine
-from gpcast.evaluation.backtest import run_backtest
+from gpcast.evaluation.backtest import BacktestSpec, run_backtest
 from gpcast.evaluation.combined import with_combination
 from gpcast.evaluation.selection import NAIVE, fixed
 from gpcast.models import make_forecaster
@@ -23,8 +23,9 @@ FAST = ("seasonal_naive", "auto_theta")  # members cheap enough for a unit test
 def test_the_combinations_points_are_those_of_a_refitted_combination() -> None:
     panel, _ = make_panel(regressors=False)
     members = [make_forecaster(n) for n in FAST]
-    derived = with_combination(run_backtest(panel, members, 6, 2, 3, (80, 95)), FAST)
-    refit = run_backtest(panel, [CombinationForecaster(members=FAST)], 6, 2, 3, (80, 95))
+    derived = with_combination(run_backtest(panel, members, BacktestSpec(6, 2, 3, (80, 95))), FAST)
+    refit = run_backtest(panel, [CombinationForecaster(members=FAST)],
+                         BacktestSpec(6, 2, 3, (80, 95)))
     keys = ["unique_id", "window", "step"]
     got = derived.points[derived.points["model"] == "combination"].sort_values(keys)
     want = refit.points.sort_values(keys)
@@ -41,7 +42,7 @@ def test_the_combinations_points_are_those_of_a_refitted_combination() -> None:
 def test_fixed_forecasts_every_series_with_the_model_and_keeps_the_naive_verdict() -> None:
     panel, _ = make_panel(regressors=False)
     members = [make_forecaster(n) for n in FAST]
-    backtest = with_combination(run_backtest(panel, members, 6, 2, 3, (80, 95)), FAST)
+    backtest = with_combination(run_backtest(panel, members, BacktestSpec(6, 2, 3, (80, 95))), FAST)
     chosen = fixed(backtest, "combination", note="why")
     assert set(chosen.by_series.values()) == {"combination"}
     assert chosen.default_model == "combination" and "why" in chosen.notes

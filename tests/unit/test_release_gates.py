@@ -7,7 +7,7 @@ import math
 import pytest
 
 from gpcast.errors import GateFailedError
-from gpcast.evaluation.backtest import run_backtest
+from gpcast.evaluation.backtest import BacktestSpec, run_backtest
 from gpcast.models import make_forecaster
 from gpcast.release import gates
 from gpcast.reports.card import ModelCard
@@ -53,7 +53,8 @@ def test_require_raises_with_every_failed_gate() -> None:
 def test_choice_scores_follow_each_series_model_on_the_same_folds() -> None:
     panel, _ = make_panel(n_series=2, n_months=40)
     backtest = run_backtest(panel, [make_forecaster("seasonal_naive"),
-                                    make_forecaster("auto_theta")], h=3, n_windows=2)
+                                    make_forecaster("auto_theta")],
+                            BacktestSpec(h=3, n_windows=2))
     table = backtest.per_series()
     mixed = gates.choice_scores(backtest, {"s0": "auto_theta"}, "seasonal_naive")
     expected = (table.loc[("s0", "auto_theta"), "mase"]

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from gpcast.evaluation.backtest import run_backtest
+from gpcast.evaluation.backtest import BacktestSpec, run_backtest
 from gpcast.evaluation.selection import select
 from gpcast.models import AutoTheta, SeasonalNaive
 from gpcast.reports.backtest import write_backtest_report
@@ -34,7 +34,7 @@ def _is_png(data: bytes) -> bool:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     panel = make_panel()[0]
-    bt = run_backtest(panel, [SeasonalNaive(), AutoTheta()], h=3, n_windows=2)
+    bt = run_backtest(panel, [SeasonalNaive(), AutoTheta()], BacktestSpec(h=3, n_windows=2))
     return write_backtest_report(bt, select(bt), tmp_path_factory.mktemp("report"))
 
 
@@ -75,7 +75,7 @@ def test_markdown_and_json_versions_sit_next_to_the_html(report: Path) -> None:
 
 def test_series_charts_can_be_capped_for_large_panels(tmp_path: Path) -> None:
     panel = make_panel()[0]
-    bt = run_backtest(panel, [SeasonalNaive()], h=2, n_windows=1)
+    bt = run_backtest(panel, [SeasonalNaive()], BacktestSpec(h=2, n_windows=1))
     html = write_backtest_report(bt, select(bt), tmp_path, max_series_plots=1).read_text()
     assert html.count("<img") == 2  # metric by step + one series
     assert "Charts for 1 of 3 series" in html

@@ -11,7 +11,7 @@ import pytest
 
 from gpcast.data.panel import DS, ID, Panel, Y
 from gpcast.errors import ConfigError
-from gpcast.evaluation.backtest import Backtest, run_backtest
+from gpcast.evaluation.backtest import Backtest, BacktestSpec, run_backtest
 from gpcast.evaluation.selection import (
     SelectedModel,
     Selection,
@@ -34,7 +34,7 @@ def candidates(truth: Panel) -> list[Forecaster]:
 
 @pytest.fixture(scope="module")
 def backtest(truth: Panel, candidates: list[Forecaster]) -> Backtest:
-    return run_backtest(truth, candidates, h=3, n_windows=2)
+    return run_backtest(truth, candidates, BacktestSpec(h=3, n_windows=2))
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +71,12 @@ def test_the_seasonal_naive_verdict_is_plain_per_series_and_overall(
 
 
 def test_a_selection_that_loses_to_the_naive_says_so(truth: Panel) -> None:
-    bt = run_backtest(truth, [SeasonalNaive(), Oracle(truth, 3.0, name="bad")], h=3,
-                      n_windows=1)
+    bt = run_backtest(truth, [SeasonalNaive(), Oracle(truth, 3.0, name="bad")],
+                      BacktestSpec(h=3, n_windows=1))
     sel = select(bt, metric="mae")
     forced = select(run_backtest(truth, [Oracle(truth, 3.0, name="bad"),
-                                         Oracle(truth, 4.0, name="worse")], h=3, n_windows=1))
+                                         Oracle(truth, 4.0, name="worse")],
+                                        BacktestSpec(h=3, n_windows=1)))
     assert sel.by_series == {uid: "seasonal_naive" for uid in truth.unique_ids}
     assert all(c.beats_naive is False for c in sel.choices)
     assert "it is SeasonalNaive" in sel.choices[0].reason
@@ -100,8 +101,8 @@ def test_an_undefined_metric_falls_back_to_mae(truth: Panel) -> None:
     frame = truth.frame.copy()
     frame.loc[frame[ID] == "s1", Y] = 100.0  # constant history: no MASE scale
     flat = Panel(frame, truth.regressors, 12)
-    bt = run_backtest(flat, [SeasonalNaive(), Oracle(flat, 1.5, name="off")], h=3,
-                      n_windows=1)
+    bt = run_backtest(flat, [SeasonalNaive(), Oracle(flat, 1.5, name="off")],
+                      BacktestSpec(h=3, n_windows=1))
     choice = select(bt).choice("s1")
     assert np.isnan(choice.scores["seasonal_naive"])
     assert choice.model == "seasonal_naive"  # exact on a flat series: lowest MAE
@@ -119,7 +120,7 @@ def test_selection_round_trips_through_json(selection: Selection) -> None:
 def test_fit_gives_a_selected_model_that_forecasts_every_series_with_its_winner() -> None:
     panel, future = make_panel(h_future=3)
     pool = [SeasonalNaive(), AutoTheta()]
-    picked = select(run_backtest(panel, pool, h=3, n_windows=1)).to_dict()
+    picked = select(run_backtest(panel, pool, BacktestSpec(h=3, n_windows=1))).to_dict()
     # make the choice mixed whatever the scores: s1 by Theta, the others by the naive
     picked["choices"] = [{**c, "model": "auto_theta" if c["unique_id"] == "s1"
                           else "seasonal_naive"} for c in picked["choices"]]

@@ -22,9 +22,8 @@ from gpcast.cli.common import (
     read_future_regressors,
 )
 from gpcast.config import Settings
-from gpcast.data import DS, ID, Panel, Y, load_panel
+from gpcast.data import DS, ID, Panel, Y, load_panel, load_validated
 from gpcast.errors import DataProblem, GpcastError, RegressorError
-from gpcast.reports.validation import validation_report, write_validation_report
 
 if TYPE_CHECKING:
     from gpcast.evaluation.selection import Selection
@@ -90,12 +89,10 @@ def validate_cmd(
     settings = _settings(uri, regressor, no_regressors, dayfirst, date_format)
     path = report or settings.reports_dir / "validation.json"
     try:
-        panel = load_panel(settings.data_uri, settings)
-    except GpcastError as exc:
-        write_validation_report(path, validation_report(settings.data_uri, None, exc))
+        panel = load_validated(settings.data_uri, settings, path)
+    except GpcastError:
         console.print(f"report: {path}", soft_wrap=True)
         raise
-    write_validation_report(path, validation_report(settings.data_uri, panel, None))
     table = Table(title=f"{settings.data_uri} is valid", show_header=True)
     for col in ("series", "months", "first", "last", "min", "max"):
         table.add_column(col)
@@ -260,29 +257,29 @@ def backtest_cmd(
     Regressors are used ex post (their true future values), as the report says.
     """
     from gpcast.engine import open_engine
-    from gpcast.evaluation.panelwise import BacktestSpec, backtest_panel
+    from gpcast.evaluation.backtest import BacktestSpec, candidate_names, run_backtest
     from gpcast.evaluation.selection import select
-    from gpcast.evaluation.train import make_candidates
     from gpcast.reports.backtest import write_backtest_report
 
     settings = _settings(data, regressor, no_regressors, dayfirst, date_format)
+    spec = BacktestSpec(h=h, n_windows=n_windows, step_size=step_size,
+                        levels=tuple(level or settings.level),
+                        season_length=settings.season_length)
     panel = load_panel(settings.data_uri, settings)
     print_warnings(panel.warnings)
-    names = [c.name for c in make_candidates(model or settings.candidates,
-                                             settings.season_length)]
-    spec = BacktestSpec(h, n_windows, step_size, tuple(level or settings.level),
-                        settings.season_length)
+    names = candidate_names(model or settings.candidates, spec)
     with progress_bar() as progress, \
             open_engine(settings.engine, settings.engine_workers) as engine:
         task = progress.add_task(
             f"backtest: {_count(len(names), 'candidate')} × {_count(spec.n_windows, 'window')} "
             f"({engine.name}, {engine.workers} workers)", total=panel.n_series, unit="series")
-        backtest, failures = backtest_panel(
-            panel, names, spec, engine, lambda _description, n: progress.update(task, advance=n))
+        backtest = run_backtest(
+            panel, names, spec, engine=engine,
+            progress=lambda done, _total, _description: progress.update(task, completed=done))
     selection = select(backtest, metric)
     print_table(console, _metrics_table("backtest: every candidate, all series",
                                         backtest.per_model()))
-    for f in failures:
+    for f in backtest.failures:
         console.print(f"[yellow]{f.model} failed on series {f.unique_id}[/]: {f.error}")
     print_table(console, _selection_table(selection, metric))
     console.print(selection.verdict)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from gpcast.config import Settings
 from gpcast.data.ingest import RawTable, read_table
 from gpcast.data.months import DateRule
 from gpcast.data.panel import DS, ID, Panel, Y
 from gpcast.data.validate import Schema, validate
+from gpcast.data.validation_report import validation_report, write_validation_report
+from gpcast.errors import GpcastError
 
 
 def date_rule(settings: Settings) -> DateRule:
@@ -27,6 +31,18 @@ def load_panel(uri: str, settings: Settings) -> Panel:
     return validate(raw, schema_from(settings))
 
 
+def load_validated(uri: str, settings: Settings, report: Path) -> Panel:
+    """:func:`load_panel`, with the JSON validation report written to ``report`` whether
+    the data is valid or not (`gpcast validate` and the pipeline's validate stage)."""
+    try:
+        panel = load_panel(uri, settings)
+    except GpcastError as exc:
+        write_validation_report(report, validation_report(uri, None, exc))
+        raise
+    write_validation_report(report, validation_report(uri, panel, None))
+    return panel
+
+
 __all__ = [
     "DS",
     "ID",
@@ -37,6 +53,7 @@ __all__ = [
     "Y",
     "date_rule",
     "load_panel",
+    "load_validated",
     "read_table",
     "schema_from",
     "validate",

@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from gpcast.data.panel import DS, ID, Y
-from gpcast.evaluation.backtest import Backtest, error_terms
+from gpcast.evaluation.folds import error_terms
 from gpcast.evaluation.panelwise import COMBINATION, canonical_order
+from gpcast.evaluation.results import Backtest
 from gpcast.models.combination import MEMBERS
 
 CRPS_NOTE = ("the combination's CRPS is its members' mean CRPS, an upper bound of its own "
@@ -58,7 +59,8 @@ def with_combination(backtest: Backtest, members: Sequence[str] = MEMBERS,
                              names, backtest.panel.unique_ids)
     return Backtest(points=points, panel=backtest.panel, candidates=tuple(names),
                     h=backtest.h, n_windows=backtest.n_windows, step_size=backtest.step_size,
-                    levels=backtest.levels, regressor_note=backtest.regressor_note)
+                    levels=backtest.levels, regressor_note=backtest.regressor_note,
+                    failures=backtest.failures)
 
 
 __all__ = ["COMBINATION", "CRPS_NOTE", "can_combine", "with_combination"]

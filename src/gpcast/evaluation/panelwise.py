@@ -1,7 +1,11 @@
 """Per-series work of a run (backtest, fit) cut into chunks of series and run on an engine.
 
-    backtest, failures = backtest_panel(panel, ["gp", "auto_ets"], spec, engine)
+    points, failures = backtest_chunks(panel, ["gp", "auto_ets"], spec, engine, advance)
     model, failures = fit_panel(panel, selection, season_length, engine)
+
+The backtest's part is reached through the one front door,
+``run_backtest(panel, candidates, spec, engine=engine)``
+(:mod:`gpcast.evaluation.backtest`); the fit is the pipeline's fit stage.
 
 Every series is backtested, selected and fitted on its own, so the chunks can run
 anywhere and in any order: the points are put back in one canonical order (candidate,
@@ -11,15 +15,14 @@ makes the result the same on every engine and for every chunk size.
 One bad series does not sink a run. A candidate that raises on a series loses that
 series only (the chunk is rerun series by series to find it); a series whose chosen
 model then fails to fit falls back to SeasonalNaive. Each such event is a
-:class:`Failure` the run's report lists.
+:class:`~gpcast.evaluation.results.Failure` the run's report lists.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,7 +30,8 @@ import pandas as pd
 from gpcast.data.panel import ID, Panel
 from gpcast.engine import Engine
 from gpcast.errors import GpcastError
-from gpcast.evaluation.backtest import Backtest, check_history, run_backtest, window_offsets
+from gpcast.evaluation.folds import Advance, BacktestSpec, Configs, fold_points
+from gpcast.evaluation.results import Failure
 from gpcast.evaluation.selection import NAIVE, SelectedModel, Selection
 from gpcast.models import make_forecaster
 from gpcast.models.base import Forecaster
@@ -41,42 +45,14 @@ MAX_CHUNK = 20
 # What a failing third-party model may raise besides our own errors (numerical failures).
 MODEL_FAILURES = (GpcastError, ArithmeticError, ValueError, np.linalg.LinAlgError)
 
-Advance = Callable[[str, int], None]
 WarmStart = Mapping[str, np.ndarray]
-Configs = Mapping[str, Mapping[str, Any]]
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A model that failed on one series, and what the run did instead."""
-
-    unique_id: str
-    model: str
-    stage: str  # "backtest" or "fit"
-    error: str
-    fallback: str | None = None  # the model used instead (fit stage)
-
-    def to_dict(self) -> dict[str, str | None]:
-        return {"unique_id": self.unique_id, "model": self.model, "stage": self.stage,
-                "error": self.error, "fallback": self.fallback}
-
-
-@dataclass(frozen=True)
-class BacktestSpec:
-    """The backtest settings every chunk shares."""
-
-    h: int
-    n_windows: int
-    step_size: int = 1
-    levels: tuple[int, ...] = (80, 95)
-    season_length: int = 12
-    configs: Configs = field(default_factory=dict)  # model -> hyperparameters (tuned)
+Candidate = str | Forecaster  # a model by name (made from the spec) or a forecaster
 
 
 @dataclass(frozen=True)
 class BacktestJob:
     panel: Panel
-    names: tuple[str, ...]
+    candidates: tuple[Candidate, ...]
     spec: BacktestSpec
     warm: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -113,26 +89,32 @@ def forecaster(name: str, season_length: int, warm: WarmStart | None = None,
     return model
 
 
+def candidate(c: Candidate, spec: BacktestSpec, warm: WarmStart | None = None) -> Forecaster:
+    """``c`` itself, or the forecaster named ``c`` as ``spec`` configures it."""
+    if isinstance(c, str):
+        return forecaster(c, spec.season_length, warm, spec.configs)
+    return c
+
+
 def backtest_chunk(job: BacktestJob) -> tuple[pd.DataFrame, list[Failure]]:
     """Backtest points of every candidate on the chunk's series, and the failures."""
-    s = job.spec
     parts, failures = [], []
-    for name in job.names:
-        model = forecaster(name, s.season_length, job.warm, s.configs)
+    for c in job.candidates:
+        model = candidate(c, job.spec, job.warm)
         try:
-            parts.append(_points(job.panel, model, s))
+            parts.append(_points(job.panel, model, job.spec))
         except MODEL_FAILURES:
             for uid in job.panel.unique_ids:  # find the series it fails on
                 try:
-                    parts.append(_points(job.panel.subset([uid]), model, s))
+                    parts.append(_points(job.panel.subset([uid]), model, job.spec))
                 except MODEL_FAILURES as exc:
-                    failures.append(Failure(uid, name, "backtest", _message(exc)))
+                    failures.append(Failure(uid, model.name, "backtest", _message(exc)))
     points = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     return points, failures
 
 
-def _points(panel: Panel, model: Forecaster, s: BacktestSpec) -> pd.DataFrame:
-    return run_backtest(panel, [model], s.h, s.n_windows, s.step_size, s.levels).points
+def _points(panel: Panel, model: Forecaster, spec: BacktestSpec) -> pd.DataFrame:
+    return fold_points(panel, [model], spec, lambda description, n: None)
 
 
 def fit_chunk(job: FitJob) -> tuple[SelectedModel, list[Failure]]:
@@ -172,27 +154,24 @@ def _message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def backtest_panel(panel: Panel, names: Sequence[str], spec: BacktestSpec, engine: Engine,
-                   advance: Advance | None = None, warm: WarmStart | None = None,
-                   ) -> tuple[Backtest, list[Failure]]:
-    """Rolling-origin backtest of every candidate on every series, chunk by chunk."""
-    offsets = window_offsets(spec.h, spec.n_windows, spec.step_size)
-    check_history(panel, max(offsets), spec.h, spec.n_windows, spec.step_size)
+def backtest_chunks(panel: Panel, candidates: Sequence[Candidate], spec: BacktestSpec,
+                    engine: Engine, advance: Advance, warm: WarmStart | None = None,
+                    ) -> tuple[pd.DataFrame, list[Failure]]:
+    """Backtest points of every candidate on every series, chunk by chunk on ``engine``,
+    in canonical order; ``advance`` hears the series of each chunk as it lands."""
     chunks = chunk_ids(panel.unique_ids, engine.workers)
-    jobs = [BacktestJob(panel.subset(ids), tuple(names), spec, _warm_for(warm, ids))
+    jobs = [BacktestJob(panel.subset(ids), tuple(candidates), spec, _warm_for(warm, ids))
             for ids in chunks]
 
     def done(i: int, result: object) -> None:
-        if advance:
-            advance(f"backtest: {len(chunks[i])} series", len(chunks[i]))
+        advance(f"backtest: {len(chunks[i])} series", len(chunks[i]))
 
     results = engine.map(backtest_chunk, jobs, on_result=done)
     failures = [f for _, fs in results for f in fs]
+    names = [c if isinstance(c, str) else c.name for c in candidates]
     points = canonical_order(pd.concat([p for p, _ in results if len(p)], ignore_index=True),
                              names, panel.unique_ids)
-    return Backtest(points=points, panel=panel, candidates=tuple(names), h=spec.h,
-                    n_windows=spec.n_windows, step_size=spec.step_size,
-                    levels=tuple(sorted(spec.levels))), failures
+    return points, failures
 
 
 def canonical_order(points: pd.DataFrame, names: Sequence[str],
@@ -231,5 +210,5 @@ def _warm_for(warm: WarmStart | None, ids: Sequence[str]) -> dict[str, np.ndarra
     return {u: np.asarray(warm[u]) for u in ids if warm and u in warm}
 
 
-__all__ = ["BacktestSpec", "Failure", "backtest_chunk", "backtest_panel", "canonical_order",
-           "chunk_ids", "fit_chunk", "fit_panel"]
+__all__ = ["COMBINATION", "Candidate", "WarmStart", "backtest_chunk", "backtest_chunks",
+           "candidate", "canonical_order", "chunk_ids", "fit_chunk", "fit_panel", "forecaster"]

@@ -23,7 +23,7 @@ import pandas as pd
 
 from gpcast.data.panel import Panel
 from gpcast.errors import ConfigError, ModelError
-from gpcast.evaluation.backtest import Backtest
+from gpcast.evaluation.results import Backtest
 from gpcast.models.base import (
     Fitted,
     Forecast,

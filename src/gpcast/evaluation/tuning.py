@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from gpcast.data.panel import Panel
 from gpcast.errors import ConfigError, GpcastError
-from gpcast.evaluation.backtest import run_backtest
+from gpcast.evaluation.backtest import BacktestSpec, run_backtest
 from gpcast.models import make_forecaster
 
 INTERVAL_METRIC = "msis_95"
@@ -148,7 +148,8 @@ def backtest_scores(panel: Panel, model: str, params: Mapping[str, Any], h: int,
                     n_windows: int, step_size: int) -> Scores:
     """Mean MASE and MSIS (95 %) of ``model`` with ``params`` over a rolling backtest."""
     forecaster = make_forecaster(model, panel.season_length, params=params)
-    table = run_backtest(panel, [forecaster], h, n_windows, step_size, (95,)).per_model()
+    spec = BacktestSpec(h, n_windows, step_size, (95,), panel.season_length)
+    table = run_backtest(panel, [forecaster], spec).per_model()
     row = table.loc[forecaster.name]
     return Scores(float(row["mase"]), float(row[INTERVAL_METRIC]))
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from gpcast.data.panel import DS, ID, Y
-from gpcast.evaluation import metrics as M
+from gpcast.evaluation import metrics
 
 SCORED_LEVELS = (80, 95)
 
@@ -30,12 +30,12 @@ def score_points(forecasts: pd.DataFrame, actuals: pd.DataFrame,
     y, med = joined[Y].to_numpy(float), joined["median"].to_numpy(float)
     joined["error"] = y - med
     joined["ae"] = np.abs(y - med)
-    joined["smape"] = M.smape_terms(y, med)
+    joined["smape"] = metrics.smape_terms(y, med)
     joined["ase"] = joined["ae"] / joined["scale"]
     for lv in SCORED_LEVELS:
         lo, hi = joined[f"lo_{lv}"].to_numpy(float), joined[f"hi_{lv}"].to_numpy(float)
         joined[f"covered_{lv}"] = ((y >= lo) & (y <= hi)).astype(float)
-        joined[f"is_{lv}"] = M.interval_score_terms(y, lo, hi, lv)
+        joined[f"is_{lv}"] = metrics.interval_score_terms(y, lo, hi, lv)
         joined[f"sis_{lv}"] = joined[f"is_{lv}"] / joined["scale"]
     outer = "99" if joined["lo_99"].notna().all() else "95"
     joined["anomaly"] = (y < joined[f"lo_{outer}"]) | (y > joined[f"hi_{outer}"])

@@ -22,7 +22,7 @@ import pandas as pd
 
 from gpcast.data.panel import ID
 from gpcast.errors import GateFailedError
-from gpcast.evaluation.backtest import Backtest
+from gpcast.evaluation.results import Backtest
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ import pandas as pd
 
 from gpcast.data.panel import ID, Panel
 from gpcast.errors import RegistryError
-from gpcast.evaluation.backtest import Backtest
-from gpcast.evaluation.panelwise import BacktestSpec, canonical_order
+from gpcast.evaluation.backtest import Backtest, BacktestSpec
+from gpcast.evaluation.panelwise import canonical_order
 from gpcast.evaluation.selection import SelectedModel
 from gpcast.registry.artifact import ModelBundle
 
@@ -72,7 +72,7 @@ class RefitPlan:
         points = canonical_order(pd.concat(parts, ignore_index=True), names, panel.unique_ids)
         return Backtest(points=points, panel=panel, candidates=tuple(names), h=spec.h,
                         n_windows=spec.n_windows, step_size=spec.step_size,
-                        levels=tuple(sorted(spec.levels)))
+                        levels=spec.levels, failures=new.failures if new else ())
 
     def merge_model(self, new: SelectedModel | None, panel: Panel) -> SelectedModel:
         """``new`` (the changed series' fit) with the reused series' previous fits."""

@@ -4,7 +4,9 @@
         ─► fit_selected ─► make_bundle / make_card / write_reports
 
 They touch no store: the runner (:mod:`gpcast.release.runner`) records and publishes
-what they return. Backtest and fit run chunk by chunk of series on an execution engine
+what they return. The backtest is :func:`~gpcast.evaluation.backtest.run_backtest`, the
+one every backtest goes through, on the spec :func:`backtest_spec` makes of the settings.
+Backtest and fit run chunk by chunk of series on an execution engine
 (:mod:`gpcast.engine`), which gives exactly the in-process result because every series is
 scored and fitted on its own (:mod:`gpcast.evaluation.panelwise`).
 """
@@ -19,21 +21,20 @@ from pathlib import Path
 from typing import Any
 
 from gpcast.config import Settings
-from gpcast.data import load_panel
+from gpcast.data import load_validated
 from gpcast.data.panel import Panel
 from gpcast.engine import Engine
 from gpcast.errors import GpcastError
-from gpcast.evaluation.backtest import Backtest
-from gpcast.evaluation.combined import CRPS_NOTE, can_combine, with_combination
-from gpcast.evaluation.panelwise import (
-    COMBINATION,
+from gpcast.evaluation.backtest import (
+    Backtest,
     BacktestSpec,
-    Configs,
     Failure,
-    WarmStart,
-    backtest_panel,
-    fit_panel,
+    ProgressCallback,
+    run_backtest,
 )
+from gpcast.evaluation.combined import CRPS_NOTE, can_combine, with_combination
+from gpcast.evaluation.folds import Configs
+from gpcast.evaluation.panelwise import COMBINATION, WarmStart, fit_panel
 from gpcast.evaluation.selection import NAIVE, SelectedModel, Selection, fixed, select
 from gpcast.evaluation.tuning import PARENT_TAG, Tracker, Tuning, tune
 from gpcast.models.combination import MEMBERS
@@ -42,7 +43,6 @@ from gpcast.release import gates
 from gpcast.release.incremental import POINTS_FILE, backtest_key
 from gpcast.reports.backtest import write_backtest_report
 from gpcast.reports.card import ModelCard
-from gpcast.reports.validation import validation_report, write_validation_report
 
 Advance = Callable[[str, int], None]
 
@@ -78,18 +78,15 @@ class Evaluation:
 
 def ingest_validate(settings: Settings, report_path: Path) -> Panel:
     """Read and validate the data; the validation report is written either way."""
-    try:
-        panel = load_panel(settings.data_uri, settings)
-    except GpcastError as exc:
-        write_validation_report(report_path, validation_report(settings.data_uri, None, exc))
-        raise
-    write_validation_report(report_path, validation_report(settings.data_uri, panel, None))
-    return panel
+    return load_validated(settings.data_uri, settings, report_path)
 
 
 def backtest_spec(settings: Settings, configs: Configs | None = None) -> BacktestSpec:
-    return BacktestSpec(settings.h, settings.n_windows, settings.step_size,
-                        tuple(settings.level), settings.season_length, dict(configs or {}))
+    """The pipeline's backtest: the configured horizon, windows and levels, the
+    candidates made with ``configs`` (what tuning adopted)."""
+    return BacktestSpec(h=settings.h, n_windows=settings.n_windows,
+                        step_size=settings.step_size, levels=tuple(settings.level),
+                        season_length=settings.season_length, configs=dict(configs or {}))
 
 
 def production_choice(choice: str, candidates: Sequence[str]) -> tuple[str, str]:
@@ -124,9 +121,24 @@ def backtest_candidates(panel: Panel, names: Sequence[str], settings: Settings,
                         engine: Engine, advance: Advance | None = None,
                         warm: WarmStart | None = None, configs: Configs | None = None,
                         ) -> tuple[Backtest, list[Failure]]:
-    """Rolling-origin backtest of ``names`` on every series, fanned out on ``engine``."""
-    return backtest_panel(panel, names, backtest_spec(settings, configs), engine, advance,
-                          warm)
+    """Rolling-origin backtest of ``names`` on every series, fanned out on ``engine``,
+    and the (series, model) pairs that failed."""
+    backtest = run_backtest(panel, names, backtest_spec(settings, configs), engine=engine,
+                            progress=_counted(advance), warm=warm)
+    return backtest, list(backtest.failures)
+
+
+def _counted(advance: Advance | None) -> ProgressCallback | None:
+    """The runner's ``advance(description, n)`` as a backtest progress callback."""
+    if advance is None:
+        return None
+    told = [0]
+
+    def callback(done: int, total: int, description: str) -> None:
+        advance(description, done - told[0])
+        told[0] = done
+
+    return callback
 
 
 def restrict(backtest: Backtest, names: Sequence[str]) -> Backtest:
