@@ -54,7 +54,7 @@ from peers import cpu_seconds
 
 import gpcast.models.gp as gp_module
 import gpcast.models.kernels as kernel_module
-from data import DATASETS, Heldout, load
+from data import DATASETS, SEASON, Heldout, load
 from gpcast.evaluation import metrics
 from gpcast.evaluation.tuning import tune
 from gpcast.models import make_forecaster
@@ -144,7 +144,9 @@ def tuned_gp(data: Heldout, trials: int, windows: int, step: int, every: int,
              seed: int) -> dict[str, object]:
     """Run gpcast's tuning stage on the training part of ``data`` (the test horizon is
     never passed in); returns the tuning result with the search's CPU and panel."""
-    need = data.h * 2 + (windows - 1) * step  # what tune() asks of the search part
+    # what tune() and its backtest ask of the search part: h months for the window and
+    # at least max(h, 2 seasons) before it
+    need = data.h + max(data.h, 2 * SEASON) + (windows - 1) * step
     long_ids = [u for u in data.ids if len(data.train[u]) - data.h >= need]
     ids = long_ids[::every]
     panel = Heldout(data.name, data.h, ids, {u: data.train[u] for u in ids}, {}).panel(0)
