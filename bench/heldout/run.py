@@ -196,7 +196,8 @@ def main() -> None:
     elif args.tune > 0:
         tuning = tuned_gp(data, args.tune, args.tune_windows, args.step, args.tune_every,
                           args.tune_seed)
-        limit = f"_limit{args.limit}" if args.limit else ""
+        limit = (f"_limit{args.limit}" if args.limit else "") + (
+            f"_every{args.tune_every}" if args.tune_every > 1 else "")
         RESULTS.mkdir(exist_ok=True)
         out = RESULTS / f"{data.name.lower()}{limit}_tuning.json"
         out.write_text(json.dumps(tuning, indent=1))
