@@ -52,6 +52,15 @@ def test_an_untunable_model_is_a_config_error() -> None:
         tune(panel, "seasonal_naive", h=6)
 
 
+def test_series_too_short_for_a_search_window_are_named_before_any_fit() -> None:
+    # h=18: each series needs 18 (later window) + 18 (search window) + 24 (2 seasons)
+    panel, _ = make_panel(n_series=2, n_months=66, regressors=False)  # 66 and 60 months
+    tune(panel, "auto_theta", h=18, n_windows=1, n_trials=1)
+    with pytest.raises(ConfigError, match="each needs 60 months") as info:
+        tune(panel.cut(1), "gp", h=18, n_windows=1, n_trials=1)
+    assert info.value.details["series"] == ["s1"]
+
+
 def test_unknown_hyperparameters_are_a_config_error() -> None:
     with pytest.raises(ConfigError, match="bad hyperparameters"):
         make_forecaster("auto_theta", 12, params={"colour": "blue"})

@@ -177,12 +177,14 @@ def tune(panel: Panel, model: str, h: int, n_windows: int = 2, step_size: int = 
         raise ConfigError("n_trials, n_windows, h and step_size must be positive",
                           field="tuning")
     search = panel.cut(h)
-    short = [u for u in search.unique_ids if search.y(u).size < h * 2 + (n_windows - 1)
-             * step_size]
+    # before its first search window a series needs h months and the backtest's 2 seasons
+    need = h + max(h, 2 * panel.season_length) + (n_windows - 1) * step_size
+    short = [u for u in search.unique_ids if search.y(u).size < need]
     if short:
         raise ConfigError(
             f"{len(short)} series are too short to tune on {n_windows} window(s) of {h} "
-            f"months held back before the last {h}, e.g. {short[:5]}", series=short[:20])
+            f"months held back before the last {h} (each needs {need + h} months), e.g. "
+            f"{short[:5]}", series=short[:20], needed=need + h)
     parent = None
     if tracker is not None:
         parent = tracker.start_run(f"tune {model}", {"gpcast.stage": "tune",
