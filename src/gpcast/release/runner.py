@@ -223,7 +223,10 @@ class _PipelineRun:
         """The optional tuning stage: search on earlier windows, keep what is adopted."""
         assert self.run_id is not None
         self.stage("tune")
-        tunings = stages.tune_candidates(panel, self.settings, self.release.registry, self.run_id)
+        s = self.settings
+        tunings = stages.tune_candidates(panel, s.tune_models, s.h, s.tune_windows,
+                                         s.step_size, s.tune_trials, self.release.registry,
+                                         self.run_id)
         self.configs = stages.adopted_configs(tunings)
         self.tuning = stages.tuning_record(tunings)
         for model, t in tunings.items():

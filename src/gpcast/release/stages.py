@@ -206,15 +206,16 @@ def fit_selected(panel: Panel, selection: Selection, season_length: int, engine:
     return fit_panel(panel, selection, season_length, engine, advance, warm, configs)
 
 
-def tune_candidates(panel: Panel, settings: Settings, tracker: Tracker,
+def tune_candidates(panel: Panel, models: Sequence[str], h: int, windows: int,
+                    step_size: int, trials: int, tracker: Tracker,
                     parent_run: str) -> dict[str, Tuning]:
-    """`gpcast tune` of each of ``settings.tune_models`` on the panel's earlier windows,
-    every search an MLflow child run of ``parent_run``."""
+    """`gpcast tune` of each of ``models`` on the panel's earlier ``windows`` (``step_size``
+    apart, ``h`` when the backtest's step is 1), ``trials`` each, every search an MLflow
+    child run of ``parent_run``."""
     nested = _Nested(tracker, parent_run)
-    return {model: tune(panel, model, settings.h, settings.tune_windows,
-                        settings.step_size if settings.step_size > 1 else settings.h,
-                        settings.tune_trials, 0, nested)
-            for model in settings.tune_models}
+    return {model: tune(panel, model, h, windows, step_size if step_size > 1 else h,
+                        trials, 0, nested)
+            for model in models}
 
 
 @dataclass(frozen=True)
