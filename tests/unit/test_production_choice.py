@@ -84,7 +84,9 @@ def test_the_pipeline_stages_gate_and_fit_the_combination(tmp_path: object) -> N
     fc = model.forecast(4, level=[80, 95])
     assert fc.median.shape == (2, 4) and set(model.models.values()) == {"combination"}
     tuning = {"gp": {"adopted": True, "params": {"window": 60}, "summary": "gp: adopted"}}
-    card = stages.make_card(settings, panel, ev, model, "1", "", None, why, tuning)
+    source = stages.VersionSource(settings.registered_model, settings.data_uri,
+                                  stages.backtest_spec(settings))
+    card = stages.make_card(source, panel, ev, model, "1", "", None, why, tuning)
     text = card.to_markdown()
     assert "production choice: the mean of" in text and '"window": 60' in text
     assert "combination" in stages.metrics_summary(ev)

@@ -266,14 +266,16 @@ class _PipelineRun:
         assert self.run_id is not None
         existing = reg.versions()
         number = str(max((int(v.version) for v in existing), default=0) + 1)
-        card = stages.make_card(s, panel, ev, model, number, "", champion, self.choice[1],
-                           self.tuning)
-        bundle = stages.make_bundle(panel, model, ev.selection, card, s, self.names, self.configs)
+        source = stages.VersionSource(s.registered_model, s.data_uri, stages.backtest_spec(s))
+        card = stages.make_card(source, panel, ev, model, number, "", champion,
+                                self.choice[1], self.tuning)
+        bundle = stages.make_bundle(panel, model, ev.selection, card, source, self.names,
+                                    self.configs)
         bundle_dir = self.work / "bundle"
         sha = save_bundle(bundle, bundle_dir)
         self.bundle = bundle
-        card = stages.make_card(s, panel, ev, model, number, sha, champion, self.choice[1],
-                           self.tuning)
+        card = stages.make_card(source, panel, ev, model, number, sha, champion,
+                                self.choice[1], self.tuning)
         stages.write_reports(self.work / "reports", ev, card, self.failures)
         reg.log_artifacts(self.run_id, self.work / "reports", "reports")
         model_uri = reg.log_model(self.run_id, bundle, bundle_dir, sha, s.h)

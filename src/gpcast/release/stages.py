@@ -279,21 +279,30 @@ def metrics_summary(ev: Evaluation) -> dict[str, dict[str, float]]:
     return out
 
 
-def make_card(settings: Settings, panel: Panel, ev: Evaluation, model: SelectedModel,
+@dataclass(frozen=True)
+class VersionSource:
+    """Where a version comes from: the registered model, its data and its backtest."""
+
+    model_name: str
+    data_uri: str
+    spec: BacktestSpec
+
+
+def make_card(source: VersionSource, panel: Panel, ev: Evaluation, model: SelectedModel,
               version: str, sha256: str, champion: Champion | None, choice: str = "",
               tuning: Mapping[str, dict[str, Any]] | None = None) -> ModelCard:
     months = panel.frame["ds"]
     coverage = {str(lv): float(v) for lv, v in
                 _selected_coverage(ev.backtest, ev.selection).items()}
     return ModelCard(
-        model_name=settings.registered_model, version=version, sha256=sha256,
-        data_uri=settings.data_uri, data_sha256=panel.sha256,
+        model_name=source.model_name, version=version, sha256=sha256,
+        data_uri=source.data_uri, data_sha256=panel.sha256,
         window=(f"{months.min():%Y-%m}", f"{months.max():%Y-%m}"),
         series=dict(model.models), hyperparameters=hyperparameters(model),
         metrics=metrics_summary(ev), gates=[v.to_dict() for v in ev.verdicts],
         champion_version=champion.version if champion else None, coverage=coverage,
-        backtest={"h": settings.h, "n_windows": settings.n_windows,
-                  "step_size": settings.step_size},
+        backtest={"h": source.spec.h, "n_windows": source.spec.n_windows,
+                  "step_size": source.spec.step_size},
         git_commit=git_commit(), created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         choice=choice, tuning=dict(tuning or {}))
 
@@ -305,20 +314,19 @@ def _selected_coverage(backtest: Backtest, selection: Selection) -> dict[int, fl
 
 
 def make_bundle(panel: Panel, model: SelectedModel, selection: Selection, card: ModelCard,
-                settings: Settings, names: Sequence[str],
+                source: VersionSource, names: Sequence[str],
                 configs: Configs | None = None) -> ModelBundle:
     """The version's artifact; ``names`` are the models its backtest scored."""
     months = panel.frame["ds"]
     return ModelBundle(fitted=model, panel=panel, metadata={
-        "backtest_key": backtest_key(names, backtest_spec(settings), panel.regressors,
-                                     configs),
+        "backtest_key": backtest_key(names, source.spec, panel.regressors, configs),
         "choice": card.choice, "configuration": dict(configs or {}),
-        "version": card.version, "model": "selected", "model_name": settings.registered_model,
+        "version": card.version, "model": "selected", "model_name": source.model_name,
         "models": dict(model.models), "default_model": selection.default_model,
-        "data_uri": settings.data_uri, "data_sha256": panel.sha256,
+        "data_uri": source.data_uri, "data_sha256": panel.sha256,
         "training_window": {"start": f"{months.min():%Y-%m}", "end": f"{months.max():%Y-%m}"},
         "metrics": card.metrics, "card": card.to_markdown(), "git_commit": card.git_commit,
-        "horizon": settings.h, "levels": list(settings.level)})
+        "horizon": source.spec.h, "levels": list(source.spec.levels)})
 
 
 def write_reports(out: Path, ev: Evaluation, card: ModelCard | None,
