@@ -72,7 +72,8 @@ def test_the_pipeline_stages_gate_and_fit_the_combination(tmp_path: object) -> N
     choice, why = stages.production_choice(settings.choice, settings.candidates)
     engine = InlineEngine()
     names = stages.scored_names(settings.candidates)
-    backtest, failures = stages.backtest_candidates(panel, names, settings, engine)
+    backtest, failures = stages.backtest_candidates(panel, names,
+                                                    stages.backtest_spec(settings), engine)
     backtest = stages.add_combination(backtest)
     selection = stages.select_models(backtest, settings.candidates, "mase", choice, why)
     ev = stages.evaluate_gates(panel, backtest, selection, None, gates.GatePolicy())

@@ -166,10 +166,9 @@ class _PipelineRun:
         changed = panel.subset(plan.changed)
         with self.open_engine() as engine:
             self.log("engine.opened", engine=s.engine, workers=engine.workers)
-            new, failures = (stages.backtest_candidates(changed, names, s, engine,
-                                                        self.release.hooks.advance,
-                                                        plan.warm, self.configs)
-                             if plan.changed else (None, []))
+            new, failures = (stages.backtest_candidates(
+                changed, names, stages.backtest_spec(s, self.configs), engine,
+                self.release.hooks.advance, plan.warm) if plan.changed else (None, []))
             backtest = stages.add_combination(plan.merge_backtest(new, panel, spec, names))
             self.stage("select")
             self.stage("gates")

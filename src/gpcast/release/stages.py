@@ -117,14 +117,14 @@ def add_combination(backtest: Backtest) -> Backtest:
     return with_combination(backtest) if can_combine(members) else backtest
 
 
-def backtest_candidates(panel: Panel, names: Sequence[str], settings: Settings,
+def backtest_candidates(panel: Panel, names: Sequence[str], spec: BacktestSpec,
                         engine: Engine, advance: Advance | None = None,
-                        warm: WarmStart | None = None, configs: Configs | None = None,
-                        ) -> tuple[Backtest, list[Failure]]:
-    """Rolling-origin backtest of ``names`` on every series, fanned out on ``engine``,
-    and the (series, model) pairs that failed."""
-    backtest = run_backtest(panel, names, backtest_spec(settings, configs), engine=engine,
-                            progress=_counted(advance), warm=warm)
+                        warm: WarmStart | None = None) -> tuple[Backtest, list[Failure]]:
+    """Rolling-origin backtest of ``names`` on every series as ``spec`` says (its configs:
+    what tuning adopted), fanned out on ``engine``, and the (series, model) pairs that
+    failed."""
+    backtest = run_backtest(panel, names, spec, engine=engine, progress=_counted(advance),
+                            warm=warm)
     return backtest, list(backtest.failures)
 
 
@@ -364,6 +364,7 @@ def git_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
-__all__ = ["Champion", "Evaluation", "Failure", "backtest_candidates", "backtest_spec",
-           "evaluate_gates", "fit_selected", "ingest_validate", "make_bundle", "make_card",
-           "metrics_summary", "restrict", "select_models", "write_reports"]
+__all__ = ["Champion", "Evaluation", "Failure", "VersionSource", "backtest_candidates",
+           "backtest_spec", "evaluate_gates", "fit_selected", "ingest_validate",
+           "make_bundle", "make_card", "metrics_summary", "restrict", "select_models",
+           "write_reports"]
