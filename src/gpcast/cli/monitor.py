@@ -11,6 +11,7 @@ from rich.table import Table
 
 from gpcast.cli.common import build_settings, month_span, print_table, read_future_regressors
 from gpcast.cli.data import DateFormatOpt, DayFirstOpt
+from gpcast.errors import ACTION_NEEDED_EXIT
 
 console = Console()
 actuals_app = typer.Typer(help="Actual values as they arrive.", no_args_is_help=True)
@@ -107,7 +108,7 @@ def monitor_cmd(
         console.print(note)
     console.print(f"report: {done.report}\n        {done.report.with_suffix('.json')}")
     if result.action_needed:
-        raise typer.Exit(1)
+        raise typer.Exit(ACTION_NEEDED_EXIT)
 
 
 def record_cmd(
