@@ -164,6 +164,11 @@ class Settings(BaseSettings):
     gate_coverage_95: tuple[float, float] = Field(
         (0.80, 1.0), description="Band the backtest coverage of the 95 % interval must lie in.")
     acceptance_latency_s: float = Field(2.0, description="Latency budget of one forecast call.")
+    production_standby: bool = Field(
+        True, description="Local target: once a version awaits approval, start its "
+        "production backend beside what serves (not routed, ~330 MB), so that approving "
+        "only verifies and switches; stopped when another version is staged, on reject "
+        "and on stop.")
     notify_urls: list[str] = Field(default_factory=list,
                                    description="Apprise URLs (Slack, mailto, SNS...).")
     sns_topic_arn: str | None = Field(

@@ -105,6 +105,9 @@ class LocalProcessTarget:
     def candidate_path(self, environment: str) -> Path:
         return self.folder / f"{environment}.candidate.json"
 
+    def standby_path(self, environment: str) -> Path:
+        return self.folder / f"{environment}.standby.json"
+
     def front_path(self, environment: str) -> Path:
         return self.folder / f"{environment}.front.json"
 
@@ -174,6 +177,39 @@ class LocalProcessTarget:
                            str(artifact_dir.resolve()), token,
                            datetime.now(UTC).isoformat(timespec="seconds"), str(log), port)
 
+    def standby(self, environment: str) -> LocalRecord | None:
+        return _read(self.standby_path(environment))
+
+    def start_standby(self, environment: str, version: str, artifact_dir: Path,
+                      sha256: str) -> LocalRecord:
+        """Start a backend for ``version`` now, recorded as the environment's standby and
+        routed only if a promotion adopts it (:meth:`take_standby`), so that approving
+        waits for no start-up. One standby per environment: an earlier one is stopped."""
+        self.drop_standby(environment)
+        record = self.spawn(environment, version, artifact_dir, sha256)
+        _write(self.standby_path(environment), record)
+        return record
+
+    def take_standby(self, environment: str, version: str, sha256: str
+                     ) -> LocalRecord | None:
+        """The live standby started for exactly ``version`` and ``sha256``, handed over:
+        no longer recorded as the standby, the caller adopts or retires it (a caller
+        killed meanwhile leaves a stray the next reconciliation stops). None otherwise,
+        and a standby for another version stays."""
+        record = self.standby(environment)
+        if record is None or (record.version, record.sha256) != (str(version), sha256):
+            return None
+        self.standby_path(environment).unlink(missing_ok=True)
+        return record if _alive(record.pid) else None
+
+    def drop_standby(self, environment: str, version: str | None = None) -> None:
+        """Stop and forget the environment's standby (only if it is for ``version``)."""
+        record = self.standby(environment)
+        if record is None or (version is not None and record.version != str(version)):
+            return
+        _terminate(record.pid)
+        self.standby_path(environment).unlink(missing_ok=True)
+
     def adopt(self, record: LocalRecord) -> LocalRecord:
         """Record a spawned backend as its environment's candidate, then wait until it is
         ready and serves ``record.sha256``."""
@@ -224,7 +260,8 @@ class LocalProcessTarget:
     def stop(self, environment: str) -> None:
         """Stop the environment's front and backends (idempotent)."""
         self._stop_front(environment)
-        for path in (self.route_path(environment), self.candidate_path(environment)):
+        for path in (self.route_path(environment), self.candidate_path(environment),
+                     self.standby_path(environment)):
             record = _read(path)
             if record is not None:
                 _terminate(record.pid)
@@ -236,7 +273,8 @@ class LocalProcessTarget:
         """Live processes of this home for ``environment`` that no record names (and
         that are not in ``keep``: backends the running command spawned itself)."""
         known = {r.pid for r in (_read(self.route_path(environment)),
-                                 self.candidate(environment)) if r is not None}
+                                 self.candidate(environment), self.standby(environment))
+                 if r is not None}
         known.update(keep)
         front = self.front_pid(environment)
         if front is not None:

@@ -106,7 +106,7 @@ def approve(settings: Settings, version: str, by: str, note: str,
             done = promote_version(release, version, by, note, warm)
     finally:
         if local is not None:
-            prestart.drop(local, warm)
+            prestart.drop(local, warm, version)
     return ProductionChange(done, _record_official(settings, done))
 
 
@@ -132,7 +132,10 @@ def reject(settings: Settings, version: str, by: str, note: str) -> ModelVersion
     from gpcast.release.promotion import reject as refuse
 
     with opened(settings) as release:
-        return refuse(release, version, by, note)
+        rejected = refuse(release, version, by, note)
+    if settings.deploy_target == "local":  # its standby backend, if the run left one
+        wiring.local_target(settings).drop_standby("production", version)
+    return rejected
 
 
 def status(settings: Settings) -> Status:

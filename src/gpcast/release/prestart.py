@@ -7,6 +7,10 @@ before MLflow is imported, the version's *staged* copy (the bundle staging serve
 started as a production backend, with the digest the pipeline recorded when it asked for
 approval; the backend refuses bytes with another sha256 before unpickling them.
 
+When the pipeline run left a *standby* for the version (``GPCAST_PRODUCTION_STANDBY``,
+:meth:`~gpcast.deploy.local.LocalProcessTarget.start_standby`), that already running
+backend is taken instead of starting one, so the approval waits for no start-up at all.
+
 Nothing is decided here. The process is not recorded, routed or smoke-tested: the
 approval adopts it (:func:`gpcast.release.promotion.promote`) only after the registry's
 own copy was downloaded and verified against the registered digest and that digest is
@@ -42,6 +46,9 @@ def warm_candidate(target: LocalProcessTarget, ledger_url: str | None, version: 
         ledger.close()
     if request is None or not request.sha256:
         return None
+    standby = target.take_standby("production", version, request.sha256)
+    if standby is not None:  # started by the pipeline run: already up
+        return standby
     staged = target.record("staging")
     if staged is None or staged.version != request.version or staged.sha256 != request.sha256:
         return None
@@ -49,9 +56,11 @@ def warm_candidate(target: LocalProcessTarget, ledger_url: str | None, version: 
                         request.sha256)
 
 
-def drop(target: LocalProcessTarget, warm: LocalRecord | None) -> None:
+def drop(target: LocalProcessTarget, warm: LocalRecord | None, version: str) -> None:
     """Stop ``warm`` unless the command adopted it (it is then production's backend or
-    its recorded candidate, which the release flow owns)."""
+    its recorded candidate, which the release flow owns), and any standby of
+    ``version`` a pipeline run recorded meanwhile: the approval is decided either way."""
+    target.drop_standby("production", version)
     if warm is None:
         return
     owned = {r.pid for r in (target.record("production"), target.candidate("production"))

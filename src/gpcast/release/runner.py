@@ -35,8 +35,16 @@ import pandas as pd
 from gpcast.config import Settings
 from gpcast.data.panel import Panel
 from gpcast.deploy.base import Deployment
+from gpcast.deploy.local import LocalProcessTarget
 from gpcast.engine import Engine
-from gpcast.errors import DataError, GateFailedError, GpcastError, RegistryError, ReleaseError
+from gpcast.errors import (
+    DataError,
+    DeployError,
+    GateFailedError,
+    GpcastError,
+    RegistryError,
+    ReleaseError,
+)
 from gpcast.evaluation.selection import NAIVE, SelectedModel
 from gpcast.registry.artifact import ModelBundle, load_bundle, save_bundle
 from gpcast.registry.mlflow_store import TAG_PIPELINE, TAG_STATE, ModelVersion
@@ -212,11 +220,28 @@ class _PipelineRun:
         verdict = self._acceptance(version, staging, sorted(model.models))
         self.stage("approval")
         self._request_approval(version, ev, champion)
+        self._standby(version)
         self.log("pipeline.completed", version=version.version, run_id=self.run_id)
         reg.end_run(self.run_id, "FINISHED")
         shutil.rmtree(self.work, ignore_errors=True)
         assert self.bundle is not None
         return PipelineResult(self.pid, self.run_id, version, staging, ev, verdict, self.bundle)
+
+    def _standby(self, version: ModelVersion) -> None:
+        """Production's backend for the version awaiting approval starts now (local
+        target), from the copy staging serves; approve adopts it only after verifying the
+        registry's copy against the same digest. A standby that fails to start costs
+        nothing but the head start: approve starts a backend itself."""
+        target = self.release.target
+        if not (self.settings.production_standby and isinstance(target, LocalProcessTarget)):
+            return
+        staged = target.record("staging")
+        if staged is None or (staged.version, staged.sha256) != (version.version,
+                                                                 version.sha256):
+            return
+        with suppress(DeployError, OSError):
+            target.start_standby("production", version.version, Path(staged.artifact_dir),
+                                 version.sha256)
 
     def _tune(self, panel: Panel) -> None:
         """The optional tuning stage: search on earlier windows, keep what is adopted."""
