@@ -1,11 +1,14 @@
-"""Data and modelling commands: validate, backtest, forecast."""
+"""Data and modelling commands: validate, backtest, forecast.
+
+Parse the options, call :mod:`gpcast.flows.data`, print the tables and paths.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import pandas as pd
 import typer
@@ -13,25 +16,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from gpcast.cli.common import (
-    Levels,
-    build_settings,
-    month_span,
-    print_table,
-    progress_bar,
-    read_future_regressors,
-)
+from gpcast.cli.common import Levels, build_settings, month_span, print_table, progress_bar
 from gpcast.config import Settings
-from gpcast.data import DS, ID, Panel, Y, load_panel, load_validated
-from gpcast.errors import DataProblem, GpcastError, RegressorError
-
-if TYPE_CHECKING:
-    from gpcast.evaluation.selection import Selection
-    from gpcast.models.base import Forecast
+from gpcast.errors import DataProblem, GpcastError
+from gpcast.flows import data as flow
+from gpcast.flows.data import BacktestResult, IncompleteComparison
 
 LISTED_SERIES = 50  # larger panels get a per-model summary of the selection
-USES_REGRESSORS = frozenset({"gp"})  # the baselines are univariate: they ignore regressors
-PLAN_EXAMPLE = "data/plan_example.csv"
 
 console = Console()
 
@@ -48,6 +39,20 @@ DayFirstOpt = Annotated[bool | None, typer.Option(
 DateFormatOpt = Annotated[str | None, typer.Option(
     "--date-format", help="strptime format of every date, e.g. '%d/%m/%Y' "
     "(GPCAST_DATE_FORMAT).")]
+
+
+@contextmanager
+def _steps(description: str, total: int | None) -> Iterator[flow.Advance]:
+    """A progress bar for one step of a flow: a count of ``total`` series, or a spinner
+    completed when the step ends."""
+    with progress_bar() as progress:
+        if total is None:
+            task = progress.add_task(description, total=None)
+            yield lambda _done: None
+            progress.update(task, completed=1, total=1)
+        else:
+            task = progress.add_task(description, total=total, unit="series")
+            yield lambda done: progress.update(task, completed=done)
 
 
 def print_warnings(warnings: Sequence[DataProblem]) -> None:
@@ -87,12 +92,12 @@ def validate_cmd(
     before) are printed with their row and kept in the report.
     """
     settings = _settings(uri, regressor, no_regressors, dayfirst, date_format)
-    path = report or settings.reports_dir / "validation.json"
     try:
-        panel = load_validated(settings.data_uri, settings, path)
+        result = flow.validate(settings, report)
     except GpcastError:
-        console.print(f"report: {path}", soft_wrap=True)
+        console.print(f"report: {flow.validation_path(settings, report)}", soft_wrap=True)
         raise
+    panel, path = result.panel, result.report
     table = Table(title=f"{settings.data_uri} is valid", show_header=True)
     for col in ("series", "months", "first", "last", "min", "max"):
         table.add_column(col)
@@ -133,93 +138,38 @@ def forecast_cmd(
     A last month far below the usual level (exported before it ended?) is flagged, and
     the forecast without it is written next to ``--out`` for comparison.
     """
-    from gpcast.data.files import atomic_write_text
-    from gpcast.data.plan import check_panel_plan
-    from gpcast.models import make_forecaster
-    from gpcast.reports.plots import plot_forecast
-
     settings = _settings(data, regressor, no_regressors, dayfirst, date_format)
-    panel = load_panel(settings.data_uri, settings)
-    print_warnings(panel.warnings)
-    if model in USES_REGRESSORS and panel.regressors and not future and not carry_last:
-        raise RegressorError(
-            f"the {model} model uses regressors {list(panel.regressors)}: give their {h} "
-            f"future values with --future PLAN.csv (a month column and one column per "
-            f"regressor, as in {PLAN_EXAMPLE}), or add --carry-last to repeat the last known "
-            "values (regressor_policy='carry_last' in the API)",
-            field="regressors", regressors=list(panel.regressors), h=h)
-    future_frame = read_future_regressors(future, settings) if future else None
-    if future_frame is not None:  # before fitting: a bad plan fails in a second, not 20
-        check_panel_plan(panel, future_frame, h)
-    with progress_bar() as progress:
-        task = progress.add_task(f"fitting {model} on {panel.n_series} series", total=None)
-        fitted = make_forecaster(model, settings.season_length).fit(panel)
-        fc = fitted.forecast(h, future_frame, level=level or settings.level,
-                             regressor_policy="carry_last" if carry_last else "require")
-        progress.update(task, completed=1, total=1)
-    atomic_write_text(out, fc.to_frame().to_csv(index=False))
-    regressors = ("none" if not panel.regressors or model not in USES_REGRESSORS
+    result = flow.forecast(settings, model, h, level, out, future, carry_last,
+                           on_panel=lambda panel: print_warnings(panel.warnings), steps=_steps)
+    fc = result.forecast
+    regressors = ("none" if not result.uses_regressors
                   else f"from {future}" if future else "last values carried forward")
     console.print(f"forecast: {out} ({len(fc.unique_ids)} series × {month_span(fc.months)}, "
                   f"levels {fc.levels}, regressors: {regressors})", soft_wrap=True)
     if plot:
-        plot_forecast(panel, fc, plot)
+        flow.plot(result, plot)
         console.print(f"plot: {plot}", soft_wrap=True)
-    incomplete = [w for w in panel.warnings if w.code == "incomplete_month"]
-    if incomplete:
-        _without_incomplete(panel, incomplete, model, settings, fc, future_frame, out)
+    comparison = flow.without_incomplete(settings, result, steps=_steps)
+    if comparison is not None:
+        _print_without_incomplete(comparison)
     if record:
-        from gpcast.monitoring.ledger import ForecastLedger
-        from gpcast.monitoring.record import record_forecast
-
-        issued = record_forecast(ForecastLedger.for_home(settings.home, settings.database_url),
-                                 fitted, panel, h, record, future=future_frame,
-                                 regressor_policy="carry_last" if carry_last else "require")
+        issued = flow.record(settings, result, record)
         console.print(f"recorded: version {record}, {month_span(issued.forecast.months)}, "
                       f"issued after {issued.issue_month:%Y-%m} ({issued.new_rows} new rows)",
                       soft_wrap=True)
 
 
-def _without_incomplete(panel: Panel, incomplete: Sequence[DataProblem], model: str,
-                        settings: Settings, fc: Forecast, future: pd.DataFrame | None,
-                        out: Path) -> None:
-    """The forecast of the flagged series from the month before their incomplete one
-    (its regressor values, as recorded, join the plan), beside the forecast with it."""
-    from gpcast.data.files import atomic_write_text
-    from gpcast.models import make_forecaster
-
-    ids = [str(w.column) for w in incomplete]
-    part = panel.subset(ids)
-    dropped = part.frame.groupby(ID, sort=False).tail(1)
-    shorter = replace(part, frame=part.frame.drop(index=dropped.index), warnings=())
-    plan = None
-    if future is not None and panel.regressors:
-        rows = future if ID in future else pd.concat(
-            [future.assign(**{ID: uid}) for uid in ids], ignore_index=True)
-        plan = pd.concat([dropped[[ID, DS, *panel.regressors]],
-                          rows[[ID, DS, *panel.regressors]]], ignore_index=True)
-    with progress_bar() as progress:
-        task = progress.add_task(f"fitting {model} without the incomplete last month",
-                                 total=None)
-        other = make_forecaster(model, settings.season_length).fit(shorter).forecast(
-            fc.h + 1, plan, level=fc.levels,
-            regressor_policy="require" if plan is not None else "carry_last")
-        progress.update(task, completed=1, total=1)
-    path = out.with_name(f"{out.stem}.without_incomplete{out.suffix or '.csv'}")
-    atomic_write_text(path, other.to_frame().to_csv(index=False))
-    table = Table("series", "incomplete month", "value", f"{fc.h}-month total with it",
+def _print_without_incomplete(comparison: IncompleteComparison) -> None:
+    """The forecast of the flagged series without their incomplete last month, beside the
+    forecast with it."""
+    table = Table("series", "incomplete month", "value", f"{comparison.h}-month total with it",
                   "without it", title="the forecast without the incomplete last month")
-    with_it = fc.to_frame().groupby(ID)["median"].sum()
-    without = other.to_frame().groupby(ID).tail(fc.h).groupby(ID)["median"].sum()
-    for w, uid in zip(incomplete, ids, strict=True):
-        value = float(dropped.loc[dropped[ID] == uid, Y].iloc[0])
-        table.add_row(uid, str(w.month), f"{value:,.0f}", f"{with_it[uid]:,.0f}",
-                      f"{without[uid]:,.0f}")
+    for row in comparison.rows:
+        table.add_row(row.unique_id, str(row.month), f"{row.value:,.0f}", f"{row.with_it:,.0f}",
+                      f"{row.without_it:,.0f}")
     console.print(table)
-    console.print(f"forecast without the incomplete month: {path} (same months, from one "
-                  "month earlier; the incomplete month itself is forecast too)")
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+    console.print(f"forecast without the incomplete month: {comparison.path} (same months, "
+                  "from one month earlier; the incomplete month itself is forecast too)")
 
 
 def _metrics_table(title: str, frame: pd.DataFrame) -> Table:
@@ -256,39 +206,23 @@ def backtest_cmd(
 
     Regressors are used ex post (their true future values), as the report says.
     """
-    from gpcast.engine import open_engine
-    from gpcast.evaluation.backtest import BacktestSpec, candidate_names, run_backtest
-    from gpcast.evaluation.selection import select
-    from gpcast.reports.backtest import write_backtest_report
-
     settings = _settings(data, regressor, no_regressors, dayfirst, date_format)
-    spec = BacktestSpec(h=h, n_windows=n_windows, step_size=step_size,
-                        levels=tuple(level or settings.level),
-                        season_length=settings.season_length)
-    panel = load_panel(settings.data_uri, settings)
-    print_warnings(panel.warnings)
-    names = candidate_names(model or settings.candidates, spec)
-    with progress_bar() as progress, \
-            open_engine(settings.engine, settings.engine_workers) as engine:
-        task = progress.add_task(
-            f"backtest: {_count(len(names), 'candidate')} × {_count(spec.n_windows, 'window')} "
-            f"({engine.name}, {engine.workers} workers)", total=panel.n_series, unit="series")
-        backtest = run_backtest(
-            panel, names, spec, engine=engine,
-            progress=lambda done, _total, _description: progress.update(task, completed=done))
-    selection = select(backtest, metric)
+    result = flow.backtest(settings, h, n_windows, step_size, model, metric, level,
+                           on_panel=lambda panel: print_warnings(panel.warnings), steps=_steps)
+    backtest = result.backtest
     print_table(console, _metrics_table("backtest: every candidate, all series",
                                         backtest.per_model()))
     for f in backtest.failures:
         console.print(f"[yellow]{f.model} failed on series {f.unique_id}[/]: {f.error}")
-    print_table(console, _selection_table(selection, metric))
-    console.print(selection.verdict)
-    path = write_backtest_report(backtest, selection, out or settings.reports_dir / "backtest")
+    print_table(console, _selection_table(result))
+    console.print(result.selection.verdict)
+    path = flow.write_report(settings, result, out)
     console.print(f"report: {path}", soft_wrap=True)
 
 
-def _selection_table(selection: Selection, metric: str) -> Table:
+def _selection_table(result: BacktestResult) -> Table:
     """One row a series, or, for a large panel, one row a model with its series count."""
+    selection, metric = result.selection, result.metric
     if len(selection.choices) > LISTED_SERIES:
         table = Table("model", "series", "beat SeasonalNaive",
                       title=f"selection on {metric}: {len(selection.choices)} series")
