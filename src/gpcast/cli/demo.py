@@ -28,14 +28,13 @@ def demo_cmd() -> None:
     """
     from gpcast.cli.release import print_official, print_run, run_shown
     from gpcast.flows import release
-    from gpcast.serving.auth import new_key, read_keys_file, write_keys_file
+    from gpcast.flows.keys import create, read_keys_file
 
     settings = build_settings()
     keys_path = settings.keys_path
     token = None
     if not read_keys_file(keys_path):
-        token, record = new_key("predict", "created by gpcast demo")
-        write_keys_file(keys_path, [record])
+        token, _ = create(keys_path, "predict", "created by gpcast demo")
     started = time.perf_counter()
     print_run(run_shown(settings, None), settings.data_uri, time.perf_counter() - started)
     demo = build_settings(approvers=[*settings.approvers, DEMO_APPROVER])

@@ -68,11 +68,10 @@ def create_cmd(
 ) -> None:
     """Create a key: prints it once (keep it secret); only its SHA-256 is stored.
     Running servers accept it within seconds."""
-    from gpcast.serving.auth import new_key, read_keys_file, write_keys_file
+    from gpcast.flows.keys import create
 
     path = _path(file)
-    token, record = new_key(role, label, expiry_time(expires_in, expires))
-    write_keys_file(path, [*read_keys_file(path), record])
+    token, record = create(path, role, label, expiry_time(expires_in, expires))
     # The token on stdout alone, so scripts can capture it: KEY=$(gpcast keys create ...)
     print(token)
     err_console.print(f"key {record.key_id} ({record.role}) stored hashed in {path}; "
@@ -82,7 +81,7 @@ def create_cmd(
 @keys_app.command("list")
 def list_cmd(file: FileOpt = None) -> None:
     """The stored keys (ids, roles, labels; never secrets)."""
-    from gpcast.serving.auth import read_keys_file
+    from gpcast.flows.keys import read_keys_file
 
     table = Table("id", "role", "label", "created", "expires")
     now = time.time()
@@ -98,14 +97,9 @@ def list_cmd(file: FileOpt = None) -> None:
 def revoke_cmd(key_id: Annotated[str, typer.Argument(help="Id of the key to revoke.")],
                file: FileOpt = None) -> None:
     """Remove a key; running servers refuse it within seconds."""
-    from gpcast.serving.auth import read_keys_file, write_keys_file
+    from gpcast.flows.keys import revoke
 
-    path = _path(file)
-    keys = read_keys_file(path)
-    kept = [k for k in keys if k.key_id != key_id]
-    if len(kept) == len(keys):
-        raise ConfigError(f"no key '{key_id}' in {path}", field="key_id")
-    write_keys_file(path, kept)
+    revoke(_path(file), key_id)
     console.print(f"revoked {key_id}")
 
 

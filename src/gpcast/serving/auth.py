@@ -16,103 +16,28 @@ Keys from ``GPCAST_API_KEYS`` are fixed for the life of the process.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import json
 import logging
 import os
-import secrets
 import time
-from calendar import timegm
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
 
 from gpcast.errors import AuthenticationError, ConfigError, PermissionDeniedError
+from gpcast.flows.keys import (
+    PREFIX,
+    ROLES,
+    ApiKey,
+    Role,
+    digest,
+    new_key,
+    parse_entries,
+    read_keys_file,
+    write_keys_file,
+)
 
-Role = Literal["predict", "admin"]
-ROLES: tuple[Role, ...] = ("predict", "admin")
-PREFIX = "gpc"
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 KEYS_TTL_S = 1.0  # how often a server looks at the key file
 log = logging.getLogger("gpcast.serving")
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    """A stored key: its id, role and the SHA-256 of its secret (never the secret)."""
-
-    key_id: str
-    role: Role
-    sha256: str
-    label: str = ""
-    created_at: str = ""
-    expires_at: str = ""  # UTC, TIME_FORMAT; empty: never
-
-    def expiry(self) -> float:
-        """Unix time the key stops working (infinity when it never does)."""
-        return float(timegm(time.strptime(self.expires_at, TIME_FORMAT))) if (
-            self.expires_at) else float("inf")
-
-    def allows(self, role: Role) -> bool:
-        return ROLES.index(self.role) >= ROLES.index(role)
-
-    def entry(self) -> str:
-        """The compact ``id:role:sha256`` form accepted by GPCAST_API_KEYS."""
-        return f"{self.key_id}:{self.role}:{self.sha256}"
-
-
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def new_key(role: str, label: str = "", expires: float | None = None) -> tuple[str, ApiKey]:
-    """A fresh key: the token to hand to the user once, and the record to store.
-    ``expires`` is the unix time it stops working (None: never)."""
-    if role not in ROLES:
-        raise ConfigError(f"unknown role '{role}'; roles: {list(ROLES)}", field="role")
-    if expires is not None and expires <= time.time():
-        raise ConfigError("the expiry is in the past", field="expires")
-    key_id = secrets.token_hex(4)
-    secret = secrets.token_urlsafe(32)
-    record = ApiKey(key_id, role, _digest(secret), label,
-                    time.strftime(TIME_FORMAT, time.gmtime()),
-                    "" if expires is None else time.strftime(TIME_FORMAT, time.gmtime(expires)))
-    return f"{PREFIX}_{key_id}_{secret}", record
-
-
-def parse_entries(text: str) -> list[ApiKey]:
-    """Keys from the compact ``id:role:sha256[,...]`` form (environment variable)."""
-    keys = []
-    for raw in filter(None, (part.strip() for part in text.split(","))):
-        parts = raw.split(":")
-        if len(parts) != 3 or parts[1] not in ROLES or len(parts[2]) != 64:
-            raise ConfigError(f"GPCAST_API_KEYS: '{raw[:24]}' is not 'id:role:sha256'",
-                              field="api_keys")
-        keys.append(ApiKey(parts[0], parts[1], parts[2].lower()))
-    return keys
-
-
-def read_keys_file(path: Path) -> list[ApiKey]:
-    if not path.exists():
-        return []
-    try:
-        rows = json.loads(path.read_text())
-        keys = [ApiKey(**row) for row in rows]
-        for key in keys:
-            key.expiry()  # a malformed expiry is a broken file, not a key that never ends
-        return keys
-    except (OSError, ValueError, TypeError) as exc:
-        raise ConfigError(f"{path}: unreadable API key file ({exc})", path=str(path)) from None
-
-
-def write_keys_file(path: Path, keys: Iterable[ApiKey]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps([asdict(k) for k in keys], indent=2))
-    tmp.chmod(0o600)
-    tmp.replace(path)
 
 
 class KeyRing:
@@ -162,7 +87,7 @@ class KeyRing:
             raise AuthenticationError("malformed API key (expected gpc_<id>_<secret>)")
         self._follow()
         entry = self._keys.get(parts[1])
-        if entry is None or not hmac.compare_digest(entry[0].sha256, _digest(parts[2])):
+        if entry is None or not hmac.compare_digest(entry[0].sha256, digest(parts[2])):
             raise AuthenticationError("unknown or revoked API key")
         return self._valid(entry)
 
