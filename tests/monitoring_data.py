@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from gpcast import wiring
 from gpcast.config import SAMPLE_DATA, Settings
 from gpcast.data import load_panel
 from gpcast.data.panel import DS, ID, Panel
@@ -28,7 +29,7 @@ FIRST, LAST, SHIFT = 107, 120, 114
 def monitored(home: Path) -> tuple[Monitoring, ForecastLedger]:
     """Twelve monitored months in ``home``'s forecast ledger, and the monitor's findings."""
     settings = Settings(home=home)
-    data = load_panel(str(SAMPLE_DATA), settings)
+    data = load_panel(wiring.data_source(settings, str(SAMPLE_DATA)))
     months = sorted(data.frame[DS].unique())
     real = data.frame.copy()
     real.loc[(real[DS] >= months[SHIFT]) & (real[ID] == "telecom"), "y"] *= 1.4

@@ -68,7 +68,7 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> 
 
 def artifact() -> tuple[Path, str]:
     """The GP fitted on the bundled sample (cached: fitting takes ~15 s)."""
-    from gpcast.config import SAMPLE_DATA, Settings
+    from gpcast.config import SAMPLE_DATA
     from gpcast.data import load_panel
     from gpcast.models import make_forecaster
     from gpcast.registry.artifact import ModelBundle, save_bundle, sha256_file
@@ -76,7 +76,7 @@ def artifact() -> tuple[Path, str]:
     directory = CACHE / "gp"
     if (directory / "model.pkl").exists():
         return directory, sha256_file(directory / "model.pkl")
-    panel = load_panel(str(SAMPLE_DATA), Settings())
+    panel = load_panel(str(SAMPLE_DATA))
     fitted = make_forecaster("gp", 12).fit(panel)
     sha = save_bundle(ModelBundle(fitted, panel, {"version": "bench", "model": "gp"}),
                       directory)

@@ -13,6 +13,8 @@ plain numbers), never the whole ``Settings``::
              ──► release_policy(settings)    who approves, lock wait, acceptance figures
              ──► monitor_policy(settings)    the monitor's windows, tolerances, tests
              ──► open_release(settings)      all of the release ones as one Release
+             ──► data_source(settings)       DataSource (URI, Schema, store options)
+             ──► pipeline_config(settings)   PipelineConfig (what a pipeline run does)
 
 Heavy libraries are imported inside the builders, so that ``gpcast approve`` (which
 imports this module before anything else) stays light.
@@ -30,6 +32,7 @@ from gpcast.config import Settings
 from gpcast.errors import ConfigError
 
 if TYPE_CHECKING:
+    from gpcast.data import DataSource, DateRule, Schema
     from gpcast.deploy.docker import DockerTarget
     from gpcast.deploy.lightsail import LightsailTarget
     from gpcast.deploy.local import LocalProcessTarget
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
     from gpcast.release.context import Hooks, KeyedTarget, Release, ReleasePolicy
     from gpcast.release.ledger import Ledger
     from gpcast.release.notify import Notifier
+    from gpcast.release.stages import PipelineConfig
 
 ENVIRONMENTS = ("staging", "production")
 
@@ -166,12 +170,58 @@ def open_release(settings: Settings, hooks: Hooks | None = None,
                    actor=actor or SYSTEM)
 
 
+def date_rule(settings: Settings) -> DateRule:
+    """How the data's dates are written (``GPCAST_DATE_FORMAT``, ``GPCAST_DAYFIRST``)."""
+    from gpcast.data import DateRule
+
+    return DateRule(settings.date_format, settings.dayfirst)
+
+
+def schema(settings: Settings) -> Schema:
+    """What a valid data file holds: its regressors, series, history and date rules."""
+    from gpcast.data import Schema
+
+    return Schema(regressors=tuple(settings.regressors),
+                  series=tuple(settings.series) if settings.series else None,
+                  season_length=settings.season_length, min_seasons=settings.min_seasons,
+                  dates=date_rule(settings), last_month_check=settings.last_month_check,
+                  last_month_fraction=settings.last_month_fraction)
+
+
+def data_source(settings: Settings, uri: str | None = None) -> DataSource:
+    """The data at ``uri`` (default ``GPCAST_DATA_URI``), its schema and store options."""
+    from gpcast.data import DataSource
+
+    uri = uri or settings.data_uri
+    return DataSource(uri, schema(settings), settings.storage_options(uri))
+
+
+def pipeline_config(settings: Settings) -> PipelineConfig:
+    """What ``gpcast pipeline run`` does: data, candidates, backtest, gates, tuning."""
+    from gpcast.evaluation.backtest import BacktestSpec
+    from gpcast.release.gates import GatePolicy
+    from gpcast.release.stages import PipelineConfig, TuningPlan
+
+    return PipelineConfig(
+        source=data_source(settings),
+        backtest=BacktestSpec(h=settings.h, n_windows=settings.n_windows,
+                              step_size=settings.step_size, levels=tuple(settings.level),
+                              season_length=settings.season_length),
+        candidates=tuple(settings.candidates), choice=settings.choice,
+        selection_metric=settings.selection_metric,
+        gate_policy=GatePolicy(settings.gate_naive_margin, settings.gate_champion_tolerance,
+                               settings.gate_coverage_95),
+        tuning=(TuningPlan(tuple(settings.tune_models), settings.tune_windows,
+                           settings.tune_trials) if settings.tune else None),
+        incremental=settings.incremental, engine=settings.engine,
+        production_standby=settings.production_standby)
+
+
 def actuals_rules(settings: Settings) -> ActualsRules:
     """How ``gpcast actuals add`` reads a file and which arrivals it refuses."""
-    from gpcast.data import schema_from
     from gpcast.monitoring.actuals import ActualsRules
 
-    return ActualsRules(schema_from(settings), settings.actuals_max_ratio,
+    return ActualsRules(schema(settings), settings.actuals_max_ratio,
                         settings.storage_options)
 
 
@@ -185,7 +235,8 @@ def monitor_policy(settings: Settings) -> MonitorPolicy:
         psi=settings.monitor_psi, plan_tolerance=settings.monitor_plan_tolerance)
 
 
-__all__ = ["DEPLOY_TARGETS", "actuals_rules", "deploy_target", "docker_target", "engine",
-           "environment_ports", "forecast_ledger", "lightsail_target", "local_target",
-           "monitor_policy", "notifier", "open_release", "registry", "release_ledger",
-           "release_policy", "tracking_uri"]
+__all__ = ["DEPLOY_TARGETS", "actuals_rules", "data_source", "date_rule", "deploy_target",
+           "docker_target", "engine", "environment_ports", "forecast_ledger",
+           "lightsail_target", "local_target", "monitor_policy", "notifier", "open_release",
+           "pipeline_config", "registry", "release_ledger", "release_policy", "schema",
+           "tracking_uri"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gpcast.cli import run
-from gpcast.config import SAMPLE_DATA, Settings
+from gpcast.config import SAMPLE_DATA
 from gpcast.data import load_panel
 from gpcast.monitoring.ledger import ForecastLedger
 
@@ -68,7 +68,7 @@ def test_actuals_are_never_guessed_revised_or_kept_by_mistake(
     monkeypatch.setenv("GPCAST_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
     store = ForecastLedger.for_home(tmp_path / "home", None)  # as a recorded forecast leaves
-    store.add_actuals(load_panel(str(SAMPLE_DATA), Settings()), "training")  # it: to 2024-12
+    store.add_actuals(load_panel(str(SAMPLE_DATA)), "training")  # it: to 2024-12
     store.close()
     eu = str(CASES / "c24b_actuals_eu.csv")
     code, text = gpcast(["actuals", "add", eu], capsys)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from gpcast import wiring
 from gpcast.cli import run
 from gpcast.config import Settings
 from gpcast.data import load_panel
@@ -47,7 +48,7 @@ def _wide(frame: pd.DataFrame, regressors: tuple[str, ...]) -> pd.DataFrame:
 def story(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     home = tmp_path_factory.mktemp("story")
     settings = Settings(home=home)
-    data = load_panel(settings.data_uri, settings)
+    data = load_panel(wiring.data_source(settings))
     months = sorted(data.frame[DS].unique())
     real = data.frame.copy()
     real.loc[(real[DS] >= months[SHIFT]) & (real[ID] == "telecom"), "y"] *= 1.35

@@ -18,10 +18,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from gpcast import wiring
 from gpcast.cli import run
-from gpcast.cli.common import read_future_regressors
 from gpcast.config import Settings
 from gpcast.data import load_panel
+from gpcast.flows.data import read_plan
 from gpcast.models.base import future_regressor_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,8 +67,8 @@ def test_the_readme_commands_run_as_written(clone: Path) -> None:
 
 def test_the_example_plan_gives_the_gp_every_regressor_value_it_needs(clone: Path) -> None:
     settings = Settings()
-    panel = load_panel("data/call_centre.csv", settings)
-    plan = read_future_regressors("data/plan_example.csv", settings)
+    panel = load_panel(wiring.data_source(settings, "data/call_centre.csv"))
+    plan = read_plan(settings, "data/plan_example.csv")
     for uid in panel.unique_ids:
         values, carried = future_regressor_matrix(panel, uid, 12, plan, "require")
         assert values.shape == (12, 2) and not carried

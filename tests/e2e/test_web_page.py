@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gpcast.config import SAMPLE_DATA, Settings
+from gpcast.config import SAMPLE_DATA
 from gpcast.data import load_panel
 from gpcast.evaluation.selection import SelectedForecaster
 from gpcast.models import make_forecaster
@@ -42,7 +42,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     per-series selection does; the home holds a monitoring report.
     """
     home = tmp_path_factory.mktemp("home")
-    panel = load_panel(str(SAMPLE_DATA), Settings())
+    panel = load_panel(str(SAMPLE_DATA))
     models = [make_forecaster("gp", 12), make_forecaster("seasonal_naive", 12)]
     fitted = SelectedForecaster({"banking": "gp", "healthcare": "gp"}, models,
                                 "seasonal_naive").fit(panel)

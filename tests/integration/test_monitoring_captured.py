@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+from gpcast import wiring
 from gpcast.config import Settings
 from gpcast.data import load_panel
 from gpcast.data.panel import DS, Panel
@@ -22,7 +23,7 @@ from gpcast.wiring import monitor_policy
 
 def test_captured_api_forecasts_are_recorded_once_and_scored(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path)
-    full = load_panel(settings.data_uri, settings)
+    full = load_panel(wiring.data_source(settings))
     known = Panel(full.frame[full.frame[DS] <= "2023-12-01"], full.regressors, 12, "known")
     fitted = make_forecaster("seasonal_naive").fit(known)
     service = ForecastService(ModelBundle(fitted, known, {"version": "4"}), "0" * 64, 36)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gpcast import wiring
 from gpcast.config import Settings
 from gpcast.data import load_panel
 from gpcast.data.panel import DS, Panel
@@ -17,7 +18,7 @@ from gpcast.wiring import monitor_policy
 def test_the_ledger_records_scores_and_keeps_revisions_in_postgres(
         postgres_url: str, tmp_path: Path) -> None:
     settings = Settings(home=tmp_path)
-    full = load_panel(settings.data_uri, settings)
+    full = load_panel(wiring.data_source(settings))
     full = Panel(full.frame[full.frame[DS] < "2017-07-01"], full.regressors, 12, "sample")
     months = sorted(full.frame[DS].unique())
     known = Panel(full.frame[full.frame[DS] <= months[29]], full.regressors, 12, "pg")

@@ -9,6 +9,7 @@ import boto3
 import pandas as pd
 import pytest
 
+from gpcast import wiring
 from gpcast.cli import run
 from gpcast.config import SAMPLE_DATA, Settings
 from gpcast.data import load_panel
@@ -25,8 +26,8 @@ def put(endpoint: str, bucket: str, key: str, body: bytes) -> str:
 def test_an_s3_csv_gives_the_same_panel_as_the_local_file(s3_endpoint: str,
                                                          s3_bucket: str) -> None:
     uri = put(s3_endpoint, s3_bucket, "raw/calls.csv", SAMPLE_DATA.read_bytes())
-    panel = load_panel(uri, Settings(s3_endpoint_url=s3_endpoint))
-    local = load_panel(str(SAMPLE_DATA), Settings())
+    panel = load_panel(wiring.data_source(Settings(s3_endpoint_url=s3_endpoint), uri))
+    local = load_panel(str(SAMPLE_DATA))
     pd.testing.assert_frame_equal(panel.frame, local.frame)
     assert panel.sha256 == local.sha256 and panel.source == uri
 
@@ -35,19 +36,20 @@ def test_an_s3_parquet_is_read(s3_endpoint: str, s3_bucket: str) -> None:
     buffer = io.BytesIO()
     pd.read_csv(SAMPLE_DATA).to_parquet(buffer, index=False)
     uri = put(s3_endpoint, s3_bucket, "raw/calls.parquet", buffer.getvalue())
-    assert load_panel(uri, Settings(s3_endpoint_url=s3_endpoint)).n_series == 5
+    assert load_panel(wiring.data_source(Settings(s3_endpoint_url=s3_endpoint), uri)).n_series == 5
 
 
 def test_a_malformed_s3_file_is_refused_with_its_problem(s3_endpoint: str,
                                                         s3_bucket: str) -> None:
     uri = put(s3_endpoint, s3_bucket, "raw/gap.csv", (MALFORMED / "gap.csv").read_bytes())
     with pytest.raises(DataValidationError, match="3 month"):
-        load_panel(uri, Settings(s3_endpoint_url=s3_endpoint))
+        load_panel(wiring.data_source(Settings(s3_endpoint_url=s3_endpoint), uri))
 
 
 def test_a_missing_s3_key_is_a_storage_error(s3_endpoint: str, s3_bucket: str) -> None:
     with pytest.raises(StorageError, match="no such file"):
-        load_panel(f"s3://{s3_bucket}/nope.csv", Settings(s3_endpoint_url=s3_endpoint))
+        load_panel(wiring.data_source(Settings(s3_endpoint_url=s3_endpoint),
+                                       f"s3://{s3_bucket}/nope.csv"))
 
 
 def test_the_cli_validates_an_s3_uri_with_the_endpoint_from_the_environment(

@@ -28,7 +28,7 @@ from servers import free_port, wait_for_port
 def build_artifact(directory: Path, model: str = "seasonal_naive",
                    series: list[str] | None = None) -> str:
     """A real model artifact fitted on the bundled sample; returns its sha256."""
-    panel = load_panel(str(SAMPLE_DATA), Settings())
+    panel = load_panel(str(SAMPLE_DATA))
     if series:
         panel = panel.subset(series)
     fitted = make_forecaster(model, 12).fit(panel)

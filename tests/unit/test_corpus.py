@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from gpcast.cli import run
-from gpcast.config import Settings
 from gpcast.data import Schema, load_panel, read_table, validate
 from gpcast.errors import DataValidationError
 
@@ -57,7 +56,7 @@ def test_the_corpus_has_at_least_twenty_files_and_each_has_an_expectation() -> N
 def test_each_malformed_file_is_refused_with_its_specific_problem(name: str) -> None:
     code, words, where = EXPECTED[name]
     with pytest.raises(DataValidationError) as info:
-        load_panel(str(CORPUS / name), Settings())
+        load_panel(str(CORPUS / name))
     matching = [p for p in info.value.problems if p.code == code]
     assert matching, f"{name}: expected a '{code}' problem, got {info.value.problems}"
     assert any(words in p.message and all(getattr(p, k) == v for k, v in where.items())
@@ -66,7 +65,7 @@ def test_each_malformed_file_is_refused_with_its_specific_problem(name: str) -> 
 
 def test_every_problem_in_a_file_is_listed_not_just_the_first() -> None:
     with pytest.raises(DataValidationError) as info:
-        load_panel(str(CORPUS / "many_problems.csv"), Settings())
+        load_panel(str(CORPUS / "many_problems.csv"))
     assert {p.code for p in info.value.problems} == {"bad_month", "non_numeric", "negative"}
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gpcast.config import SAMPLE_DATA, Settings
+from gpcast.config import SAMPLE_DATA
 from gpcast.data import load_panel
 from gpcast.data.panel import Panel
 from gpcast.errors import RegressorError
@@ -30,7 +30,7 @@ LEVELS = [50, 80, 95, 99]
 
 @pytest.fixture(scope="module")
 def sample_gp() -> GPFitted:
-    panel = load_panel(str(SAMPLE_DATA), Settings())
+    panel = load_panel(str(SAMPLE_DATA))
     fitted = make_forecaster("gp", 12).fit(panel)
     assert isinstance(fitted, GPFitted)
     return fitted

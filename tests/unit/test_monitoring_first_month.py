@@ -9,6 +9,7 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from gpcast import wiring
 from gpcast.config import SAMPLE_DATA, Settings
 from gpcast.data import load_panel
 from gpcast.data.panel import DS, Panel
@@ -25,7 +26,7 @@ def charts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Figure]:
     """Production's forecast issued one month before the data ends, then that month."""
     home = tmp_path_factory.mktemp("home")
     settings = Settings(home=home)
-    data = load_panel(str(SAMPLE_DATA), settings)
+    data = load_panel(wiring.data_source(settings, str(SAMPLE_DATA)))
     last = data.frame[DS].max()
     ledger = ForecastLedger.for_home(home, None)
     ledger.record_promise("1", pd.DataFrame({"step": range(1, 13), "mase": 1.0,

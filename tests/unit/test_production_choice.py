@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gpcast import wiring
 from gpcast.config import Settings
 from gpcast.engine import InlineEngine
 from gpcast.evaluation.backtest import BacktestSpec, run_backtest
@@ -72,8 +73,9 @@ def test_the_pipeline_stages_gate_and_fit_the_combination(tmp_path: object) -> N
     choice, why = stages.production_choice(settings.choice, settings.candidates)
     engine = InlineEngine()
     names = stages.scored_names(settings.candidates)
+    config = wiring.pipeline_config(settings)
     backtest, failures = stages.backtest_candidates(panel, names,
-                                                    stages.backtest_spec(settings), engine)
+                                                    stages.backtest_spec(config), engine)
     backtest = stages.add_combination(backtest)
     selection = stages.select_models(backtest, settings.candidates, "mase", choice, why)
     ev = stages.evaluate_gates(panel, backtest, selection, None, gates.GatePolicy())
@@ -86,7 +88,7 @@ def test_the_pipeline_stages_gate_and_fit_the_combination(tmp_path: object) -> N
     assert fc.median.shape == (2, 4) and set(model.models.values()) == {"combination"}
     tuning = {"gp": {"adopted": True, "params": {"window": 60}, "summary": "gp: adopted"}}
     source = stages.VersionSource(settings.registered_model, settings.data_uri,
-                                  stages.backtest_spec(settings))
+                                  stages.backtest_spec(config))
     card = stages.make_card(source, panel, ev, model, "1", "", None, why, tuning)
     text = card.to_markdown()
     assert "production choice: the mean of" in text and '"window": 60' in text

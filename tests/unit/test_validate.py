@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gpcast.config import SAMPLE_DATA, Settings
+from gpcast.config import SAMPLE_DATA
 from gpcast.data import Panel, Schema, load_panel, read_table, validate
 from gpcast.data.validate import normalise_header
 from gpcast.errors import DataError, StorageError
@@ -23,7 +23,7 @@ def test_original_headers_are_normalised_whatever_their_case_and_spaces(raw: str
 
 
 def test_the_bundled_sample_becomes_a_panel_of_five_domains_and_two_regressors() -> None:
-    panel = load_panel(str(SAMPLE_DATA), Settings())
+    panel = load_panel(str(SAMPLE_DATA))
     assert sorted(panel.unique_ids) == ["banking", "healthcare", "insurance", "technology",
                                         "telecom"]
     assert panel.regressors == ("phone_lines", "channels")
@@ -37,13 +37,13 @@ def test_csv_parquet_and_xlsx_give_the_same_panel(suffix: str, tmp_path: Path) -
     path = tmp_path / f"calls{suffix}"
     {".csv": frame.to_csv, ".parquet": frame.to_parquet, ".xlsx": frame.to_excel}[suffix](
         path, index=False)
-    panel = load_panel(str(path), Settings())
-    reference = load_panel(str(SAMPLE_DATA), Settings())
+    panel = load_panel(str(path))
+    reference = load_panel(str(SAMPLE_DATA))
     pd.testing.assert_frame_equal(panel.frame, reference.frame, check_dtype=False)
 
 
 def test_a_file_uri_reads_like_a_path() -> None:
-    assert load_panel(f"file://{SAMPLE_DATA}", Settings()).n_series == 5
+    assert load_panel(f"file://{SAMPLE_DATA}").n_series == 5
 
 
 def test_a_missing_file_is_a_storage_error_naming_it(tmp_path: Path) -> None:
@@ -65,5 +65,5 @@ def test_a_univariate_array_becomes_a_one_series_panel() -> None:
 
 
 def test_cutting_a_panel_drops_the_last_months_of_every_series() -> None:
-    panel = load_panel(str(SAMPLE_DATA), Settings()).cut(12)
+    panel = load_panel(str(SAMPLE_DATA)).cut(12)
     assert all(len(part) == 120 for _, part in panel.iter_series())

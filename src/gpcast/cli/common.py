@@ -159,12 +159,3 @@ def month_span(months: Any) -> str:
     if len(index) == 1:
         return f"1 month, {index[0]:%Y-%m}"
     return f"{len(index)} months from {index[0]:%Y-%m} to {index[-1]:%Y-%m}"
-
-
-def read_future_regressors(uri: str, settings: Settings) -> pd.DataFrame:
-    """A future-regressor table (month column, regressor columns), checked by the training
-    rules: :func:`gpcast.data.plan.read_plan`."""
-    from gpcast.data import date_rule
-    from gpcast.data.plan import read_plan
-
-    return read_plan(uri, settings.regressors, date_rule(settings), settings.storage_options(uri))

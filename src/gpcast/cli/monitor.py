@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gpcast.cli.common import build_settings, month_span, print_table, read_future_regressors
+from gpcast.cli.common import build_settings, month_span, print_table
 from gpcast.cli.data import DateFormatOpt, DayFirstOpt
 from gpcast.errors import ACTION_NEEDED_EXIT
 
@@ -123,10 +123,11 @@ def record_cmd(
 
 
 def _record(env: str | None, version: str | None, role: str, future: str | None) -> None:
+    from gpcast.flows.data import read_plan
     from gpcast.flows.monitor import record
 
     settings = build_settings()
-    plan = read_future_regressors(future, settings) if future else None
+    plan = read_plan(settings, future) if future else None
     rec = record(settings, env, version, role, plan)
     console.print(f"recorded {role} version {rec.version}: "
                   f"{month_span(rec.forecast.months)} ({rec.new_rows} new rows)",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
+from gpcast import wiring
 from gpcast.config import Settings
 from gpcast.data import DS, ID, Panel, Y, load_panel, load_validated
 from gpcast.errors import DataProblem, RegressorError
@@ -56,7 +57,7 @@ def validate(settings: Settings, report: Path | None = None) -> ValidationResult
     """Check ``settings.data_uri`` as monthly series and write the JSON report (written
     too when the data is invalid: then the located error is raised)."""
     path = validation_path(settings, report)
-    return ValidationResult(load_validated(settings.data_uri, settings, path), path)
+    return ValidationResult(load_validated(wiring.data_source(settings), path), path)
 
 
 @dataclass(frozen=True)
@@ -92,12 +93,11 @@ def forecast(settings: Settings, model: str, h: int, level: Sequence[int] | None
 
     A model that uses regressors needs their future values (``future``, a plan URI) or
     ``carry_last``; a bad plan fails before fitting."""
-    from gpcast.data import date_rule
     from gpcast.data.files import atomic_write_text
-    from gpcast.data.plan import check_panel_plan, read_plan
+    from gpcast.data.plan import check_panel_plan
     from gpcast.models import make_forecaster
 
-    panel = load_panel(settings.data_uri, settings)
+    panel = load_panel(wiring.data_source(settings))
     if on_panel is not None:
         on_panel(panel)
     if model in USES_REGRESSORS and panel.regressors and not future and not carry_last:
@@ -107,8 +107,7 @@ def forecast(settings: Settings, model: str, h: int, level: Sequence[int] | None
             f"regressor, as in {PLAN_EXAMPLE}), or add --carry-last to repeat the last known "
             "values (regressor_policy='carry_last' in the API)",
             field="regressors", regressors=list(panel.regressors), h=h)
-    future_frame = (read_plan(future, settings.regressors, date_rule(settings),
-                              settings.storage_options(future)) if future else None)
+    future_frame = read_plan(settings, future) if future else None
     if future_frame is not None:  # before fitting: a bad plan fails in a second, not 20
         check_panel_plan(panel, future_frame, h)
     with steps(f"fitting {model} on {panel.n_series} series", None):
@@ -117,6 +116,16 @@ def forecast(settings: Settings, model: str, h: int, level: Sequence[int] | None
                              regressor_policy="carry_last" if carry_last else "require")
     atomic_write_text(out, fc.to_frame().to_csv(index=False))
     return ForecastResult(model, panel, fitted, fc, future_frame, carry_last, out)
+
+
+def read_plan(settings: Settings, uri: str) -> pd.DataFrame:
+    """A plan of future regressor values (month column, one column per regressor; a
+    ``unique_id`` column when it differs by series), checked by the training data's
+    rules (:func:`gpcast.data.plan.read_plan`)."""
+    from gpcast.data.plan import read_plan as read
+
+    return read(uri, settings.regressors, wiring.date_rule(settings),
+                settings.storage_options(uri))
 
 
 def plot(result: ForecastResult, path: Path) -> Path:
@@ -216,7 +225,7 @@ def backtest(settings: Settings, h: int, n_windows: int, step_size: int,
     spec = BacktestSpec(h=h, n_windows=n_windows, step_size=step_size,
                         levels=tuple(level or settings.level),
                         season_length=settings.season_length)
-    panel = load_panel(settings.data_uri, settings)
+    panel = load_panel(wiring.data_source(settings))
     if on_panel is not None:
         on_panel(panel)
     names = candidate_names(models or settings.candidates, spec)
@@ -238,6 +247,6 @@ def write_report(settings: Settings, result: BacktestResult, out: Path | None = 
 
 __all__ = [
     "USES_REGRESSORS", "BacktestResult", "ForecastResult", "IncompleteComparison",
-    "IncompleteRow", "ValidationResult", "backtest", "forecast", "plot", "record",
+    "IncompleteRow", "ValidationResult", "backtest", "forecast", "plot", "read_plan", "record",
     "validate", "validation_path", "without_incomplete", "write_report",
 ]

@@ -74,7 +74,8 @@ def run(settings: Settings, by: str | None = None, environ: Mapping[str, str] | 
 
     runner = pipeline_runner(by, environ or {})
     with opened(settings, hooks, runner) as release:
-        result = run_pipeline(release, settings, lambda: wiring.engine(settings))
+        result = run_pipeline(release, wiring.pipeline_config(settings),
+                              lambda: wiring.engine(settings))
         production = release.registry.alias("production")
     # Its forecast, staged now, is what approving it makes official (no model to load).
     return PipelineRun(result, production, record_staged(settings, result.bundle))

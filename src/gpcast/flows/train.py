@@ -42,7 +42,7 @@ def tune(settings: Settings, model: str, h: int | None = None, n_windows: int = 
     from gpcast.data import load_panel
     from gpcast.evaluation.tuning import tune as search
 
-    panel = load_panel(settings.data_uri, settings)
+    panel = load_panel(wiring.data_source(settings))
     if on_panel is not None:
         on_panel(panel.n_series)
     horizon = h or settings.h

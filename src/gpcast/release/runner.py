@@ -32,7 +32,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from gpcast.config import Settings
 from gpcast.data.panel import Panel
 from gpcast.deploy.base import Deployment
 from gpcast.deploy.local import LocalProcessTarget
@@ -87,17 +86,18 @@ def pipeline_lock(home: Path) -> Iterator[None]:
 EngineFactory = Callable[[], AbstractContextManager[Engine]]
 
 
-def run_pipeline(release: Release, settings: Settings,
+def run_pipeline(release: Release, config: stages.PipelineConfig,
                  open_engine: EngineFactory) -> PipelineResult:
     """Run every stage up to the approval request; raise on the first failure.
 
-    ``settings`` configure the stages (data, candidates, backtest, gates); ``open_engine``
-    opens where the per-series work runs, for the backtest and fit stages only."""
+    ``config`` says what the stages do (data, candidates, backtest, gates, tuning);
+    ``open_engine`` opens where the per-series work runs, for the backtest and fit stages
+    only."""
     with pipeline_lock(release.home):
         reconcile(release)
         pipeline_id = uuid.uuid4().hex[:12]
         with ExitStack() as stack:
-            run = _PipelineRun(release, settings, open_engine, pipeline_id, stack)
+            run = _PipelineRun(release, config, open_engine, pipeline_id, stack)
             try:
                 return run.execute()
             except GpcastError as exc:
@@ -111,11 +111,11 @@ def run_pipeline(release: Release, settings: Settings,
 class _PipelineRun:
     """One pipeline run: its id, MLflow run and working folder."""
 
-    def __init__(self, release: Release, settings: Settings, open_engine: EngineFactory,
-                 pipeline_id: str, stack: ExitStack) -> None:
+    def __init__(self, release: Release, config: stages.PipelineConfig,
+                 open_engine: EngineFactory, pipeline_id: str, stack: ExitStack) -> None:
         self.release = release
         self.stack = stack
-        self.settings = settings
+        self.config = config
         self.open_engine = open_engine
         self.pid = pipeline_id
         self.run_id: str | None = None
@@ -138,52 +138,52 @@ class _PipelineRun:
         self.release.hooks.checkpoint(name)
 
     def execute(self) -> PipelineResult:
-        reg, s = self.release.registry, self.settings
+        reg, c, spec = self.release.registry, self.config, self.config.backtest
         champion = self._champion()
         self.run_id = reg.start_run(f"pipeline-{self.pid}", {TAG_PIPELINE: self.pid})
-        self.log("pipeline.started", run_id=self.run_id, data_uri=s.data_uri,
+        self.log("pipeline.started", run_id=self.run_id, data_uri=c.source.uri,
                  runner=self.release.actor,
-                 candidates=list(s.candidates),
+                 candidates=list(c.candidates),
                  champion=champion.version if champion else None)
         self.stage("validate")
         try:
-            panel = stages.ingest_validate(s, self.work / "validation" / "validation.json")
+            panel = stages.ingest_validate(c.source,
+                                           self.work / "validation" / "validation.json")
         except DataError as exc:
             self.log("gate.failed", gate="data_validation", message=exc.message,
-                     figures={"source": s.data_uri, **exc.details})
+                     figures={"source": c.source.uri, **exc.details})
             raise
         reg.log_artifacts(self.run_id, self.work / "validation", "validation")
         reg.log_params(self.run_id, {
-            "data_uri": s.data_uri, "data_sha256": panel.sha256, "git_commit": stages.git_commit(),
-            "candidates": ",".join(s.candidates), "h": s.h, "n_windows": s.n_windows,
-            "step_size": s.step_size, "levels": ",".join(map(str, s.level)),
-            "selection_metric": s.selection_metric, "n_series": panel.n_series,
+            "data_uri": c.source.uri, "data_sha256": panel.sha256,
+            "git_commit": stages.git_commit(), "candidates": ",".join(c.candidates),
+            "h": spec.h, "n_windows": spec.n_windows, "step_size": spec.step_size,
+            "levels": ",".join(map(str, spec.levels)),
+            "selection_metric": c.selection_metric, "n_series": panel.n_series,
             "champion_version": champion.version if champion else "none"})
-        self.choice = choice, why = stages.production_choice(s.choice, s.candidates)
-        self.log("choice.made", choice=choice, requested=s.choice, reason=why)
-        if s.tune:
-            self._tune(panel)
+        self.choice = choice, why = stages.production_choice(c.choice, c.candidates)
+        self.log("choice.made", choice=choice, requested=c.choice, reason=why)
+        if c.tuning is not None:
+            self._tune(panel, c.tuning)
         self.stage("backtest")
         names = stages.scored_names(list(dict.fromkeys(
-            [*s.candidates, *(champion.models if champion else ())])))
-        spec = stages.backtest_spec(s)
-        plan = plan_refit(panel, names, spec, self._previous() if s.incremental else None,
+            [*c.candidates, *(champion.models if champion else ())])))
+        plan = plan_refit(panel, names, spec, self._previous() if c.incremental else None,
                           self.configs)
         self.log("refit.planned", **plan.to_dict())
         self.release.hooks.total(2 * len(plan.changed))
         changed = panel.subset(plan.changed)
         with self.open_engine() as engine:
-            self.log("engine.opened", engine=s.engine, workers=engine.workers)
+            self.log("engine.opened", engine=c.engine, workers=engine.workers)
             new, failures = (stages.backtest_candidates(
-                changed, names, stages.backtest_spec(s, self.configs), engine,
+                changed, names, stages.backtest_spec(c, self.configs), engine,
                 self.release.hooks.advance, plan.warm) if plan.changed else (None, []))
             backtest = stages.add_combination(plan.merge_backtest(new, panel, spec, names))
             self.stage("select")
             self.stage("gates")
             selection, ev, settled, reason = stages.settle_choice(
-                panel, backtest, s.candidates, s.selection_metric, choice, why, champion,
-                gates.GatePolicy(s.gate_naive_margin, s.gate_champion_tolerance,
-                                 s.gate_coverage_95))
+                panel, backtest, c.candidates, c.selection_metric, choice, why, champion,
+                c.gate_policy)
             if settled != choice:
                 self.choice = settled, reason
                 self.log("choice.changed", choice=settled, requested=choice, reason=reason)
@@ -196,7 +196,7 @@ class _PipelineRun:
                 reg.log_artifacts(self.run_id, self.work / "reports", "reports")
                 gates.require(ev.verdicts)
             self.stage("fit")
-            fitted, fit_failures = (stages.fit_selected(changed, selection, s.season_length,
+            fitted, fit_failures = (stages.fit_selected(changed, selection, spec.season_length,
                                                         engine, self.release.hooks.advance,
                                                         plan.warm, self.configs)
                                     if plan.changed else (None, []))
@@ -212,7 +212,8 @@ class _PipelineRun:
         from gpcast.release.reconcile import operation
 
         self.stack.enter_context(operation(
-            self.release, "pipeline run", max(self.settings.lock_wait_s, PIPELINE_LOCK_WAIT_S),
+            self.release, "pipeline run",
+            max(self.release.policy.lock_wait_s, PIPELINE_LOCK_WAIT_S),
             environments=("production",)))
         self.stage("staging")
         staging = self._deploy_staging(version)
@@ -233,7 +234,7 @@ class _PipelineRun:
         registry's copy against the same digest. A standby that fails to start costs
         nothing but the head start: approve starts a backend itself."""
         target = self.release.target
-        if not (self.settings.production_standby and isinstance(target, LocalProcessTarget)):
+        if not (self.config.production_standby and isinstance(target, LocalProcessTarget)):
             return
         staged = target.record("staging")
         if staged is None or (staged.version, staged.sha256) != (version.version,
@@ -243,13 +244,13 @@ class _PipelineRun:
             target.start_standby("production", version.version, Path(staged.artifact_dir),
                                  version.sha256)
 
-    def _tune(self, panel: Panel) -> None:
+    def _tune(self, panel: Panel, plan: stages.TuningPlan) -> None:
         """The optional tuning stage: search on earlier windows, keep what is adopted."""
         assert self.run_id is not None
         self.stage("tune")
-        s = self.settings
-        tunings = stages.tune_candidates(panel, s.tune_models, s.h, s.tune_windows,
-                                         s.step_size, s.tune_trials, self.release.registry,
+        spec = self.config.backtest
+        tunings = stages.tune_candidates(panel, plan.models, spec.h, plan.windows,
+                                         spec.step_size, plan.trials, self.release.registry,
                                          self.run_id)
         self.configs = stages.adopted_configs(tunings)
         self.tuning = stages.tuning_record(tunings)
@@ -286,11 +287,12 @@ class _PipelineRun:
 
     def _register(self, panel: Panel, ev: stages.Evaluation, model: SelectedModel,
                   champion: stages.Champion | None) -> ModelVersion:
-        reg, s = self.release.registry, self.settings
+        reg, c = self.release.registry, self.config
         assert self.run_id is not None
         existing = reg.versions()
         number = str(max((int(v.version) for v in existing), default=0) + 1)
-        source = stages.VersionSource(s.registered_model, s.data_uri, stages.backtest_spec(s))
+        source = stages.VersionSource(self.release.policy.registered_model, c.source.uri,
+                                      c.backtest)
         card = stages.make_card(source, panel, ev, model, number, "", champion,
                                 self.choice[1], self.tuning)
         bundle = stages.make_bundle(panel, model, ev.selection, card, source, self.names,
@@ -302,7 +304,7 @@ class _PipelineRun:
                                 self.choice[1], self.tuning)
         stages.write_reports(self.work / "reports", ev, card, self.failures)
         reg.log_artifacts(self.run_id, self.work / "reports", "reports")
-        model_uri = reg.log_model(self.run_id, bundle, bundle_dir, sha, s.h)
+        model_uri = reg.log_model(self.run_id, bundle, bundle_dir, sha, c.backtest.h)
         self.log("version.registering", version=number, sha256=sha, model_uri=model_uri)
         self.release.hooks.checkpoint("register.version")
         version = reg.register(model_uri, self.run_id, sha, {
@@ -337,8 +339,9 @@ class _PipelineRun:
 
     def _acceptance(self, version: ModelVersion, staging: Deployment,
                     series: list[str]) -> gates.GateVerdict:
-        expect = Expectation(version.version, version.sha256, tuple(series), self.settings.h,
-                             tuple(self.settings.level), self.settings.acceptance_latency_s)
+        policy = self.release.policy
+        expect = Expectation(version.version, version.sha256, tuple(series), policy.h,
+                             policy.level, policy.acceptance_latency_s)
         checks = run_acceptance(staging.endpoint, self.release.target.api_key("staging"), expect)
         verdict = gates.acceptance(checks, staging.endpoint)
         event = "acceptance.passed" if verdict.passed else "acceptance.failed"
@@ -362,7 +365,7 @@ class _PipelineRun:
         card = self.work / "reports" / "card" / "model_card.md"
         self.release.notifier.send(Notification(
             "approval_requested",
-            f"{self.settings.registered_model} v{version.version} awaits approval",
+            f"{self.release.policy.registered_model} v{version.version} awaits approval",
             f"v{version.version} passed every gate and staging acceptance. Backtest MASE "
             f"{ev.candidate.mase:.3f} vs {versus}; 95 % coverage "
             f"{ev.candidate.coverage_95 or float('nan'):.1%}.\n"
@@ -382,13 +385,13 @@ class _PipelineRun:
         if isinstance(exc, GateFailedError | DataError):
             self.release.notifier.send(Notification(
                 "gate_failed",
-                f"{self.settings.registered_model}: a gate failed ({self.stage_name})",
+                f"{self.release.policy.registered_model}: a gate failed ({self.stage_name})",
                 exc.message + unchanged, version=exc.details.get("version"),
                 link=self._link("reports"),
                 facts={"production_version": production, **exc.details}))
         else:
             self.release.notifier.send(Notification(
-                "pipeline_failed", f"{self.settings.registered_model}: pipeline failed at "
+                "pipeline_failed", f"{self.release.policy.registered_model}: pipeline failed at "
                 f"{self.stage_name}", exc.message + unchanged,
                 version=exc.details.get("version"), link=self._link("reports"),
                 facts={"error": type(exc).__name__, "production_version": production}))
@@ -412,7 +415,7 @@ class _PipelineRun:
         self.log("pipeline.crashed", stage=self.stage_name, error=type(exc).__name__,
                  message=str(exc)[:500])
         self.release.notifier.send(Notification(
-            "pipeline_crashed", f"{self.settings.registered_model}: pipeline crashed at "
+            "pipeline_crashed", f"{self.release.policy.registered_model}: pipeline crashed at "
             f"{self.stage_name}", f"{type(exc).__name__}: {exc}\nProduction is unchanged."))
         self._end("FAILED")
 

@@ -5,7 +5,7 @@
 
 They touch no store: the runner (:mod:`gpcast.release.runner`) records and publishes
 what they return. The backtest is :func:`~gpcast.evaluation.backtest.run_backtest`, the
-one every backtest goes through, on the spec :func:`backtest_spec` makes of the settings.
+one every backtest goes through, on the spec the run's :class:`PipelineConfig` carries.
 Backtest and fit run chunk by chunk of series on an execution engine
 (:mod:`gpcast.engine`), which gives exactly the in-process result because every series is
 scored and fitted on its own (:mod:`gpcast.evaluation.panelwise`).
@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gpcast.config import Settings
-from gpcast.data import load_validated
+from gpcast.data import DataSource, load_validated
 from gpcast.data.panel import Panel
 from gpcast.engine import Engine
 from gpcast.errors import GpcastError
@@ -76,17 +75,42 @@ class Evaluation:
         return all(v.passed for v in self.verdicts)
 
 
-def ingest_validate(settings: Settings, report_path: Path) -> Panel:
+@dataclass(frozen=True)
+class TuningPlan:
+    """The optional tuning stage: which models, on how many earlier windows, how many
+    trials each (``GPCAST_TUNE_*``)."""
+
+    models: tuple[str, ...]
+    windows: int
+    trials: int
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """What a pipeline run does, as plain values; :func:`gpcast.wiring.pipeline_config`
+    builds it from the settings."""
+
+    source: DataSource
+    backtest: BacktestSpec  # horizon, windows, step, levels, season (no tuned configs)
+    candidates: tuple[str, ...]
+    choice: str = "combination"  # what GPCAST_CHOICE asks for: combination | selection
+    selection_metric: str = "mase"
+    gate_policy: gates.GatePolicy = field(default_factory=gates.GatePolicy)
+    tuning: TuningPlan | None = None  # None: no tuning stage
+    incremental: bool = True  # refit only the series whose data changed
+    engine: str = "inline"  # the execution engine's name, for the ledger
+    production_standby: bool = True  # start production's backend before approval
+
+
+def ingest_validate(source: DataSource, report_path: Path) -> Panel:
     """Read and validate the data; the validation report is written either way."""
-    return load_validated(settings.data_uri, settings, report_path)
+    return load_validated(source, report_path)
 
 
-def backtest_spec(settings: Settings, configs: Configs | None = None) -> BacktestSpec:
-    """The pipeline's backtest: the configured horizon, windows and levels, the
+def backtest_spec(config: PipelineConfig, configs: Configs | None = None) -> BacktestSpec:
+    """The pipeline's backtest (the configured horizon, windows and levels) with the
     candidates made with ``configs`` (what tuning adopted)."""
-    return BacktestSpec(h=settings.h, n_windows=settings.n_windows,
-                        step_size=settings.step_size, levels=tuple(settings.level),
-                        season_length=settings.season_length, configs=dict(configs or {}))
+    return replace(config.backtest, configs=dict(configs or {}))
 
 
 def production_choice(choice: str, candidates: Sequence[str]) -> tuple[str, str]:
@@ -364,7 +388,7 @@ def git_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
-__all__ = ["Champion", "Evaluation", "Failure", "VersionSource", "backtest_candidates",
-           "backtest_spec", "evaluate_gates", "fit_selected", "ingest_validate",
-           "make_bundle", "make_card", "metrics_summary", "restrict", "select_models",
-           "write_reports"]
+__all__ = ["Champion", "Evaluation", "Failure", "PipelineConfig", "TuningPlan", "VersionSource",
+           "backtest_candidates", "backtest_spec", "evaluate_gates", "fit_selected",
+           "ingest_validate", "make_bundle", "make_card", "metrics_summary", "restrict",
+           "select_models", "write_reports"]
