@@ -191,12 +191,11 @@ def without_incomplete(settings: Settings, result: ForecastResult,
 
 def record(settings: Settings, result: ForecastResult, version: str) -> RecordedForecast:
     """Record the forecast in the forecast ledger under ``version``, as production's."""
-    from gpcast.monitoring.ledger import ForecastLedger
     from gpcast.monitoring.record import record_forecast
 
-    return record_forecast(ForecastLedger.for_home(settings.home, settings.database_url),
-                           result.fitted, result.panel, result.forecast.h, version,
-                           future=result.future, regressor_policy=result.regressor_policy)
+    return record_forecast(wiring.forecast_ledger(settings), result.fitted, result.panel,
+                           result.forecast.h, version, future=result.future,
+                           regressor_policy=result.regressor_policy)
 
 
 def _count(n: int, noun: str) -> str:
@@ -218,7 +217,6 @@ def backtest(settings: Settings, h: int, n_windows: int, step_size: int,
              on_panel: OnPanel | None = None, steps: Steps = _quiet) -> BacktestResult:
     """Rolling-origin backtest of the candidates (default ``settings.candidates``) and the
     selection on ``metric``; regressors are used ex post (their true future values)."""
-    from gpcast.engine import open_engine
     from gpcast.evaluation.backtest import BacktestSpec, candidate_names, run_backtest
     from gpcast.evaluation.selection import select
 
@@ -229,7 +227,7 @@ def backtest(settings: Settings, h: int, n_windows: int, step_size: int,
     if on_panel is not None:
         on_panel(panel)
     names = candidate_names(models or settings.candidates, spec)
-    with open_engine(settings.engine, settings.engine_workers) as engine, steps(
+    with wiring.engine(settings) as engine, steps(
             f"backtest: {_count(len(names), 'candidate')} × {_count(spec.n_windows, 'window')} "
             f"({engine.name}, {engine.workers} workers)", panel.n_series) as advance:
         result = run_backtest(panel, names, spec, engine=engine,

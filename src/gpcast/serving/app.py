@@ -56,14 +56,13 @@ def load_service(settings: Settings) -> ForecastService:
     if settings.model_path is None:
         raise ConfigError("no model to serve: give --model-path (or GPCAST_MODEL_PATH)",
                           field="model_path")
-    from gpcast.monitoring.ledger import ForecastLedger
+    from gpcast import wiring
 
     pin_blas_threads()  # the precomputation below is many small factorisations
     path = Path(settings.model_path)
     bundle = load_bundle(path, settings.model_sha256)
     sha = settings.model_sha256 or sha256_file(path / "model.pkl")
-    actuals = LatestActuals(lambda: ForecastLedger.for_home(settings.home,
-                                                            settings.database_url))
+    actuals = LatestActuals(lambda: wiring.forecast_ledger(settings))
     return ForecastService(bundle, sha, settings.max_horizon, settings.forecast_cache_size,
                            actuals=actuals, condition_on_actuals=settings.condition_on_actuals)
 
