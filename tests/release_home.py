@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,3 +33,10 @@ def release_home(root: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> Ite
         target = LocalProcessTarget(home, ports)
         for environment in ports:
             target.stop(environment)
+
+
+def local_target(home: Path) -> LocalProcessTarget:
+    """The local deploy target of a :func:`release_home`, on the ports it set."""
+    ports = {env: int(os.environ[f"GPCAST_{env.upper()}_PORT"])
+             for env in ("staging", "production")}
+    return LocalProcessTarget(home, ports)

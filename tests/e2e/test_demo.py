@@ -4,6 +4,7 @@ forecast, labels the approval as a demo, and the printed key works on production
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,31 +13,19 @@ import httpx
 import pytest
 
 from gpcast.cli import run
-from gpcast.deploy.local import LocalProcessTarget
 from gpcast.monitoring.ledger import ForecastLedger
-from servers import free_port
+from release_home import release_home
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture()
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, int]]:
-    home = tmp_path / "home"
-    ports = {"staging": free_port(), "production": free_port()}
-    for key, value in {"GPCAST_HOME": str(home), "GPCAST_STAGING_PORT": str(ports["staging"]),
-                       "GPCAST_PRODUCTION_PORT": str(ports["production"]),
-                       # the demo's flow, with faster candidates than the default four
-                       "GPCAST_CANDIDATES": '["gp", "seasonal_naive"]',
-                       "GPCAST_N_WINDOWS": "2"}.items():
-        monkeypatch.setenv(key, value)
-    for key in ("GPCAST_TRACKING_URI", "GPCAST_DATABASE_URL", "GPCAST_APPROVERS"):
-        monkeypatch.delenv(key, raising=False)
-    try:
-        yield home, ports["production"]
-    finally:
-        target = LocalProcessTarget(home, ports)
-        for environment in ports:
-            target.stop(environment)
+    # the demo's flow, with faster candidates than the default four
+    with release_home(tmp_path, monkeypatch, GPCAST_CANDIDATES='["gp", "seasonal_naive"]',
+                      GPCAST_N_WINDOWS="2") as home:
+        monkeypatch.delenv("GPCAST_APPROVERS", raising=False)
+        yield home, int(os.environ["GPCAST_PRODUCTION_PORT"])
 
 
 def test_the_demo_serves_an_approved_forecast_and_says_where_to_look(

@@ -23,10 +23,10 @@ import httpx
 import pytest
 
 from gpcast.cli import run
-from gpcast.deploy.local import LocalProcessTarget, auth_headers
+from gpcast.deploy.local import auth_headers
 from gpcast.registry.mlflow_store import MlflowRegistry
 from gpcast.release.ledger import Ledger, production_history
-from release_home import release_home
+from release_home import local_target, release_home
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +88,7 @@ def check(home: Path, point: str, old: str, new: str) -> str:
     alias = registry.alias("production")
     assert alias is not None and alias.version == served(home) == now, point
     assert production_history(ledger)[-1] == now, point
-    target = LocalProcessTarget(home, {"production": int(os.environ["GPCAST_PRODUCTION_PORT"])})
+    target = local_target(home)
     assert target.candidate("production") is None, point
     assert target.strays("production") == [], point
     moves = ledger.entries(["promotion.started", "rollback.started", "promoted", "rolled_back",

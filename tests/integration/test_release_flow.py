@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from gpcast.cli import run
-from gpcast.deploy.local import LocalProcessTarget, auth_headers
+from gpcast.deploy.local import auth_headers
 from gpcast.registry.mlflow_store import MlflowRegistry
 from gpcast.release.ledger import Ledger
-from release_home import release_home
+from release_home import local_target, release_home
 
 pytestmark = pytest.mark.slow
 
@@ -41,12 +41,6 @@ def served(home: Path, environment: str) -> dict[str, object]:
 
 def registry(home: Path) -> MlflowRegistry:
     return MlflowRegistry(home, None, "gpcast", "gpcast-release")
-
-
-def local_target(home: Path) -> LocalProcessTarget:
-    ports = {env: int(json.loads((home / "deploy" / f"{env}.json").read_text())["port"])
-             for env in ("staging", "production")}
-    return LocalProcessTarget(home, ports)
 
 
 def kinds(home: Path) -> list[str]:

@@ -5,7 +5,6 @@ staged version, a rejection and `gpcast stop` each stop it; nothing else routes 
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 
 from gpcast.cli import run
 from gpcast.deploy.local import LocalProcessTarget, served_model
-from release_home import release_home
+from release_home import local_target, release_home
 
 pytestmark = pytest.mark.slow
 
@@ -24,9 +23,7 @@ def target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalPro
     with release_home(tmp_path, monkeypatch, GPCAST_APPROVERS='["alice"]',
                       GPCAST_CANDIDATES='["seasonal_naive", "auto_theta"]',
                       GPCAST_GATE_COVERAGE_95="[0.3, 1.0]", GPCAST_N_WINDOWS="2") as home:
-        ports = {env: int(os.environ[f"GPCAST_{env.upper()}_PORT"])
-                 for env in ("staging", "production")}
-        yield LocalProcessTarget(home, ports)
+        yield local_target(home)
 
 
 def alive(pid: int) -> bool:

@@ -223,13 +223,13 @@ def approve_cmd(version: Annotated[str, typer.Argument(help="Version to promote.
     print_official(done.official)
 
 
-def print_official(official: OfficialForecast) -> None:
+def print_official(forecast: OfficialForecast) -> None:
     """The official forecast recorded after a promotion or rollback, or the warning with
     the command that records it by hand."""
-    v = official.version
-    if official.error is not None:
+    v, official = forecast.version, forecast.official
+    if official is None:
         console.print(f"[yellow]warning:[/] the forecast of v{v} was not recorded in "
-                      f"the forecast ledger: {official.error}\n  record it with `gpcast "
+                      f"the forecast ledger: {forecast.error}\n  record it with `gpcast "
                       f"monitor-record --version {v}`", soft_wrap=True)
         return
     console.print(f"forecast ledger: v{v}'s official forecast, "

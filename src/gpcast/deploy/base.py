@@ -1,7 +1,8 @@
 """Deploy targets: where an environment's serving process runs.
 
 The release flow only talks to this interface; ``local`` (a process on 127.0.0.1) is the
-embedded default, ``docker`` and ``lightsail`` are the cloud ones.
+embedded default, ``docker`` and ``lightsail`` are the cloud ones. The targets subclass
+:class:`DeployTarget` so that they inherit its optional parts (the standby).
 """
 
 from __future__ import annotations
@@ -40,3 +41,15 @@ class DeployTarget(Protocol):
     def stop(self, environment: str) -> None:
         """Stop serving the environment (idempotent)."""
         ...
+
+    # -- optional: a standby, so that a later deployment waits for no start-up ----------
+    def start_standby(self, environment: str, version: str, artifact_dir: Path,
+                      sha256: str) -> None:
+        """Start serving ``artifact_dir`` for ``environment`` without routing to it, for a
+        deployment of the same version and sha256 to adopt. This default keeps no standby:
+        the deployment starts its server itself (the ``local`` target keeps one)."""
+        return
+
+    def drop_standby(self, environment: str, version: str | None = None) -> None:
+        """Stop the environment's standby (only if it is for ``version``), if any."""
+        return

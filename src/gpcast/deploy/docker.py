@@ -53,7 +53,7 @@ from pathlib import Path
 import httpx
 
 from gpcast.data.files import PRIVATE, atomic_write_text
-from gpcast.deploy.base import Deployment
+from gpcast.deploy.base import Deployment, DeployTarget
 from gpcast.deploy.ecr import image_tag
 from gpcast.deploy.local import ensure_front, front_pid, stop_front
 from gpcast.deploy.ports import free_port
@@ -237,7 +237,7 @@ class DockerCLI:
 
 
 @dataclass
-class DockerTarget:
+class DockerTarget(DeployTarget):
     """Containers on a Docker-compatible engine, one per environment, on 127.0.0.1."""
 
     home: Path

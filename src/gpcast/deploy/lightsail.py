@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gpcast.deploy.base import Deployment
+from gpcast.deploy.base import Deployment, DeployTarget
 from gpcast.deploy.docker import (
     CONTAINER_PORT,
     DockerCLI,
@@ -44,7 +44,7 @@ HEALTH_CHECK = {"path": "/readyz", "successCodes": "200", "intervalSeconds": 10,
 
 
 @dataclass
-class LightsailTarget:
+class LightsailTarget(DeployTarget):
     """Lightsail container services fed from ECR, one service per environment."""
 
     lightsail: Any  # boto3 "lightsail" client

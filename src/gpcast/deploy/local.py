@@ -46,7 +46,7 @@ from pathlib import Path
 import httpx
 
 from gpcast.data.files import PRIVATE, atomic_write_text
-from gpcast.deploy.base import Deployment
+from gpcast.deploy.base import Deployment, DeployTarget
 from gpcast.deploy.front import INFO_PATH
 from gpcast.deploy.ports import (
     ENV_VAR,
@@ -87,7 +87,7 @@ class LocalRecord:
         return f"http://127.0.0.1:{self.backend_port}"
 
 
-class LocalProcessTarget:
+class LocalProcessTarget(DeployTarget):
     """Fronts and blue/green backends on 127.0.0.1, one front per environment."""
 
     name = "local"
@@ -181,14 +181,13 @@ class LocalProcessTarget:
         return _read(self.standby_path(environment))
 
     def start_standby(self, environment: str, version: str, artifact_dir: Path,
-                      sha256: str) -> LocalRecord:
+                      sha256: str) -> None:
         """Start a backend for ``version`` now, recorded as the environment's standby and
         routed only if a promotion adopts it (:meth:`take_standby`), so that approving
         waits for no start-up. One standby per environment: an earlier one is stopped."""
         self.drop_standby(environment)
-        record = self.spawn(environment, version, artifact_dir, sha256)
-        _write(self.standby_path(environment), record)
-        return record
+        _write(self.standby_path(environment),
+               self.spawn(environment, version, artifact_dir, sha256))
 
     def take_standby(self, environment: str, version: str, sha256: str
                      ) -> LocalRecord | None:

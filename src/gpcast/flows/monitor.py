@@ -14,7 +14,7 @@ from gpcast.errors import GpcastError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from gpcast.monitoring.ledger import ActualsChange, ForecastLedger
+    from gpcast.monitoring.ledger import ActualsChange, ForecastLedger, Official
     from gpcast.monitoring.monitor import Actions, Monitoring
     from gpcast.monitoring.record import RecordedForecast
     from gpcast.monitoring.shadow import ShadowComparison
@@ -89,8 +89,7 @@ class OfficialForecast:
     recorded (production has moved already: that is a warning, not a failed promotion)."""
 
     version: str
-    months: list[pd.Timestamp] = field(default_factory=list)
-    new_rows: int = 0
+    official: Official | None = None
     error: str | None = None
 
 
@@ -100,6 +99,7 @@ def record_official(settings: Settings, version: str, artifact: Path,
     month), so ``gpcast monitor`` judges it from now on: the forecast the pipeline staged,
     without loading the model; else recorded from the bundle the promotion verified
     (``artifact``, no second download)."""
+    from gpcast.monitoring.ledger import Official
     from gpcast.registry.artifact import load_bundle
 
     try:
@@ -109,7 +109,7 @@ def record_official(settings: Settings, version: str, artifact: Path,
         finally:
             ledger.close()
         if official is not None:
-            return OfficialForecast(version, list(official.months), official.new_rows)
+            return OfficialForecast(version, official)
         # a version staged before forecasts were staged, or by another path
         recorded = _record(settings, load_bundle(artifact, sha256), "production")
     except GpcastError as exc:
@@ -117,7 +117,7 @@ def record_official(settings: Settings, version: str, artifact: Path,
     import pandas as pd
 
     months = sorted({pd.Timestamp(m) for m in recorded.forecast.months.reshape(-1)})
-    return OfficialForecast(version, months, recorded.new_rows)
+    return OfficialForecast(version, Official(version, months, recorded.new_rows))
 
 
 @dataclass(frozen=True)

@@ -133,10 +133,7 @@ def reject(settings: Settings, version: str, by: str, note: str) -> ModelVersion
     from gpcast.release.promotion import reject as refuse
 
     with opened(settings) as release:
-        rejected = refuse(release, version, by, note)
-    if settings.deploy_target == "local":  # its standby backend, if the run left one
-        wiring.local_target(settings).drop_standby("production", version)
-    return rejected
+        return refuse(release, version, by, note)
 
 
 def status(settings: Settings) -> Status:

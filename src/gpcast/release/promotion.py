@@ -120,6 +120,8 @@ def _approve(release: Release, version: str, actor: str, note: str,
 
 
 def reject(release: Release, version: str, actor: str, note: str) -> ModelVersion:
+    """``version`` will never be promoted. Its production standby, if the pipeline run
+    left one, is stopped under the same lock, so never while a run records a newer one."""
     with operation(release, f"reject {version}"):
         return _reject(release, version, actor, note)
 
@@ -134,6 +136,7 @@ def _reject(release: Release, version: str, actor: str, note: str) -> ModelVersi
     release.notifier.send(Notification(
         "rejected", f"{release.policy.registered_model} v{mv.version} rejected by {actor}",
         note, version=mv.version))
+    release.target.drop_standby("production", mv.version)  # if the pipeline run left one
     return mv
 
 

@@ -34,7 +34,6 @@ import pandas as pd
 
 from gpcast.data.panel import Panel
 from gpcast.deploy.base import Deployment
-from gpcast.deploy.local import LocalProcessTarget
 from gpcast.engine import Engine
 from gpcast.errors import (
     DataError,
@@ -216,33 +215,30 @@ class _PipelineRun:
             max(self.release.policy.lock_wait_s, PIPELINE_LOCK_WAIT_S),
             environments=("production",)))
         self.stage("staging")
-        staging = self._deploy_staging(version)
+        artifact = reg.download_bundle(version, self.release.home / "artifacts")
+        staging = self._deploy_staging(version, artifact)
         self.stage("acceptance")
         verdict = self._acceptance(version, staging, sorted(model.models))
         self.stage("approval")
         self._request_approval(version, ev, champion)
-        self._standby(version)
+        self._standby(version, artifact)
         self.log("pipeline.completed", version=version.version, run_id=self.run_id)
         reg.end_run(self.run_id, "FINISHED")
         shutil.rmtree(self.work, ignore_errors=True)
         assert self.bundle is not None
         return PipelineResult(self.pid, self.run_id, version, staging, ev, verdict, self.bundle)
 
-    def _standby(self, version: ModelVersion) -> None:
-        """Production's backend for the version awaiting approval starts now (local
-        target), from the copy staging serves; approve adopts it only after verifying the
+    def _standby(self, version: ModelVersion, artifact: Path) -> None:
+        """Production's backend for the version awaiting approval starts now, on a target
+        that keeps a standby (:meth:`~gpcast.deploy.base.DeployTarget.start_standby`), from
+        the copy staging serves (``artifact``); approve adopts it only after verifying the
         registry's copy against the same digest. A standby that fails to start costs
         nothing but the head start: approve starts a backend itself."""
         target = self.release.target
-        if not (self.config.production_standby and isinstance(target, LocalProcessTarget)):
-            return
-        staged = target.record("staging")
-        if staged is None or (staged.version, staged.sha256) != (version.version,
-                                                                 version.sha256):
+        if not self.config.production_standby:
             return
         with suppress(DeployError, OSError):
-            target.start_standby("production", version.version, Path(staged.artifact_dir),
-                                 version.sha256)
+            target.start_standby("production", version.version, artifact, version.sha256)
 
     def _tune(self, panel: Panel, plan: stages.TuningPlan) -> None:
         """The optional tuning stage: search on earlier windows, keep what is adopted."""
@@ -323,8 +319,7 @@ class _PipelineRun:
                  run_id=self.run_id)
         return version
 
-    def _deploy_staging(self, version: ModelVersion) -> Deployment:
-        artifact = self.release.registry.download_bundle(version, self.release.home / "artifacts")
+    def _deploy_staging(self, version: ModelVersion, artifact: Path) -> Deployment:
         self.log("deploy.started", environment="staging", version=version.version,
                  to_version=version.version, sha256=version.sha256)
         deployment = self.release.target.deploy("staging", version.version, artifact,
