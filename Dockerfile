@@ -30,15 +30,38 @@ COPY pyproject.toml README.m[d] ./
 COPY src ./src
 RUN /opt/venv/bin/pip wheel --no-deps --wheel-dir /wheels .
 
-# The served image grows from the dependency stage (no copy of its 1 GB venv to hash and
-# commit again on every build).
-FROM deps
+# What every gpcast image runs on: the dependency stage (no copy of its 1 GB venv to hash and
+# commit again on every build), the service user and gpcast itself, without dependencies (a
+# small layer on top of the cached ones above).
+FROM deps AS runtime
 WORKDIR /
 RUN rm -rf /src && useradd --system --uid 10001 --create-home --home-dir /var/lib/gpcast gpcast
-# gpcast itself, without dependencies: a small layer on top of the cached ones above
 COPY --from=wheel /wheels/ /tmp/wheels/
 RUN /opt/venv/bin/pip install --no-deps --no-index /tmp/wheels/*.whl && rm -rf /tmp/wheels
-# Everything above is shared by every model version's image (cached); below is per version.
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+    GPCAST_HOME=/var/lib/gpcast
+WORKDIR /var/lib/gpcast
+EXPOSE 8000
+ENTRYPOINT ["gpcast", "serve"]
+CMD ["--host", "0.0.0.0", "--port", "8000"]
+
+# The team stack's image (compose.yaml builds `--target stack`): no model baked in, since
+# `gpcast serve --env staging` fetches the version the registry's alias names at start
+# (sha256-checked); the same image runs the MLflow tracking server, so server and clients
+# share the locked MLflow version.
+FROM runtime AS stack
+# PostgreSQL's driver for the MLflow backend store, the ledgers and the capture store
+# (the version requirements/dev.txt locks)
+RUN pip install --only-binary :all: "psycopg[binary]==3.3.9"
+COPY --chmod=0755 compose/gpcast/mlflow-server.py /usr/local/bin/mlflow-server
+USER gpcast
+EXPOSE 5000
+
+# The serving image (the default target). Everything above is shared by every model
+# version's image (cached); below is per version.
+FROM runtime
 ARG GPCAST_MODEL_VERSION
 ARG GPCAST_MODEL_SHA256
 LABEL org.opencontainers.image.title="gpcast forecast service" \
@@ -48,16 +71,8 @@ LABEL org.opencontainers.image.title="gpcast forecast service" \
 COPY --from=model --chmod=0444 . /opt/gpcast/model/
 RUN test -n "${GPCAST_MODEL_SHA256}" \
     && echo "${GPCAST_MODEL_SHA256}  /opt/gpcast/model/model.pkl" | sha256sum -c -
-ENV PATH=/opt/venv/bin:$PATH \
-    PYTHONUNBUFFERED=1 \
-    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
-    GPCAST_HOME=/var/lib/gpcast \
-    GPCAST_MODEL_PATH=/opt/gpcast/model \
+ENV GPCAST_MODEL_PATH=/opt/gpcast/model \
     GPCAST_MODEL_SHA256=${GPCAST_MODEL_SHA256}
 USER gpcast
-WORKDIR /var/lib/gpcast
-EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2).status == 200 else 1)"]
-ENTRYPOINT ["gpcast", "serve"]
-CMD ["--host", "0.0.0.0", "--port", "8000"]
