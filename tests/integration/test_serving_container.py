@@ -23,16 +23,30 @@ from servers import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def final_stage() -> list[tuple[str, str]]:
-    """(instruction, arguments) of the Dockerfile's last stage, continuations joined."""
+def served_image() -> tuple[list[str], list[tuple[str, str]]]:
+    """The serving image as the Dockerfile builds it: the stages it grows from (its last
+    stage first, back to the one on BASE_IMAGE) and their (instruction, arguments), oldest
+    stage first, continuations joined."""
     text = re.sub(r"\\\n\s*", " ", (ROOT / "Dockerfile").read_text())
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-    last_from = max(i for i, ln in enumerate(lines) if ln.upper().startswith("FROM "))
-    return [(ln.split(None, 1)[0].upper(), ln.split(None, 1)[1]) for ln in lines[last_from:]]
+    stages: dict[str, list[tuple[str, str]]] = {}
+    name, parents = "", {}
+    for ln in lines:
+        ins, args = ln.split(None, 1)
+        if ins.upper() == "FROM":
+            parent, _, name = [*args.split(), "", ""][:3]
+            parents[name] = parent
+            stages[name] = []
+        elif name in stages:
+            stages[name].append((ins.upper(), args))
+    chain = [name]  # the default target: the last stage
+    while parents[chain[-1]] in stages:
+        chain.append(parents[chain[-1]])
+    return chain, [item for stage in reversed(chain) for item in stages[stage]]
 
 
 def instruction(name: str) -> list[str]:
-    return [args for ins, args in final_stage() if ins == name]
+    return [args for ins, args in served_image()[1] if ins == name]
 
 
 def image_env(sha: str) -> dict[str, str]:
@@ -44,8 +58,8 @@ def image_env(sha: str) -> dict[str, str]:
 
 
 def test_the_image_is_slim_non_root_with_a_readyz_healthcheck_and_gpcast_serve() -> None:
-    stages = [args for ins, args in final_stage() if ins == "FROM"]
-    assert stages == ["deps"]  # the stage with the locked dependencies, on BASE_IMAGE
+    chain, _ = served_image()
+    assert chain[-1] == "deps"  # it grows from the locked dependencies' stage, on BASE_IMAGE
     assert re.search(r"^FROM \$\{BASE_IMAGE\} AS deps$", (ROOT / "Dockerfile").read_text(),
                      re.MULTILINE)
     # users get python:3.11-slim pinned by digest; CI passes its local base (scripts/base-image)
