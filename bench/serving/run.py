@@ -170,7 +170,7 @@ class Served:
         self.startup_s = time.monotonic() - t0
 
     def stop(self) -> dict[str, float]:
-        from gpcast.serving.capture import count_captured
+        from gpcast.data.capture_store import count_captured
 
         served = served_count(self.url)
         rss = rss_mb(self.proc.pid)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from gpcast.cli import run
+from gpcast.data.capture_store import count_captured
 from gpcast.registry.mlflow_store import MlflowRegistry
 from gpcast.release.ledger import Ledger
-from gpcast.serving.capture import count_captured
 from release_home import release_home
 
 pytestmark = pytest.mark.slow  # one pipeline run: about a minute on a loaded 2-core machine

@@ -9,6 +9,7 @@ from pathlib import Path
 from gpcast import wiring
 from gpcast.config import Settings
 from gpcast.data import load_panel
+from gpcast.data.capture_store import read_captured
 from gpcast.data.panel import DS, Panel
 from gpcast.models import make_forecaster
 from gpcast.monitoring.captured import record_captured
@@ -16,7 +17,7 @@ from gpcast.monitoring.ledger import ForecastLedger
 from gpcast.monitoring.monitor import run_monitor
 from gpcast.monitoring.record import record_forecast
 from gpcast.registry.artifact import ModelBundle
-from gpcast.serving.capture import CaptureRecord, CaptureWriter, read_captured
+from gpcast.serving.capture import CaptureRecord, CaptureWriter
 from gpcast.serving.service import ForecastService
 from gpcast.wiring import monitor_policy
 

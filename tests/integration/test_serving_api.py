@@ -17,11 +17,11 @@ import uvicorn
 
 from gpcast.config import SAMPLE_DATA, Settings
 from gpcast.data import load_panel
+from gpcast.data.capture_store import count_captured, read_captured
 from gpcast.models import make_forecaster
 from gpcast.registry.artifact import ModelBundle, save_bundle
 from gpcast.serving import create_app
 from gpcast.serving.auth import new_key
-from gpcast.serving.capture import count_captured, read_captured
 from servers import free_port, wait_for_port
 
 

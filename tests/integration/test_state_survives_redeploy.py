@@ -13,8 +13,8 @@ import pytest
 from test_serving_api import Server, bearer, build_artifact, settings_for
 
 from gpcast.cli import run
+from gpcast.data.capture_store import count_captured, read_captured
 from gpcast.serving.auth import new_key
-from gpcast.serving.capture import count_captured, read_captured
 from monitoring_data import monitored
 
 FORECAST = {"series": ["healthcare"], "h": 6, "level": [80, 95],

@@ -6,7 +6,8 @@ import asyncio
 import time
 from pathlib import Path
 
-from gpcast.serving.capture import CaptureRecord, CaptureWriter, count_captured, read_captured
+from gpcast.data.capture_store import count_captured, read_captured
+from gpcast.serving.capture import CaptureRecord, CaptureWriter
 
 
 def record(i: int) -> CaptureRecord:

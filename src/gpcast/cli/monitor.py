@@ -84,9 +84,8 @@ def monitor_cmd(
     Exits 0 when forecasts behave as promised (warnings included), 1 when action is needed.
     """
     from gpcast.flows.monitor import monitor
-    from gpcast.serving.capture import read_captured
 
-    done = monitor(build_settings(), retrain, out, explain, read_captured)
+    done = monitor(build_settings(), retrain, out, explain)
     result = done.result
     if done.captured:
         console.print(f"captured API forecasts: {done.captured} new row(s) recorded")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -132,24 +132,18 @@ class MonitorRun:
     notes: list[str] = field(default_factory=list)  # what the explanations left out
 
 
-CaptureReader = Callable[[str], Iterable[Mapping[str, Any]]]
-
-
 def monitor(settings: Settings, retrain: bool = False, out: Path | None = None,
-            explain: bool = False, read_captured: CaptureReader | None = None) -> MonitorRun:
-    """Score forecasts against actuals, test calibration, drift and plans; write the
-    report, alert when action is needed and (``retrain``) run the pipeline again.
-
-    ``read_captured`` reads the serving capture store's rows (the serving layer sits
-    above this one, so the caller hands its reader in); they are recorded first."""
+            explain: bool = False) -> MonitorRun:
+    """Record what the API answered (the capture store, when there is one), then score
+    forecasts against actuals, test calibration, drift and plans; write the report, alert
+    when action is needed and (``retrain``) run the pipeline again."""
     from gpcast.monitoring.monitor import act, run_monitor
     from gpcast.reports.monitoring import write_monitor_report
 
     ledger = wiring.forecast_ledger(settings)
     notes: list[str] = []
     try:
-        captured = (_ingest_captured(settings, ledger, read_captured)
-                    if read_captured is not None else 0)
+        captured = _ingest_captured(settings, ledger)
         result = run_monitor(ledger, wiring.monitor_policy(settings))
         explanations = _explanations(settings, notes) if explain else None
         weights = (_weights(settings, ledger.versions("production"), notes)
@@ -197,13 +191,13 @@ def _weights(settings: Settings, versions: list[str], notes: list[str]) -> Any:
     return weights_by_version(fitted)
 
 
-def _ingest_captured(settings: Settings, ledger: ForecastLedger,
-                     read_captured: CaptureReader) -> int:
+def _ingest_captured(settings: Settings, ledger: ForecastLedger) -> int:
     """Record what the API answered (the serving capture store), when there is a store."""
     url = settings.capture_database_url
     if url is None or (url.startswith("sqlite:///")
                        and not Path(url.removeprefix("sqlite:///")).is_file()):
         return 0
+    from gpcast.data.capture_store import read_captured
     from gpcast.monitoring.captured import record_captured
 
     return int(record_captured(ledger, read_captured(url)))

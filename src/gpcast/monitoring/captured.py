@@ -1,7 +1,7 @@
 """Captured API forecasts into the ledger, so what users were told is scored too.
 
-Reads the rows of the serving capture store (``gpcast.serving.capture.read_captured``;
-the CLI passes them in, since serving sits above monitoring): successful forecast
+Reads the rows of the capture store the API writes (:mod:`gpcast.data.capture_store`,
+read by ``gpcast monitor`` before it scores): successful forecast
 responses become ``captured`` forecasts, keyed like every other forecast, with the
 regressor plan the request carried. The same forecast captured twice is recorded once.
 """
