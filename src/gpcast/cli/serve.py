@@ -2,7 +2,7 @@
 
 ``serve`` takes a resolved artifact (``--model-path`` and its ``--sha256``); serving by
 environment or registry version (``--env production``, ``--model-version 7``) asks the
-serve flow for the artifact first (:func:`gpcast.flows.serve.served_artifact`).
+serve flow for the artifact first (:func:`gpcast.flows.serve.serving_settings`).
 """
 
 from __future__ import annotations
@@ -48,20 +48,13 @@ def serve_cmd(
     """Serve one model version over HTTP: forecast API, web page, metrics."""
     import uvicorn
 
+    from gpcast.flows.serve import serving_settings
     from gpcast.serving.app import create_app, load_service, pin_blas_threads
 
     pin_blas_threads()
     settings = build_settings(max_horizon=max_horizon, capture_url=capture_url,
                               auth_required=False if no_auth else None)
-    if model_path is None and model_version is None and settings.model_path is not None:
-        # GPCAST_MODEL_PATH / GPCAST_MODEL_SHA256: the artifact baked into the image
-        model_path, sha256 = settings.model_path, sha256 or settings.model_sha256
-    elif model_path is None:
-        from gpcast.flows.serve import served_artifact
-
-        served = served_artifact(settings, env, model_version)
-        model_path, sha256 = served.path, served.sha256
-    settings = settings.model_copy(update={"model_path": model_path, "model_sha256": sha256})
+    settings = serving_settings(settings, model_path, sha256, env, model_version)
     # Load (and verify) before listening: a bad artifact exits with its own code.
     service = load_service(settings)
     app = create_app(settings, service=service, environment=env)
@@ -88,19 +81,15 @@ def batch_cmd(
                           ] = False,
 ) -> None:
     """Forecast every scenario of a table offline with a model artifact (batch transform)."""
-    from gpcast.serving.app import load_service
-    from gpcast.serving.batch import read_scenarios, scenario_forecasts, write_table
+    from gpcast.serving.batch import forecast_file
 
     settings = build_settings()
     settings = settings.model_copy(update={"model_path": model_path or settings.model_path,
                                            "model_sha256": sha256 or settings.model_sha256})
-    service = load_service(settings)
-    frame = scenario_forecasts(service, read_scenarios(table.read_bytes(), table.name),
-                               series, level or settings.level,
-                               "carry_last" if carry_last else "require")
-    write_table(frame, out)
-    console.print(f"batch: {out} ({frame['scenario'].nunique()} scenario(s), {len(frame)} "
-                  f"rows, model {service.version})", highlight=False)
+    done = forecast_file(settings, table, out, series, level or settings.level,
+                         "carry_last" if carry_last else "require")
+    console.print(f"batch: {done.path} ({done.scenarios} scenario(s), {done.rows} "
+                  f"rows, model {done.version})", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -25,6 +25,19 @@ class ServedArtifact:
     version: str
 
 
+def serving_settings(settings: Settings, model_path: Path | None, sha256: str | None,
+                     environment: str | None, version: str | None) -> Settings:
+    """``settings`` with the artifact ``gpcast serve`` serves: ``model_path`` as given; else
+    ``GPCAST_MODEL_PATH`` (the artifact baked into the image) unless a version is asked
+    for; else the registry's bundle of ``version`` or of ``environment``."""
+    if model_path is None and version is None and settings.model_path is not None:
+        model_path, sha256 = settings.model_path, sha256 or settings.model_sha256
+    elif model_path is None:
+        served = served_artifact(settings, environment, version)
+        model_path, sha256 = served.path, served.sha256
+    return settings.model_copy(update={"model_path": model_path, "model_sha256": sha256})
+
+
 def served_artifact(settings: Settings, environment: str | None,
                     version: str | None) -> ServedArtifact:
     """The bundle of ``version``, or of the version ``environment`` has."""
@@ -43,4 +56,4 @@ def served_artifact(settings: Settings, environment: str | None,
     return ServedArtifact(path, mv.sha256, mv.version)
 
 
-__all__ = ["ServedArtifact", "served_artifact"]
+__all__ = ["ServedArtifact", "served_artifact", "serving_settings"]

@@ -14,11 +14,13 @@ import io
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from gpcast.data.files import atomic_write_bytes
 from gpcast.data.plan import plan_months
 from gpcast.errors import (
     GpcastError,
@@ -28,6 +30,9 @@ from gpcast.errors import (
 )
 from gpcast.serving.problems import problem
 from gpcast.serving.service import ForecastService
+
+if TYPE_CHECKING:
+    from gpcast.config import Settings
 
 MONTH_NAMES = ("ds", "month", "date", "period", "time")
 SCENARIO = "scenario"
@@ -143,13 +148,34 @@ def results_table(result: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@dataclass(frozen=True)
+class BatchFile:
+    """What ``gpcast batch`` wrote: the result table and the model version it used."""
+
+    path: Path
+    scenarios: int
+    rows: int
+    version: str
+
+
+def forecast_file(settings: Settings, table: Path, out: Path,
+                  series: Sequence[str] | None, levels: Sequence[int],
+                  regressor_policy: str) -> BatchFile:
+    """Forecast every scenario of the ``table`` file with the artifact of
+    ``settings.model_path`` (verified before it is loaded) and write them to ``out``."""
+    from gpcast.serving.app import load_service
+
+    service = load_service(settings)
+    frame = scenario_forecasts(service, read_scenarios(table.read_bytes(), table.name),
+                               series, levels, regressor_policy)
+    write_table(frame, out)
+    return BatchFile(out, int(frame[SCENARIO].nunique()), len(frame), service.version)
+
+
 def write_table(frame: pd.DataFrame, path: Path) -> None:
-    """CSV, or Parquet for a .parquet path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() in (".parquet", ".pq"):
-        frame.to_parquet(path, index=False)
-    else:
-        frame.to_csv(path, index=False)
+    """CSV, or Parquet for a .parquet path; written whole or not at all."""
+    fmt = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
+    atomic_write_bytes(path, table_bytes(frame, fmt))
 
 
 def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
@@ -160,5 +186,5 @@ def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     return str(frame.to_csv(index=False)).encode()
 
 
-__all__ = ["batch_requests", "read_scenarios", "results_table", "scenario_forecasts",
-           "table_bytes", "write_table"]
+__all__ = ["BatchFile", "batch_requests", "forecast_file", "read_scenarios", "results_table",
+           "scenario_forecasts", "table_bytes", "write_table"]
