@@ -7,11 +7,11 @@ setup:
 demo: setup  ## the main job on the bundled data (embedded defaults)
 	.venv/bin/gpcast demo
 
-test:  ## every test: unit, integration (real servers on 127.0.0.1), e2e
+test:  ## every test: unit, integration (real servers on 127.0.0.1), e2e; two workers (2 cores)
 	bash scripts/setup --test
 	.venv/bin/ruff check src tests bench
 	.venv/bin/lint-imports
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest -n 2 --dist loadgroup
 
 lint: setup
 	.venv/bin/ruff check src tests bench

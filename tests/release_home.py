@@ -19,12 +19,18 @@ STORES = ("GPCAST_TRACKING_URI", "GPCAST_DATABASE_URL")
 def release_home(root: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> Iterator[Path]:
     """``root/home`` with staging and production on free ports of 127.0.0.1 and the
     ``GPCAST_*`` variables of ``env``; the embedded stores unless ``env`` names others.
-    Every serving process it started is stopped afterwards."""
+    Every serving process it started is stopped afterwards.
+
+    The per-series work runs inline unless ``env`` names another engine: starting worker
+    processes costs seconds at every pipeline run, and what these tests check does not
+    depend on where the work runs (tests/integration/test_engine.py checks that every
+    engine gives the same bits; tests/e2e/test_no_leftovers.py runs the process engine)."""
     home = root / "home"
     ports = {"staging": free_port(), "production": free_port()}
     for key in STORES:
         monkeypatch.delenv(key, raising=False)
-    for key, value in {"GPCAST_HOME": str(home), "GPCAST_STAGING_PORT": str(ports["staging"]),
+    for key, value in {"GPCAST_HOME": str(home), "GPCAST_ENGINE": "inline",
+                       "GPCAST_STAGING_PORT": str(ports["staging"]),
                        "GPCAST_PRODUCTION_PORT": str(ports["production"]), **env}.items():
         monkeypatch.setenv(key, value)
     try:

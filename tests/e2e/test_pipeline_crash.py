@@ -1,19 +1,16 @@
 """Crash safety: `gpcast pipeline run` killed with SIGKILL at every stage.
 
 Production is served and approved first. Then the pipeline is started as a real process
-that announces each named point (`--pause-at`) and is killed there, one point after the
-other. After every kill, production serves what it served and no alias points at a
-version whose registration was not completed; finally a plain run completes, and every
-dead run was recorded and notified as crashed.
+(forked from the test: the CLI's imports are paid once) that announces each named point
+(`--pause-at`) and is killed there, one point after the other. After every kill,
+production serves what it served and no alias points at a version whose registration was
+not completed; finally a plain run completes, and every dead run was recorded and notified
+as crashed.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +21,7 @@ from gpcast.cli import run
 from gpcast.deploy.local import auth_headers
 from gpcast.registry.mlflow_store import MlflowRegistry
 from gpcast.release.ledger import Ledger
+from killed import kill_at
 from release_home import release_home
 
 pytestmark = pytest.mark.slow
@@ -31,7 +29,6 @@ pytestmark = pytest.mark.slow
 KILL_POINTS = ["validate", "backtest", "select", "gates", "fit", "register",
                "register.version", "register.tags", "staging", "staging.deployed",
                "acceptance", "approval"]
-CLI = [sys.executable, "-c", "from gpcast.cli import main; main()"]
 
 
 @pytest.fixture()
@@ -40,25 +37,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
                       GPCAST_CANDIDATES='["seasonal_naive"]', GPCAST_GATE_COVERAGE_95="[0, 1]",
                       GPCAST_N_WINDOWS="2", GPCAST_ENGINE="inline") as home:
         yield home
-
-
-def kill_at(point: str) -> None:
-    """Start the pipeline, wait until it announces ``point``, SIGKILL it."""
-    proc = subprocess.Popen([*CLI, "pipeline", "run", "--pause-at", point],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ))
-    assert proc.stderr is not None
-    try:
-        for line in proc.stderr:
-            if line.strip() == f"gpcast-checkpoint: {point}":
-                break
-        else:
-            pytest.fail(f"the pipeline ended (code {proc.wait()}) before reaching {point}")
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
-        proc.stderr.close()
-    assert proc.returncode == -signal.SIGKILL
 
 
 def production_model(home: Path) -> dict[str, object]:
@@ -77,7 +55,7 @@ def test_a_pipeline_killed_at_any_stage_leaves_production_alone_and_the_next_run
     served = production_model(home)
 
     for point in KILL_POINTS:
-        kill_at(point)
+        kill_at(["pipeline", "run"], point)
         production = registry.alias("production")
         assert production is not None and production.version == "1", point
         assert production_model(home) == served, point

@@ -11,11 +11,7 @@ interrupted before production switched can be approved again.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,10 +22,10 @@ from gpcast.cli import run
 from gpcast.deploy.local import auth_headers
 from gpcast.registry.mlflow_store import MlflowRegistry
 from gpcast.release.ledger import Ledger, production_history
+from killed import kill_at
 from release_home import local_target, release_home
 
 pytestmark = pytest.mark.slow
-
 
 
 @pytest.fixture()
@@ -38,34 +34,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
                       GPCAST_CANDIDATES='["seasonal_naive"]', GPCAST_GATE_COVERAGE_95="[0, 1]",
                       GPCAST_N_WINDOWS="2", GPCAST_ENGINE="inline") as home:
         yield home
-
-
-def kill_at(args: list[str], point: str) -> None:
-    """Run ``gpcast ARGS`` in a child process, wait until it announces ``point``, SIGKILL
-    it. The child is forked from this process (the CLI's imports are paid once, not at
-    every kill); it is the whole command, killed as `kill -9` would."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the command
-        os.close(read)
-        os.dup2(write, 2)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-        sys.stdout = os.fdopen(1, "w")
-        sys.stderr = os.fdopen(2, "w", buffering=1)  # not pytest's capture of the parent
-        os._exit(run([*args, "--pause-at", point]))
-    os.close(write)
-    try:
-        with os.fdopen(read, errors="replace") as stderr:
-            for line in stderr:
-                if line.strip() == f"gpcast-checkpoint: {point}":
-                    os.kill(pid, signal.SIGKILL)
-                    break
-            else:
-                pytest.fail(f"gpcast {' '.join(args)} ended before {point}")
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
 
 
 def served(home: Path) -> str:

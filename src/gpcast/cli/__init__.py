@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from functools import cache
 from importlib import import_module
 from typing import Any
 
@@ -30,7 +31,12 @@ app = typer.Typer(
 err_console = Console(stderr=True, soft_wrap=True)
 
 
+@cache
 def _register() -> None:
+    """Add every command to ``app``, once per process: :func:`run` calls it each time, and
+    the tests call :func:`run` hundreds of times in one process (registered again, every
+    command would be there once per earlier call, and building the CLI would slow down
+    with each)."""
     # Imported here so that `import gpcast.cli` stays cheap and free of side effects.
     from gpcast.cli import data as data_commands
     from gpcast.cli import demo as demo_commands
