@@ -18,13 +18,17 @@ def kill_at(args: list[str], point: str) -> None:
     every kill); it is the whole command, killed as `kill -9` would."""
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the command
-        os.close(read)
-        os.dup2(write, 2)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-        sys.stdout = os.fdopen(1, "w")
-        sys.stderr = os.fdopen(2, "w", buffering=1)  # not pytest's capture of the parent
-        os._exit(run([*args, "--pause-at", point]))
+    if pid == 0:  # the command; whatever happens, the child ends here, never in pytest
+        code = 70
+        try:
+            os.close(read)
+            os.dup2(write, 2)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+            sys.stdout = os.fdopen(1, "w")
+            sys.stderr = os.fdopen(2, "w", buffering=1)  # not pytest's capture of the parent
+            code = run([*args, "--pause-at", point])
+        finally:
+            os._exit(code)
     os.close(write)
     try:
         with os.fdopen(read, errors="replace") as stderr:

@@ -213,7 +213,7 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
                                settings.gate_coverage_95),
         tuning=(TuningPlan(tuple(settings.tune_models), settings.tune_windows,
                            settings.tune_trials) if settings.tune else None),
-        incremental=settings.incremental, engine=settings.engine,
+        incremental=settings.incremental,
         production_standby=settings.production_standby)
 
 

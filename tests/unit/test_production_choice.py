@@ -75,7 +75,7 @@ def test_the_pipeline_stages_gate_and_fit_the_combination(tmp_path: object) -> N
     names = stages.scored_names(settings.candidates)
     config = wiring.pipeline_config(settings)
     backtest, failures = stages.backtest_candidates(panel, names,
-                                                    stages.backtest_spec(config), engine)
+                                                    config.backtest, engine)
     backtest = stages.add_combination(backtest)
     selection = stages.select_models(backtest, settings.candidates, "mase", choice, why)
     ev = stages.evaluate_gates(panel, backtest, selection, None, gates.GatePolicy())
@@ -88,7 +88,7 @@ def test_the_pipeline_stages_gate_and_fit_the_combination(tmp_path: object) -> N
     assert fc.median.shape == (2, 4) and set(model.models.values()) == {"combination"}
     tuning = {"gp": {"adopted": True, "params": {"window": 60}, "summary": "gp: adopted"}}
     source = stages.VersionSource(settings.registered_model, settings.data_uri,
-                                  stages.backtest_spec(config))
+                                  config.backtest)
     card = stages.make_card(source, panel, ev, model, "1", "", None, why, tuning)
     text = card.to_markdown()
     assert "production choice: the mean of" in text and '"window": 60' in text

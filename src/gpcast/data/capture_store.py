@@ -7,7 +7,6 @@ here, below both."""
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -61,9 +60,9 @@ def open_store(url: str) -> sa.Engine:
 
 
 def create_store(url: str) -> sa.Engine:
+    """:func:`open_store` with the tables created (a SQLite file's folder is made by
+    :func:`~gpcast.data.database.private_sqlite_file`)."""
     db = open_store(url)
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
         metadata.create_all(db)
     except sa.exc.SQLAlchemyError as exc:

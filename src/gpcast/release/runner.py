@@ -27,11 +27,12 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
+from gpcast.data import load_validated
 from gpcast.data.panel import Panel
 from gpcast.deploy.base import Deployment
 from gpcast.engine import Engine
@@ -146,8 +147,7 @@ class _PipelineRun:
                  champion=champion.version if champion else None)
         self.stage("validate")
         try:
-            panel = stages.ingest_validate(c.source,
-                                           self.work / "validation" / "validation.json")
+            panel = load_validated(c.source, self.work / "validation" / "validation.json")
         except DataError as exc:
             self.log("gate.failed", gate="data_validation", message=exc.message,
                      figures={"source": c.source.uri, **exc.details})
@@ -173,9 +173,9 @@ class _PipelineRun:
         self.release.hooks.total(2 * len(plan.changed))
         changed = panel.subset(plan.changed)
         with self.open_engine() as engine:
-            self.log("engine.opened", engine=c.engine, workers=engine.workers)
+            self.log("engine.opened", engine=engine.name, workers=engine.workers)
             new, failures = (stages.backtest_candidates(
-                changed, names, stages.backtest_spec(c, self.configs), engine,
+                changed, names, replace(spec, configs=dict(self.configs)), engine,
                 self.release.hooks.advance, plan.warm) if plan.changed else (None, []))
             backtest = stages.add_combination(plan.merge_backtest(new, panel, spec, names))
             self.stage("select")

@@ -1,6 +1,6 @@
 """The pipeline's stages as plain functions: typed values in, typed values out.
 
-    ingest_validate ─► backtest_candidates ─► select_models ─► evaluate_gates
+    data.load_validated ─► backtest_candidates ─► select_models ─► evaluate_gates
         ─► fit_selected ─► make_bundle / make_card / write_reports
 
 They touch no store: the runner (:mod:`gpcast.release.runner`) records and publishes
@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gpcast.data import DataSource, load_validated
+from gpcast.data import DataSource
 from gpcast.data.panel import Panel
 from gpcast.engine import Engine
 from gpcast.errors import GpcastError
@@ -98,19 +98,7 @@ class PipelineConfig:
     gate_policy: gates.GatePolicy = field(default_factory=gates.GatePolicy)
     tuning: TuningPlan | None = None  # None: no tuning stage
     incremental: bool = True  # refit only the series whose data changed
-    engine: str = "inline"  # the execution engine's name, for the ledger
     production_standby: bool = True  # start production's backend before approval
-
-
-def ingest_validate(source: DataSource, report_path: Path) -> Panel:
-    """Read and validate the data; the validation report is written either way."""
-    return load_validated(source, report_path)
-
-
-def backtest_spec(config: PipelineConfig, configs: Configs | None = None) -> BacktestSpec:
-    """The pipeline's backtest (the configured horizon, windows and levels) with the
-    candidates made with ``configs`` (what tuning adopted)."""
-    return replace(config.backtest, configs=dict(configs or {}))
 
 
 def production_choice(choice: str, candidates: Sequence[str]) -> tuple[str, str]:
@@ -389,6 +377,5 @@ def git_commit() -> str:
 
 
 __all__ = ["Champion", "Evaluation", "Failure", "PipelineConfig", "TuningPlan", "VersionSource",
-           "backtest_candidates", "backtest_spec", "evaluate_gates", "fit_selected",
-           "ingest_validate", "make_bundle", "make_card", "metrics_summary", "restrict",
-           "select_models", "write_reports"]
+           "backtest_candidates", "evaluate_gates", "fit_selected", "make_bundle", "make_card",
+           "metrics_summary", "restrict", "select_models", "write_reports"]
