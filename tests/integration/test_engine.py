@@ -81,3 +81,14 @@ def test_an_unknown_engine_is_a_config_error() -> None:
         make_engine("ray")
     with pytest.raises(ConfigError, match="at least 1"):
         make_engine("processes", workers=0)
+
+
+def test_two_dask_clusters_run_at_once_each_on_its_own_loopback_ports() -> None:
+    # Two gpcast commands (or two test workers) on the dask engine: Dask's scheduler HTTP
+    # server defaults to port 8787, and the second cluster then fails (warnings are errors
+    # here) or moves with a warning; each must take a free port on 127.0.0.1 instead.
+    with open_engine("dask", workers=1) as first, open_engine("dask", workers=1) as second:
+        servers = [e.cluster.scheduler.http_server for e in (first, second)]  # type: ignore[attr-defined]
+        assert [s.address for s in servers] == ["127.0.0.1", "127.0.0.1"]
+        assert servers[0].port != servers[1].port
+        assert first.map(abs, [-1, -2]) == [1, 2] and second.map(abs, [-3]) == [3]

@@ -180,9 +180,13 @@ class DaskEngine:
             # adaptive mmap threshold: every kernel matrix above 128 KB then costs an
             # mmap/munmap and fresh page faults, and the GP runs 1.6x slower (measured).
             with dask.config.set({MALLOC_TRIM: None}):
+                # No dashboard; the scheduler's own HTTP server (metrics, health) on a free
+                # loopback port, not Dask's fixed 8787, so that two clusters can run at once.
                 self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
                                             processes=True, host="127.0.0.1",
-                                            dashboard_address=None)
+                                            dashboard_address=None,
+                                            scheduler_kwargs={"dashboard_address":
+                                                              "127.0.0.1:0"})
             self.client = Client(self.cluster)
         else:
             self.client = Client(address, timeout="30s")
